@@ -1,0 +1,114 @@
+//! Blocking waits for threads that are not async tasks (feature `std`).
+//!
+//! There is no second waiting mechanism here: a blocking wait polls the same [`WaitDone`](crate::WaitDone) an
+//! `.await` would, with a [`Waker`] that unparks the waiting thread, and parks between polls. A
+//! timed-out wait drops its `WaitDone`, which removes the waker from the future's list.
+
+use alloc::task::Wake;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use core::time::Duration;
+use std::thread::{self, Thread};
+use std::time::Instant;
+
+use crate::error::Error;
+use crate::future::Future;
+use crate::sync::Arc;
+
+/// Wakes a thread parked in [`block_on_until`].
+struct Unparker(Thread);
+
+impl Wake for Unparker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+std::thread_local! {
+    /// One unparking waker per thread, made once, so a blocking wait allocates nothing.
+    static THREAD_WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
+}
+
+/// The earliest instant a timeout starting now ends at; `None` (wait forever) if it is too far to
+/// represent.
+pub fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// Drive `future` on this thread, parking between polls, until it completes or `deadline` passes.
+/// Returns `None` on timeout. `deadline = None` waits for as long as it takes.
+///
+/// Park can return spuriously; every return re-polls, so that is harmless, and the unpark that a
+/// wake performs before we park is remembered by the thread's park token, so no wake is lost.
+pub fn block_on_until<F: core::future::Future + Unpin>(
+    mut future: F,
+    deadline: Option<Instant>,
+) -> Option<F::Output> {
+    THREAD_WAKER.with(|waker| {
+        let mut cx = Context::from_waker(waker);
+        loop {
+            if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
+                return Some(output);
+            }
+            match deadline {
+                None => thread::park(),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return None;
+                    }
+                    thread::park_timeout(deadline - now);
+                }
+            }
+        }
+    })
+}
+
+impl<T> Future<T> {
+    /// Block until done or until `deadline`; true if done.
+    fn wait_done_until(&self, deadline: Option<Instant>) -> bool {
+        self.done() || block_on_until(self.yield_until_done(), deadline).is_some()
+    }
+
+    fn outcome_until(&self, deadline: Option<Instant>) -> Result<&T, Error> {
+        self.wait_done_until(deadline);
+        self.try_result().unwrap_or(Err(Error::Timeout))
+    }
+
+    /// Block until done and return the value, as Python's `Future.result()`.
+    ///
+    /// Errors: [`Error::Cancelled`], [`Error::Panicked`], [`Error::Exception`],
+    /// [`Error::BrokenExecutor`]: whatever the work ended with.
+    pub fn result(&self) -> Result<&T, Error> {
+        self.outcome_until(None)
+    }
+
+    /// As [`result`](Future::result), but gives up with [`Error::Timeout`] after `timeout`.
+    pub fn result_timeout(&self, timeout: Duration) -> Result<&T, Error> {
+        self.outcome_until(deadline_after(timeout))
+    }
+
+    /// Block until done and return the error it finished with, or `Ok(None)` if it finished with a
+    /// value, as Python's `Future.exception()`. A cancelled future gives `Err(Error::Cancelled)`.
+    pub fn exception(&self) -> Result<Option<Error>, Error> {
+        exception_of(self.outcome_until(None))
+    }
+
+    /// As [`exception`](Future::exception), but gives up with `Err(Error::Timeout)` after
+    /// `timeout`.
+    pub fn exception_timeout(&self, timeout: Duration) -> Result<Option<Error>, Error> {
+        exception_of(self.outcome_until(deadline_after(timeout)))
+    }
+}
+
+fn exception_of<T>(outcome: Result<&T, Error>) -> Result<Option<Error>, Error> {
+    match outcome {
+        Ok(_) => Ok(None),
+        Err(error @ (Error::Cancelled | Error::Timeout)) => Err(error),
+        Err(error) => Ok(Some(error)),
+    }
+}

@@ -1,0 +1,195 @@
+//! The typed errors: what a future's outcome or a wait can fail with, and the misuse errors of the
+//! executor-facing API. They replace Python's `CancelledError`, `TimeoutError`,
+//! `InvalidStateError`, `BrokenThreadPool` and the exceptions a task raises.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use core::fmt;
+
+use crate::future::State;
+use crate::sync::Arc;
+
+/// A user error stored in a future by [`Future::set_exception`](crate::Future::set_exception).
+pub type UserError = Arc<dyn core::error::Error + Send + Sync + 'static>;
+
+/// Why a future has no value, or why a wait gave up.
+///
+/// Cheap to clone: the payloads are reference-counted, so every clone of a failed future reports
+/// the same error.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// The future was cancelled before it ran (Python's `CancelledError`).
+    Cancelled,
+    /// The wait's timeout passed before the future completed (Python's `TimeoutError`). The future
+    /// itself is unaffected and may still complete.
+    Timeout,
+    /// An executor-facing operation was used in the wrong state (Python's `InvalidStateError`).
+    InvalidState(InvalidStateError),
+    /// The executor broke before the task could run, e.g. an initializer failed
+    /// (Python's `BrokenThreadPool`). Holds the reason.
+    BrokenExecutor(Arc<str>),
+    /// The executor was shut down before the work could be accepted.
+    Shutdown,
+    /// The task panicked; holds the panic message.
+    Panicked(Arc<str>),
+    /// The task failed with this error (set with `set_exception`).
+    Exception(UserError),
+}
+
+impl Error {
+    /// The panic message, if the task panicked.
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            Error::Panicked(message) => Some(message),
+            _ => None,
+        }
+    }
+
+    /// The user error, if one was set with `set_exception`.
+    pub fn exception(&self) -> Option<&UserError> {
+        match self {
+            Error::Exception(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Build [`Error::Panicked`] from the payload that `catch_unwind` returns.
+    #[cfg(feature = "std")]
+    pub fn from_panic(payload: Box<dyn core::any::Any + Send>) -> Self {
+        Error::Panicked(panic_message(&*payload).into())
+    }
+}
+
+/// The text of a panic payload: the `&str` or `String` passed to `panic!`, or a placeholder.
+pub fn panic_message(payload: &(dyn core::any::Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&'static str>() {
+        String::from(*message)
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        String::from("a panic with a non-string payload")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Cancelled => f.write_str("the future was cancelled before it ran"),
+            Error::Timeout => {
+                f.write_str("timed out waiting for the future; it may still complete")
+            }
+            Error::InvalidState(error) => fmt::Display::fmt(error, f),
+            Error::BrokenExecutor(reason) => write!(
+                f,
+                "the executor is broken and cannot run tasks ({reason}); build a new one"
+            ),
+            Error::Shutdown => {
+                f.write_str("the executor was shut down; no new work can be submitted")
+            }
+            Error::Panicked(message) => write!(f, "the task panicked: {message}"),
+            Error::Exception(error) => write!(f, "the task failed: {error}"),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Cancelled => f.write_str("Cancelled"),
+            Error::Timeout => f.write_str("Timeout"),
+            Error::InvalidState(error) => f.debug_tuple("InvalidState").field(error).finish(),
+            Error::BrokenExecutor(reason) => f.debug_tuple("BrokenExecutor").field(reason).finish(),
+            Error::Shutdown => f.write_str("Shutdown"),
+            Error::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
+            Error::Exception(error) => f.debug_tuple("Exception").field(error).finish(),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Exception(error) => Some(&**error),
+            Error::InvalidState(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<InvalidStateError> for Error {
+    fn from(error: InvalidStateError) -> Self {
+        Error::InvalidState(error)
+    }
+}
+
+impl From<SubmitError> for Error {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::Shutdown => Error::Shutdown,
+            SubmitError::Broken(reason) => Error::BrokenExecutor(reason),
+        }
+    }
+}
+
+/// An executor-facing operation (`set_result`, `set_exception`, `set_running_or_notify_cancel`)
+/// was called on a future in a state that does not allow it. Nothing was changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidStateError {
+    /// The operation that was refused.
+    pub operation: &'static str,
+    /// The state the future was in.
+    pub state: State,
+}
+
+impl fmt::Display for InvalidStateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` is not allowed on a future in state {:?}",
+            self.operation, self.state
+        )
+    }
+}
+
+impl core::error::Error for InvalidStateError {}
+
+/// Why an executor refused new work. The work was not run and nothing was queued.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// `shutdown` was called (Python raises `RuntimeError` here).
+    Shutdown,
+    /// The executor is broken (e.g. an initializer failed); holds the reason.
+    Broken(Arc<str>),
+}
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitError::Shutdown => f.write_str("cannot submit: the executor was shut down"),
+            SubmitError::Broken(reason) => {
+                write!(f, "cannot submit: the executor is broken ({reason})")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SubmitError {}
+
+impl PartialEq for SubmitError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (SubmitError::Shutdown, SubmitError::Shutdown) => true,
+            (SubmitError::Broken(a), SubmitError::Broken(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for SubmitError {}
+
+/// Wrap a message as a user error, for `set_exception("...")`.
+pub(crate) fn into_user_error(error: Box<dyn core::error::Error + Send + Sync>) -> UserError {
+    Arc::from(error)
+}

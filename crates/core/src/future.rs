@@ -1,0 +1,589 @@
+//! [`Future<T>`]: the state machine of one unit of work, as in Python's `concurrent.futures.Future`,
+//! and the single mechanism by which anything waits for it.
+//!
+//! # States
+//!
+//! ```text
+//! PENDING ──set_running_or_notify_cancel──▶ RUNNING ──set_result / set_exception──▶ FINISHED
+//!    │  └──────────────set_result / set_exception───────────────────────────────────▲
+//!    └──cancel──▶ CANCELLED ──set_running_or_notify_cancel──▶ CANCELLED_AND_NOTIFIED
+//! ```
+//!
+//! `CANCELLED`, `CANCELLED_AND_NOTIFIED` and `FINISHED` are *done*: once a future is done its state
+//! never goes back, and once it is `FINISHED` its outcome never changes, so any clone can read it by
+//! reference, any number of times, without a lock.
+//!
+//! # Waiting
+//!
+//! Every way of waiting (`.await`, [`Future::yield_until_done`], the blocking `result()`, `wait`,
+//! `as_completed`) registers a [`Waker`] in the future's waiter list under the same lock that
+//! completion takes. Completion moves the list out under the lock and wakes every waker after
+//! releasing it. So a waiter either sees the future done under the lock, or is in the list that
+//! completion empties: no wake-up is lost. A waiter that gives up (a dropped [`WaitDone`], a timed
+//! out blocking wait) removes its entry, so lists do not grow without bound.
+//!
+//! # Lock discipline
+//!
+//! The lock guards the state transitions, the waiter list and the callback list. No user code (a
+//! callback, a waker, a destructor of `T`) ever runs while it is held.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::IntoFuture;
+use core::hash::{Hash, Hasher};
+use core::mem;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+use crate::error::{into_user_error, Error, InvalidStateError};
+use crate::panic;
+use crate::sync::{Arc, AtomicU8, Mutex, Ordering, UnsafeCell};
+
+/// The state of a [`Future`], as in Python's `concurrent.futures`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not started; can still be cancelled.
+    Pending,
+    /// An executor is running it; it can no longer be cancelled.
+    Running,
+    /// Cancelled before it ran; the executor has not yet seen it.
+    Cancelled,
+    /// Cancelled, and the executor has seen it and dropped the work.
+    CancelledAndNotified,
+    /// Completed with a value or an error.
+    Finished,
+}
+
+// The state word. Written only with `FutureCore::inner` locked; read lock-free with `Acquire`.
+/// Not started; `cancel` and `set_running_or_notify_cancel` are allowed.
+const PENDING: u8 = 0;
+/// Claimed by an executor; `cancel` now fails. Only `set_result` / `set_exception` leave it.
+const RUNNING: u8 = 1;
+/// Done (cancelled). Waiters and callbacks were notified when it was set.
+const CANCELLED: u8 = 2;
+/// Done (cancelled) and the executor has dropped the work. Final.
+const CANCELLED_AND_NOTIFIED: u8 = 3;
+/// Done with an outcome. Set only after the outcome is written (`Release`), final: the outcome is
+/// immutable from here on and readable by anyone who loaded this value with `Acquire`.
+const FINISHED: u8 = 4;
+
+fn decode(state: u8) -> State {
+    match state {
+        PENDING => State::Pending,
+        RUNNING => State::Running,
+        CANCELLED => State::Cancelled,
+        CANCELLED_AND_NOTIFIED => State::CancelledAndNotified,
+        _ => State::Finished,
+    }
+}
+
+fn is_done(state: u8) -> bool {
+    state >= CANCELLED
+}
+
+type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
+
+/// What completion hands out: the waiters and callbacks moved out of the lock.
+struct Notify<T> {
+    waiters: Slab<Waker>,
+    callbacks: Vec<Callback<T>>,
+}
+
+struct Lists<T> {
+    /// Wakers of everyone waiting for completion; keyed so a waiter that gives up removes itself.
+    waiters: Slab<Waker>,
+    callbacks: Vec<Callback<T>>,
+}
+
+/// The shared state of a future: everything but the work itself.
+pub(crate) struct FutureCore<T> {
+    state: AtomicU8,
+    lists: Mutex<Lists<T>>,
+    /// Written once, with `lists` locked, while the state is not done; read only after loading
+    /// `FINISHED` with `Acquire`.
+    outcome: UnsafeCell<Option<Result<T, Error>>>,
+}
+
+// SAFETY: the core hands out `&T` to whichever thread holds a clone (so `T: Sync`), and a clone can
+// be the last one dropped anywhere (so `T: Send`). The outcome cell is written once before
+// `FINISHED` is published and only read after it, so there is no unsynchronised access.
+unsafe impl<T: Send + Sync> Sync for FutureCore<T> {}
+// SAFETY: as above; moving the core moves the `T` it may hold.
+unsafe impl<T: Send> Send for FutureCore<T> {}
+
+impl<T> FutureCore<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicU8::new(PENDING),
+            lists: Mutex::new(Lists {
+                waiters: Slab::new(),
+                callbacks: Vec::new(),
+            }),
+            outcome: UnsafeCell::new(None),
+        }
+    }
+
+    fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+}
+
+/// What a task cell keeps beside its future; see [`crate::task`]. A plain [`Future::new`] has none.
+pub(crate) trait Body: Send + Sync {}
+
+impl Body for () {}
+
+/// The allocation behind a future: its shared state followed by the work that completes it, so a
+/// submitted task is one allocation (the body is unsized away in the [`Future`] handle).
+pub(crate) struct Cell<T, B: ?Sized> {
+    pub(crate) core: FutureCore<T>,
+    pub(crate) body: B,
+}
+
+/// The eventual outcome of a piece of work: a value of type `T`, an [`Error`], or a cancellation.
+///
+/// A `Future` is a cheap handle (one reference count) to shared state, like Python's
+/// `concurrent.futures.Future`: clone it freely; every clone sees the same state and the same
+/// outcome. It is `Send + Sync` when `T` is, because every clone can read the value by reference.
+///
+/// Executors create futures for the work they are given; [`Future::new`] makes a free-standing one
+/// that you complete yourself with [`set_result`](Future::set_result) or
+/// [`set_exception`](Future::set_exception).
+///
+/// Waiting for it: `.await` a `&Future<T>` (yields `Result<&T, Error>`), await
+/// [`yield_until_done`](Future::yield_until_done), or, with `std`, block with `result()`.
+///
+/// ```
+/// use betterconcurrent_core::{Future, State};
+///
+/// let future = Future::new();
+/// assert_eq!(future.state(), State::Pending);
+/// assert!(future.set_running_or_notify_cancel().unwrap());
+/// future.set_result(42).unwrap();
+/// assert_eq!(future.try_result().unwrap().unwrap(), &42);
+/// ```
+pub struct Future<T> {
+    cell: Arc<Cell<T, dyn Body>>,
+}
+
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Self {
+            cell: self.cell.clone(),
+        }
+    }
+}
+
+impl<T> Default for Future<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Future<T> {
+    /// A new pending future, not tied to any executor.
+    pub fn new() -> Self {
+        let cell: Arc<Cell<T, dyn Body>> = Arc::new(Cell {
+            core: FutureCore::new(),
+            body: (),
+        });
+        Self { cell }
+    }
+
+    /// The handle of a task cell's future; see [`crate::task`].
+    pub(crate) fn from_cell(cell: Arc<Cell<T, dyn Body>>) -> Self {
+        Self { cell }
+    }
+
+    fn core(&self) -> &FutureCore<T> {
+        &self.cell.core
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        decode(self.core().state())
+    }
+
+    /// True if it was cancelled (`Cancelled` or `CancelledAndNotified`).
+    pub fn cancelled(&self) -> bool {
+        matches!(self.core().state(), CANCELLED | CANCELLED_AND_NOTIFIED)
+    }
+
+    /// True while an executor is running it.
+    pub fn running(&self) -> bool {
+        self.core().state() == RUNNING
+    }
+
+    /// True once it was cancelled or finished; it never becomes false again.
+    pub fn done(&self) -> bool {
+        is_done(self.core().state())
+    }
+
+    /// True if `self` and `other` are handles to the same future.
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.cell, &other.cell)
+    }
+
+    /// An address that identifies this future among live ones (for de-duplication).
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.cell) as *const () as usize
+    }
+
+    /// The outcome, without waiting: `None` while not done, `Some(Err(Error::Cancelled))` if it
+    /// was cancelled, otherwise the value or the error it finished with.
+    pub fn try_result(&self) -> Option<Result<&T, Error>> {
+        match self.core().state() {
+            FINISHED => {
+                // SAFETY: `FINISHED` was loaded with `Acquire`; it is stored with `Release` after
+                // the outcome was written, and the outcome is never written again (see
+                // `FutureCore::outcome`), so a shared reference to it is valid for as long as
+                // `self` keeps the allocation alive.
+                let outcome = unsafe { &*self.core().outcome.with(|outcome| outcome) };
+                match outcome {
+                    Some(Ok(value)) => Some(Ok(value)),
+                    Some(Err(error)) => Some(Err(error.clone())),
+                    None => unreachable!("FINISHED is only published after the outcome is written"),
+                }
+            }
+            CANCELLED | CANCELLED_AND_NOTIFIED => Some(Err(Error::Cancelled)),
+            _ => None,
+        }
+    }
+
+    /// Attempt to cancel it, as Python's `Future.cancel`.
+    ///
+    /// Returns `false` if it is running or finished (it cannot be cancelled), `true` if it is now
+    /// cancelled (or already was). Cancelling wakes every waiter and runs the done callbacks.
+    pub fn cancel(&self) -> bool {
+        let notify = {
+            let mut lists = self.core().lists.lock();
+            match self.core().state.load(Ordering::Relaxed) {
+                RUNNING | FINISHED => return false,
+                CANCELLED | CANCELLED_AND_NOTIFIED => return true,
+                _ => {}
+            }
+            self.core().state.store(CANCELLED, Ordering::Release);
+            take_lists(&mut lists)
+        };
+        self.notify(notify);
+        true
+    }
+
+    /// Executor-facing: claim the future before running its work, as Python's
+    /// `set_running_or_notify_cancel`.
+    ///
+    /// `Ok(true)`: it was pending and is now running; run the work. `Ok(false)`: it was cancelled
+    /// and is now `CancelledAndNotified`; drop the work. An [`InvalidStateError`] if it was
+    /// already running or done with an outcome (nothing is changed).
+    pub fn set_running_or_notify_cancel(&self) -> Result<bool, InvalidStateError> {
+        let _lists = self.core().lists.lock();
+        match self.core().state.load(Ordering::Relaxed) {
+            PENDING => {
+                self.core().state.store(RUNNING, Ordering::Release);
+                Ok(true)
+            }
+            CANCELLED => {
+                self.core()
+                    .state
+                    .store(CANCELLED_AND_NOTIFIED, Ordering::Release);
+                Ok(false)
+            }
+            state => Err(InvalidStateError {
+                operation: "set_running_or_notify_cancel",
+                state: decode(state),
+            }),
+        }
+    }
+
+    /// Executor-facing: finish with a value, waking every waiter and running the done callbacks.
+    ///
+    /// Allowed from `Pending` or `Running`. On a cancelled or finished future it changes nothing,
+    /// drops `value` and returns an [`InvalidStateError`].
+    pub fn set_result(&self, value: T) -> Result<(), InvalidStateError> {
+        self.finish(Ok(value), "set_result")
+    }
+
+    /// Executor-facing: finish with an error (Python's `set_exception`); `result()` then returns
+    /// [`Error::Exception`] holding it. Same states as [`set_result`](Future::set_result).
+    ///
+    /// ```
+    /// use betterconcurrent_core::{Error, Future};
+    ///
+    /// let future = Future::<u32>::new();
+    /// future.set_exception("disk full").unwrap();
+    /// let error = future.try_result().unwrap().unwrap_err();
+    /// assert_eq!(error.exception().unwrap().to_string(), "disk full");
+    /// ```
+    pub fn set_exception(
+        &self,
+        error: impl Into<Box<dyn core::error::Error + Send + Sync>>,
+    ) -> Result<(), InvalidStateError> {
+        self.finish(
+            Err(Error::Exception(into_user_error(error.into()))),
+            "set_exception",
+        )
+    }
+
+    /// Executor-facing: finish with any outcome, e.g. [`Error::Panicked`] or
+    /// [`Error::BrokenExecutor`]. Same states as [`set_result`](Future::set_result).
+    pub fn set_outcome(&self, outcome: Result<T, Error>) -> Result<(), InvalidStateError> {
+        self.finish(outcome, "set_outcome")
+    }
+
+    fn finish(
+        &self,
+        outcome: Result<T, Error>,
+        operation: &'static str,
+    ) -> Result<(), InvalidStateError> {
+        let notify = {
+            let mut lists = self.core().lists.lock();
+            let state = self.core().state.load(Ordering::Relaxed);
+            if is_done(state) {
+                drop(lists);
+                // `outcome` (user data) is dropped here, after the lock is released.
+                drop(outcome);
+                return Err(InvalidStateError {
+                    operation,
+                    state: decode(state),
+                });
+            }
+            // SAFETY: the state is not done and we hold the lock, so no other thread writes the
+            // outcome, and none reads it until it loads `FINISHED`, stored below with `Release`.
+            self.core()
+                .outcome
+                .with_mut(|slot| unsafe { *slot = Some(outcome) });
+            self.core().state.store(FINISHED, Ordering::Release);
+            take_lists(&mut lists)
+        };
+        self.notify(notify);
+        Ok(())
+    }
+
+    /// Wake the waiters, then run the callbacks in registration order. Called without the lock.
+    /// A panicking waker or callback is caught and reported; the rest still run.
+    fn notify(&self, notify: Notify<T>) {
+        for (_, waker) in notify.waiters {
+            if let Err(error) = panic::catch(|| waker.wake()) {
+                panic::report("a waker", &error);
+            }
+        }
+        for callback in notify.callbacks {
+            if let Err(error) = panic::catch(|| callback(self)) {
+                panic::report("a done callback", &error);
+            }
+        }
+    }
+
+    /// Call `callback` with this future once it is done, as Python's `add_done_callback`.
+    ///
+    /// Callbacks run exactly once, in the order they were added, on the thread that completes or
+    /// cancels the future; one added after that runs at once on the calling thread. A panicking
+    /// callback is caught and reported on standard error (with `std`); the others still run.
+    /// `T: Sync` because the completing thread hands the callback a reference to the value.
+    pub fn add_done_callback(&self, callback: impl FnOnce(&Future<T>) + Send + 'static)
+    where
+        T: Send + Sync,
+    {
+        let callback: Callback<T> = Box::new(callback);
+        let run_now = {
+            let mut lists = self.core().lists.lock();
+            if is_done(self.core().state.load(Ordering::Relaxed)) {
+                Some(callback)
+            } else {
+                lists.callbacks.push(callback);
+                None
+            }
+        };
+        if let Some(callback) = run_now {
+            if let Err(error) = panic::catch(|| callback(self)) {
+                panic::report("a done callback", &error);
+            }
+        }
+    }
+
+    /// A future (in the `async` sense) that resolves to `()` once this one is done. Awaiting it
+    /// inside an executor's task suspends the task without holding a thread; afterwards
+    /// [`done`](Future::done) is true and [`try_result`](Future::try_result) is `Some`.
+    pub fn yield_until_done(&self) -> WaitDone<T> {
+        WaitDone {
+            future: self.clone(),
+            key: None,
+        }
+    }
+
+    /// The core of every wait: `Ready` if done, otherwise register (or refresh) `cx`'s waker in
+    /// slot `key` under the completion lock.
+    fn poll_done(&self, cx: &mut Context<'_>, key: &mut Option<usize>) -> Poll<()> {
+        if self.done() {
+            // Completion moved the list (and our entry, if any) out; nothing to remove.
+            *key = None;
+            return Poll::Ready(());
+        }
+        let stale_waker = {
+            let mut lists = self.core().lists.lock();
+            if is_done(self.core().state.load(Ordering::Relaxed)) {
+                *key = None;
+                return Poll::Ready(());
+            }
+            match *key {
+                Some(slot) => {
+                    let registered = &mut lists.waiters[slot];
+                    if registered.will_wake(cx.waker()) {
+                        None
+                    } else {
+                        Some(mem::replace(registered, cx.waker().clone()))
+                    }
+                }
+                None => {
+                    *key = Some(lists.waiters.insert(cx.waker().clone()));
+                    None
+                }
+            }
+        };
+        // A replaced waker is foreign code; drop it outside the lock.
+        drop(stale_waker);
+        Poll::Pending
+    }
+
+    /// Remove the waker in slot `key`, if it is still registered.
+    fn forget_waiter(&self, key: &mut Option<usize>) {
+        if let Some(slot) = key.take() {
+            let removed = {
+                let mut lists = self.core().lists.lock();
+                if is_done(self.core().state.load(Ordering::Relaxed)) {
+                    // Completion took the list; the slot is gone already.
+                    None
+                } else {
+                    Some(lists.waiters.remove(slot))
+                }
+            };
+            drop(removed);
+        }
+    }
+
+    /// How many wakers are registered (for tests that check waiters clean up after themselves).
+    #[doc(hidden)]
+    pub fn waiter_count(&self) -> usize {
+        self.core().lists.lock().waiters.len()
+    }
+}
+
+fn take_lists<T>(lists: &mut Lists<T>) -> Notify<T> {
+    Notify {
+        waiters: mem::take(&mut lists.waiters),
+        callbacks: mem::take(&mut lists.callbacks),
+    }
+}
+
+impl<T> PartialEq for Future<T> {
+    /// Identity, as Python compares futures: two handles are equal if they share state.
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other)
+    }
+}
+
+impl<T> Eq for Future<T> {}
+
+impl<T> Hash for Future<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state);
+    }
+}
+
+impl<T> fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Future")
+            .field("id", &(self.id() as *const ()))
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+/// Resolves to `()` when its [`Future`] is done. Made by [`Future::yield_until_done`].
+///
+/// Dropping it before it resolves removes its waker from the future's waiter list.
+#[must_use = "a WaitDone does nothing unless awaited or polled"]
+pub struct WaitDone<T> {
+    future: Future<T>,
+    key: Option<usize>,
+}
+
+impl<T> WaitDone<T> {
+    /// The future being waited for.
+    pub fn future(&self) -> &Future<T> {
+        &self.future
+    }
+}
+
+impl<T> core::future::Future for WaitDone<T> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.future.poll_done(cx, &mut this.key)
+    }
+}
+
+impl<T> Drop for WaitDone<T> {
+    fn drop(&mut self) {
+        self.future.forget_waiter(&mut self.key);
+    }
+}
+
+impl<T> fmt::Debug for WaitDone<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitDone")
+            .field("future", &self.future)
+            .field("registered", &self.key.is_some())
+            .finish()
+    }
+}
+
+/// Resolves to the outcome of a [`Future`]: what `(&future).await` gives.
+#[must_use = "an Outcome does nothing unless awaited or polled"]
+pub struct Outcome<'a, T> {
+    future: &'a Future<T>,
+    wait: WaitDone<T>,
+}
+
+impl<'a, T> core::future::Future for Outcome<'a, T> {
+    type Output = Result<&'a T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.wait).poll(cx) {
+            Poll::Ready(()) => match this.future.try_result() {
+                Some(outcome) => Poll::Ready(outcome),
+                None => unreachable!("a done future has an outcome"),
+            },
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Awaiting `&future` waits until it is done and gives its outcome by reference:
+///
+/// ```
+/// # async fn demo() -> Result<(), betterconcurrent_core::Error> {
+/// let future = betterconcurrent_core::Future::new();
+/// future.set_result(String::from("hi")).unwrap();
+/// let value: &String = (&future).await?;
+/// assert_eq!(value, "hi");
+/// # Ok(()) }
+/// ```
+///
+/// The future is borrowed, not consumed, because every clone shares the same value.
+impl<'a, T> IntoFuture for &'a Future<T> {
+    type Output = Result<&'a T, Error>;
+    type IntoFuture = Outcome<'a, T>;
+
+    fn into_future(self) -> Outcome<'a, T> {
+        Outcome {
+            future: self,
+            wait: self.yield_until_done(),
+        }
+    }
+}

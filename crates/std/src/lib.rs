@@ -1,0 +1,25 @@
+//! The OS-thread side of betterconcurrent: [`ThreadPoolExecutor`] (work-stealing worker threads
+//! with condvar parking), blocking waits over many futures ([`wait`], [`as_completed`]) and the
+//! ordered parallel [`map`](ThreadPoolExecutor::map).
+//!
+//! The futures it returns are [`betterconcurrent_core::Future`]s; with this crate their blocking
+//! methods (`result`, `result_timeout`, `exception`, `exception_timeout`) are available.
+//!
+//! ```
+//! use betterconcurrent_std::ThreadPoolExecutor;
+//!
+//! let pool = ThreadPoolExecutor::new();
+//! let future = pool.submit(|| 6 * 7).unwrap();
+//! assert_eq!(*future.result().unwrap(), 42);
+//! ```
+
+mod map;
+mod pool;
+mod sleep;
+mod wait;
+mod worker;
+
+pub use betterconcurrent_core::{Error, Future, InvalidStateError, State, SubmitError};
+pub use map::{Map, MapOptions};
+pub use pool::{BuildError, Builder, ThreadPoolExecutor};
+pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};

@@ -1,0 +1,171 @@
+//! [`Map`]: the iterator behind `ThreadPoolExecutor::map`, with Python's timeout (measured from the
+//! call) and Python 3.14's bounded look-ahead (`buffersize`).
+//!
+//! The look-ahead never holds more than `buffersize` tasks: a result is taken out of the window
+//! *before* the next item is submitted (CPython issue 131466 was submitting first, one too many).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::iter::Fuse;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use betterconcurrent_core::blocking::deadline_after;
+use betterconcurrent_core::sync::blocking::Mutex;
+use betterconcurrent_core::sync::Arc;
+use betterconcurrent_core::task::Task;
+use betterconcurrent_core::{Error, Future, SubmitError};
+
+use crate::pool::Shared;
+
+/// Options of [`ThreadPoolExecutor::map_with`](crate::ThreadPoolExecutor::map_with).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapOptions {
+    /// Give up waiting this long after the `map` call: the item being waited for is
+    /// `Err(Error::Timeout)` and the iterator ends, cancelling what has not started.
+    pub timeout: Option<Duration>,
+    /// Submit at most this many items ahead of the consumer. `None` submits every item during the
+    /// call, as Python's default (never use `None` with an endless iterator).
+    pub buffersize: Option<NonZeroUsize>,
+}
+
+/// A task's value, moved out by the one `Map` that owns the task's future.
+type Slot<T> = Mutex<Option<T>>;
+
+/// The iterator of results of [`ThreadPoolExecutor::map`](crate::ThreadPoolExecutor::map), in
+/// input order. Dropping it cancels the tasks that have not started.
+pub struct Map<I: Iterator, F, T> {
+    shared: Arc<Shared>,
+    f: Arc<F>,
+    items: Fuse<I>,
+    /// Submitted tasks in input order; an `Err` holds the place of an item that could not be
+    /// submitted (the pool shut down meanwhile).
+    window: VecDeque<Result<Future<Slot<T>>, SubmitError>>,
+    buffersize: Option<NonZeroUsize>,
+    deadline: Option<Instant>,
+    finished: bool,
+}
+
+impl<I, F, T> Map<I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    pub(crate) fn start(
+        shared: Arc<Shared>,
+        f: F,
+        items: I,
+        options: MapOptions,
+    ) -> Result<Self, SubmitError> {
+        let mut map = Map {
+            shared,
+            f: Arc::new(f),
+            items: items.fuse(),
+            window: VecDeque::new(),
+            buffersize: options.buffersize,
+            deadline: options.timeout.and_then(deadline_after),
+            finished: false,
+        };
+        let limit = options.buffersize.map_or(usize::MAX, NonZeroUsize::get);
+        while map.window.len() < limit {
+            match map.items.next() {
+                Some(item) => {
+                    let future = map.submit(item)?;
+                    map.window.push_back(Ok(future));
+                }
+                None => break,
+            }
+        }
+        Ok(map)
+    }
+
+    fn submit(&self, item: I::Item) -> Result<Future<Slot<T>>, SubmitError> {
+        let f = self.f.clone();
+        let (task, future) = Task::from_closure(move || Mutex::new(Some(f(item))));
+        self.shared.schedule(task)?;
+        Ok(future)
+    }
+}
+
+impl<I: Iterator, F, T> Map<I, F, T> {
+    /// Stop: cancel every task in the window that has not started.
+    fn finish(&mut self) {
+        self.finished = true;
+        for future in self.window.drain(..).flatten() {
+            future.cancel();
+        }
+    }
+}
+
+impl<I, F, T> Iterator for Map<I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    type Item = Result<T, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let Some(head) = self.window.pop_front() else {
+            self.finished = true;
+            return None;
+        };
+        let outcome = match head {
+            Err(error) => Err(Error::from(error)),
+            Ok(future) => {
+                let outcome = match self.deadline {
+                    None => future.result(),
+                    Some(deadline) => {
+                        future.result_timeout(deadline.saturating_duration_since(Instant::now()))
+                    }
+                };
+                match outcome {
+                    Ok(slot) => match slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                        Some(value) => Ok(value),
+                        None => unreachable!("only this Map takes a value out of its task"),
+                    },
+                    Err(error) => {
+                        // A timed-out task is cancelled if it has not started, as Python does.
+                        future.cancel();
+                        Err(error)
+                    }
+                }
+            }
+        };
+        if outcome.is_err() {
+            self.finish();
+            return Some(outcome);
+        }
+        // The result left the window; only now may the next item enter it.
+        if self.buffersize.is_some() {
+            if let Some(item) = self.items.next() {
+                let next = self.submit(item);
+                self.window.push_back(next);
+            }
+        }
+        Some(outcome)
+    }
+}
+
+impl<I: Iterator, F, T> Drop for Map<I, F, T> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl<I: Iterator, F, T> fmt::Debug for Map<I, F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map")
+            .field("in_flight", &self.window.len())
+            .field("buffersize", &self.buffersize)
+            .field("deadline", &self.deadline)
+            .field("finished", &self.finished)
+            .finish()
+    }
+}

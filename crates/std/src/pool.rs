@@ -1,0 +1,536 @@
+//! [`ThreadPoolExecutor`]: the OS-thread pool, its builder, and its lifecycle (lazy thread start,
+//! shutdown, the broken state).
+//!
+//! # Accounting
+//!
+//! - `outstanding`: tasks accepted and not yet finished (queued or running). `submit` increments it
+//!   *before* it checks `closing` and enqueues; a worker decrements it after the task's future is
+//!   complete and its callbacks have run.
+//! - `closing`: set by `shutdown` or when the pool breaks; never unset. Workers exit when
+//!   `closing && outstanding == 0`. Because a submit increments `outstanding` before it loads
+//!   `closing` (both SeqCst), a task that slips in concurrently with `shutdown` either sees
+//!   `closing` and is refused, or is counted before any worker can decide to exit.
+//! - `idle_tokens`: workers that have become idle and are not yet claimed by a submit (Python's
+//!   `_idle_semaphore`). A submit claims one or, if none, starts a thread (up to `max_workers`).
+//!   A worker releases its token as soon as the user's closure returns, *before* the future
+//!   completes, so a caller that saw a result and submits again reuses that thread.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::atomic::AtomicUsize as GlobalCounter;
+
+use betterconcurrent_core::sync::blocking::{thread, Mutex};
+use betterconcurrent_core::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
+use betterconcurrent_core::task::Task;
+use betterconcurrent_core::{panic, Error, Future, SubmitError};
+use crossbeam_deque::{Injector, Stealer, Worker};
+
+use crate::map::{Map, MapOptions};
+use crate::sleep::{Recheck, Sleep};
+use crate::worker;
+
+/// An initializer run once on each worker thread before it takes any task.
+type Initializer = Arc<dyn Fn() -> Result<(), Box<dyn StdError + Send + Sync>> + Send + Sync>;
+
+/// Why a pool could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_workers` was 0; a pool needs at least one thread (Python raises `ValueError`).
+    ZeroWorkers,
+    /// The thread name prefix contains a NUL byte, which no OS thread name may hold.
+    NulInThreadName,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::ZeroWorkers => f.write_str("max_workers must be greater than 0"),
+            BuildError::NulInThreadName => {
+                f.write_str("the thread name prefix must not contain a NUL byte")
+            }
+        }
+    }
+}
+
+impl StdError for BuildError {}
+
+/// Python's default: `min(32, os.process_cpu_count() + 4)`.
+fn default_max_workers() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    (cpus + 4).min(32)
+}
+
+/// Builds a [`ThreadPoolExecutor`] with Python's options.
+///
+/// ```
+/// use betterconcurrent_std::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::builder()
+///     .max_workers(2)
+///     .thread_name_prefix("crawler")
+///     .initializer(|| -> Result<(), std::io::Error> { Ok(()) })
+///     .build()
+///     .unwrap();
+/// let future = pool.submit(|| std::thread::current().name().unwrap().to_owned()).unwrap();
+/// assert_eq!(future.result().unwrap(), "crawler_0");
+/// ```
+#[derive(Default)]
+#[must_use = "a Builder does nothing until `build` is called"]
+pub struct Builder {
+    max_workers: Option<usize>,
+    thread_name_prefix: Option<String>,
+    initializer: Option<Initializer>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("max_workers", &self.max_workers)
+            .field("thread_name_prefix", &self.thread_name_prefix)
+            .field("initializer", &self.initializer.is_some())
+            .finish()
+    }
+}
+
+impl Builder {
+    /// The most threads the pool starts. Default: `min(32, available parallelism + 4)`.
+    /// 0 makes [`build`](Builder::build) fail with [`BuildError::ZeroWorkers`].
+    pub fn max_workers(mut self, max_workers: usize) -> Self {
+        self.max_workers = Some(max_workers);
+        self
+    }
+
+    /// Threads are named `{prefix}_{n}`, `n` counting from 0. Default prefix:
+    /// `ThreadPoolExecutor-{k}`, `k` counting pools, as in Python.
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Run `initializer` on each worker thread before its first task (Python's `initializer`;
+    /// capture what would be `initargs`). If it returns an error or panics, the pool becomes
+    /// broken: every queued and later task fails with [`Error::BrokenExecutor`], later submits
+    /// fail with [`SubmitError::Broken`], and the threads exit.
+    pub fn initializer<F, E>(mut self, initializer: F) -> Self
+    where
+        F: Fn() -> Result<(), E> + Send + Sync + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        self.initializer = Some(Arc::new(move || initializer().map_err(Into::into)));
+        self
+    }
+
+    /// Build the pool. No thread starts until work is submitted.
+    pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
+        static POOLS: GlobalCounter = GlobalCounter::new(0);
+        let max_workers = self.max_workers.unwrap_or_else(default_max_workers);
+        if max_workers == 0 {
+            return Err(BuildError::ZeroWorkers);
+        }
+        let thread_name_prefix = match self.thread_name_prefix {
+            Some(prefix) if prefix.contains('\0') => return Err(BuildError::NulInThreadName),
+            Some(prefix) => prefix,
+            None => format!(
+                "ThreadPoolExecutor-{}",
+                POOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
+        };
+        let deques: Vec<Worker<Task>> = (0..max_workers).map(|_| Worker::new_lifo()).collect();
+        let stealers = deques.iter().map(Worker::stealer).collect();
+        Ok(ThreadPoolExecutor {
+            shared: Arc::new(Shared {
+                injector: Injector::new(),
+                stealers,
+                spare_deques: Mutex::new(deques),
+                sleep: Sleep::new(),
+                outstanding: AtomicUsize::new(0),
+                idle_tokens: AtomicUsize::new(0),
+                threads_started: AtomicUsize::new(0),
+                closing: AtomicBool::new(false),
+                cancel_queued: AtomicBool::new(false),
+                broken: Mutex::new(None),
+                handles: Mutex::new(Vec::new()),
+                max_workers,
+                thread_name_prefix,
+                initializer: self.initializer,
+            }),
+        })
+    }
+}
+
+/// The state shared by a pool's handle and its worker threads.
+pub(crate) struct Shared {
+    pub(crate) injector: Injector<Task>,
+    /// One per worker slot; slot `i`'s deque is handed to the `i`-th thread started.
+    pub(crate) stealers: Box<[Stealer<Task>]>,
+    /// The deques of slots whose thread has not started yet.
+    spare_deques: Mutex<Vec<Worker<Task>>>,
+    pub(crate) sleep: Sleep,
+    outstanding: AtomicUsize,
+    idle_tokens: AtomicUsize,
+    threads_started: AtomicUsize,
+    closing: AtomicBool,
+    /// `shutdown(cancel_futures = true)` was called: queued tasks are cancelled, not run.
+    cancel_queued: AtomicBool,
+    broken: Mutex<Option<Arc<str>>>,
+    handles: Mutex<Vec<thread::JoinHandle<()>>>,
+    max_workers: usize,
+    thread_name_prefix: String,
+    initializer: Option<Initializer>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> betterconcurrent_core::sync::blocking::MutexGuard<'_, T> {
+    // No user code runs under these locks, so poisoning cannot leave them inconsistent.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    /// Accept a task: count it, refuse it if the pool is closing, queue it, wake or start a worker.
+    pub(crate) fn schedule(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
+        self.outstanding.fetch_add(1, Ordering::SeqCst);
+        if self.closing.load(Ordering::SeqCst) {
+            let error = self.submit_error();
+            drop(task);
+            self.finish_one();
+            return Err(error);
+        }
+        if let Err(task) = worker::push_local(self, task) {
+            self.injector.push(task);
+        }
+        if !self.claim_idle_token() {
+            self.start_thread();
+        }
+        self.sleep.notify_one();
+        Ok(())
+    }
+
+    fn submit_error(&self) -> SubmitError {
+        match &*lock(&self.broken) {
+            Some(reason) => SubmitError::Broken(reason.clone()),
+            None => SubmitError::Shutdown,
+        }
+    }
+
+    fn claim_idle_token(&self) -> bool {
+        self.idle_tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
+                tokens.checked_sub(1)
+            })
+            .is_ok()
+    }
+
+    /// A worker became idle: it will look at the queues before it sleeps. Tokens never exceed the
+    /// number of threads, so a burst of completions cannot stop later submits from starting threads.
+    pub(crate) fn release_idle_token(&self) {
+        let threads = self.threads_started.load(Ordering::Acquire);
+        let _ = self
+            .idle_tokens
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
+                (tokens < threads).then_some(tokens + 1)
+            });
+    }
+
+    /// Start one more worker thread if fewer than `max_workers` run.
+    fn start_thread(self: &Arc<Self>) {
+        let claimed =
+            self.threads_started
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |started| {
+                    (started < self.max_workers).then_some(started + 1)
+                });
+        let Ok(index) = claimed else { return };
+        let Some(deque) = lock(&self.spare_deques).pop() else {
+            // A slot whose spawn failed earlier lost its deque; count this start as not made.
+            self.threads_started.fetch_sub(1, Ordering::AcqRel);
+            return;
+        };
+        let shared = self.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("{}_{index}", self.thread_name_prefix))
+            .spawn(move || worker::run(shared, deque));
+        match spawned {
+            Ok(handle) => lock(&self.handles).push(handle),
+            Err(error) => {
+                // The deque went with the closure; this slot stays empty. With no thread at all,
+                // nothing would ever run the queue: break the pool so no future waits forever.
+                if self.threads_started.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    self.mark_broken(format!("could not start a worker thread: {error}"));
+                }
+            }
+        }
+    }
+
+    /// Run the user's initializer on a new worker thread; false (and the pool broken) if it
+    /// failed or panicked.
+    pub(crate) fn initialize_thread(&self) -> bool {
+        let Some(initializer) = &self.initializer else {
+            return true;
+        };
+        let reason = match panic::catch(|| initializer()) {
+            Ok(Ok(())) => return true,
+            Ok(Err(error)) => format!("an initializer failed: {error}"),
+            Err(error) => format!("an initializer panicked: {}", panic_text(&error)),
+        };
+        self.mark_broken(reason);
+        false
+    }
+
+    /// Break the pool: refuse new work, fail every queued task, let the threads exit.
+    fn mark_broken(&self, reason: String) {
+        {
+            let mut broken = lock(&self.broken);
+            if broken.is_none() {
+                *broken = Some(reason.into());
+            }
+        }
+        self.closing.store(true, Ordering::SeqCst);
+        self.drain_queues();
+        self.sleep.notify_all();
+    }
+
+    fn broken_reason(&self) -> Option<Arc<str>> {
+        lock(&self.broken).clone()
+    }
+
+    /// Take every queued task out and end it without running it: cancelled after
+    /// `shutdown(cancel_futures = true)`, failed if the pool is broken.
+    fn drain_queues(&self) {
+        loop {
+            let mut took_any = false;
+            while let Some(task) = self.injector.steal().success() {
+                took_any = true;
+                self.discard(task);
+            }
+            for stealer in self.stealers.iter() {
+                while let Some(task) = stealer.steal().success() {
+                    took_any = true;
+                    self.discard(task);
+                }
+            }
+            if !took_any {
+                break;
+            }
+        }
+    }
+
+    /// End a task unrun, as the pool's state requires, and count it finished.
+    fn discard(&self, task: Task) {
+        match self.broken_reason() {
+            Some(reason) => task.fail(Error::BrokenExecutor(reason)),
+            None => task.cancel(),
+        }
+        self.finish_one();
+    }
+
+    /// Run a task taken from a queue (or end it unrun if the pool broke or cancelled its queue).
+    pub(crate) fn execute(&self, task: Task) {
+        if self.closing.load(Ordering::Acquire)
+            && (self.cancel_queued.load(Ordering::Acquire) || self.broken_reason().is_some())
+        {
+            self.discard(task);
+            return;
+        }
+        task.run(|| self.release_idle_token());
+        self.finish_one();
+    }
+
+    /// A task finished; if it was the last one of a closing pool, wake the workers so they exit.
+    fn finish_one(&self) {
+        if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.closing.load(Ordering::SeqCst)
+        {
+            self.sleep.notify_all();
+        }
+    }
+
+    /// Whether any queue holds a task.
+    fn has_queued(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|stealer| !stealer.is_empty())
+    }
+
+    /// The decision a worker re-checks under the sleep lock (see `sleep`).
+    pub(crate) fn recheck(&self) -> Recheck {
+        if self.has_queued() {
+            Recheck::Work
+        } else if self.closing.load(Ordering::SeqCst)
+            && self.outstanding.load(Ordering::SeqCst) == 0
+        {
+            Recheck::Exit
+        } else {
+            Recheck::Sleep
+        }
+    }
+
+    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        if cancel_futures {
+            self.cancel_queued.store(true, Ordering::SeqCst);
+        }
+        self.closing.store(true, Ordering::SeqCst);
+        if cancel_futures {
+            self.drain_queues();
+        }
+        self.sleep.notify_all();
+        if wait && !worker::is_worker_of(self) {
+            self.join_threads();
+        }
+    }
+
+    fn join_threads(&self) {
+        loop {
+            let handles = std::mem::take(&mut *lock(&self.handles));
+            if handles.is_empty() {
+                return;
+            }
+            for handle in handles {
+                // Worker threads catch every user panic; an Err here carries nothing to report.
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+fn panic_text(error: &Error) -> &str {
+    error.panic_message().unwrap_or("a panic")
+}
+
+/// A pool of OS threads running submitted closures, as Python's
+/// `concurrent.futures.ThreadPoolExecutor`.
+///
+/// Threads start lazily, one per submit that finds no idle thread, up to `max_workers`, and are
+/// reused. Dropping the pool is `shutdown(wait = true, cancel_futures = false)`, like leaving
+/// Python's `with` block: queued work still runs, and every thread has exited when `drop` returns.
+///
+/// ```
+/// use betterconcurrent_std::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::builder().max_workers(4).build().unwrap();
+/// let futures: Vec<_> = (0..8u64).map(|n| pool.submit(move || n * n).unwrap()).collect();
+/// let total: u64 = futures.iter().map(|f| *f.result().unwrap()).sum();
+/// assert_eq!(total, 140);
+/// ```
+pub struct ThreadPoolExecutor {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for ThreadPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPoolExecutor")
+            .field("max_workers", &self.shared.max_workers)
+            .field("thread_name_prefix", &self.shared.thread_name_prefix)
+            .field("threads", &self.thread_count())
+            .finish()
+    }
+}
+
+impl Default for ThreadPoolExecutor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ThreadPoolExecutor {
+    /// A pool with the default options (see [`Builder`]).
+    pub fn new() -> Self {
+        match Builder::default().build() {
+            Ok(pool) => pool,
+            Err(error) => unreachable!("the default options are valid: {error}"),
+        }
+    }
+
+    /// A builder for a pool with chosen options.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Run `work` on a pool thread; returns the future of its result.
+    ///
+    /// A panic in `work` is caught and stored in the future ([`Error::Panicked`]); the thread lives
+    /// on. Fails with [`SubmitError::Shutdown`] after [`shutdown`](Self::shutdown), or
+    /// [`SubmitError::Broken`] if an initializer failed; the closure is then dropped unrun.
+    pub fn submit<F, T>(&self, work: F) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (task, future) = Task::from_closure(work);
+        self.shared.schedule(task)?;
+        Ok(future)
+    }
+
+    /// Apply `f` to every item on the pool; the iterator yields the results in input order (Python's
+    /// `Executor.map`), with the default [`MapOptions`]: no timeout, and at most
+    /// `2 * max_workers` tasks submitted ahead of the consumer, so an endless iterator works.
+    ///
+    /// Each item is `Ok(value)` or the error its task ended with; after the first error the
+    /// remaining tasks are cancelled and the iterator ends.
+    ///
+    /// ```
+    /// let pool = betterconcurrent_std::ThreadPoolExecutor::new();
+    /// let squares: Vec<u64> = pool
+    ///     .map(|n: u64| n * n, 1..)
+    ///     .unwrap()
+    ///     .take(5)
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(squares, [1, 4, 9, 16, 25]);
+    /// ```
+    pub fn map<I, F, T>(&self, f: F, items: I) -> Result<Map<I::IntoIter, F, T>, SubmitError>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let options = MapOptions {
+            buffersize: NonZeroUsize::new(2 * self.shared.max_workers),
+            ..MapOptions::default()
+        };
+        self.map_with(f, items, options)
+    }
+
+    /// [`map`](Self::map) with explicit options: a timeout measured from this call, and the
+    /// look-ahead (`buffersize`; `None` submits every item at once, as Python's default does).
+    pub fn map_with<I, F, T>(
+        &self,
+        f: F,
+        items: I,
+        options: MapOptions,
+    ) -> Result<Map<I::IntoIter, F, T>, SubmitError>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Map::start(self.shared.clone(), f, items.into_iter(), options)
+    }
+
+    /// Stop accepting work, as Python's `Executor.shutdown`. Safe to call more than once.
+    ///
+    /// - `cancel_futures`: cancel every task that has not started; its future ends cancelled.
+    ///   Otherwise queued tasks still run.
+    /// - `wait`: return only when every queued task has run and every thread has exited. Called
+    ///   from one of this pool's own threads, it does not wait (a thread cannot wait for itself).
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.shared.shutdown(wait, cancel_futures);
+    }
+
+    /// The most threads this pool starts.
+    pub fn max_workers(&self) -> usize {
+        self.shared.max_workers
+    }
+
+    /// How many threads this pool has started so far.
+    pub fn thread_count(&self) -> usize {
+        self.shared.threads_started.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for ThreadPoolExecutor {
+    fn drop(&mut self) {
+        self.shared.shutdown(true, false);
+    }
+}
