@@ -62,3 +62,8 @@ pub use betterconcurrent_std::{
 
 /// The task cell, for writing executors on the core.
 pub use betterconcurrent_core::task;
+
+/// The README's example is compiled and run as a doc test, so it cannot go stale.
+#[cfg(all(doctest, not(feature = "loom")))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
