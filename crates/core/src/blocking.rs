@@ -54,18 +54,27 @@ pub fn block_on_until<F: core::future::Future + Unpin>(
             if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
                 return Some(output);
             }
-            match deadline {
-                None => thread::park(),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return None;
-                    }
-                    thread::park_timeout(deadline - now);
-                }
+            if !park_until(deadline) {
+                return None;
             }
         }
     })
+}
+
+/// Park this thread until it is unparked (or spuriously woken) or `deadline` passes. Returns
+/// `false`, without parking, if the deadline has already passed.
+pub fn park_until(deadline: Option<Instant>) -> bool {
+    match deadline {
+        None => thread::park(),
+        Some(deadline) => {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            thread::park_timeout(deadline - now);
+        }
+    }
+    true
 }
 
 impl<T> Future<T> {

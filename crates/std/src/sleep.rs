@@ -79,25 +79,26 @@ impl Sleep {
 
     /// Wake one sleeping worker, if any, after a task was made available (submitter's steps).
     pub(crate) fn notify_one(&self) {
-        fence(Ordering::SeqCst);
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
-            let _guard = self
-                .lock
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            self.condvar.notify_one();
-        }
+        self.notify(false);
     }
 
     /// Wake every sleeping worker, e.g. so they see that the pool closed.
     pub(crate) fn notify_all(&self) {
+        self.notify(true);
+    }
+
+    fn notify(&self, all: bool) {
         fence(Ordering::SeqCst);
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             let _guard = self
                 .lock
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            self.condvar.notify_all();
+            if all {
+                self.condvar.notify_all();
+            } else {
+                self.condvar.notify_one();
+            }
         }
     }
 }

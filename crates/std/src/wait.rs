@@ -14,7 +14,7 @@ use std::task::{Context, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use betterconcurrent_core::blocking::deadline_after;
+use betterconcurrent_core::blocking::{deadline_after, park_until};
 use betterconcurrent_core::sync::blocking::Mutex;
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::{Error, Future, WaitDone};
@@ -140,16 +140,11 @@ impl<T> Completions<T> {
                     return Some(index);
                 }
                 Some(_) => {}
-                None => match deadline {
-                    None => thread::park(),
-                    Some(deadline) => {
-                        let now = Instant::now();
-                        if now >= deadline {
-                            return None;
-                        }
-                        thread::park_timeout(deadline - now);
+                None => {
+                    if !park_until(deadline) {
+                        return None;
                     }
-                },
+                }
             }
         }
     }
