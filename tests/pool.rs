@@ -706,3 +706,103 @@ fn many_tasks_from_many_threads_all_complete() {
         .sum();
     assert_eq!(total, expected);
 }
+
+/// A value whose destructor panics: user code that unwinds outside the task's closure.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !thread::panicking() {
+            panic!("destructor failure");
+        }
+    }
+}
+
+// A task value whose destructor panics on the worker (the last owner) does not kill the worker.
+#[test]
+fn a_panicking_destructor_of_a_task_value_does_not_kill_the_worker() {
+    let pool = pool(1);
+    for _ in 0..3 {
+        let (dropped_tx, dropped_rx) = mpsc::channel::<()>();
+        let future = pool
+            .submit(move || {
+                dropped_rx.recv().unwrap();
+                PanicsOnDrop
+            })
+            .unwrap();
+        // Our handle goes first, so the worker's is the last and drops the value there.
+        drop(future);
+        dropped_tx.send(()).unwrap();
+    }
+    let after = pool.submit(|| 5).unwrap();
+    assert_eq!(after.result_timeout(Duration::from_secs(30)).unwrap(), &5);
+    assert_eq!(pool.thread_count(), 1);
+}
+
+// A panic whose payload panics when dropped: the future still holds the panic.
+#[test]
+fn a_panic_payload_that_panics_on_drop_is_contained() {
+    let pool = pool(1);
+    let future = pool
+        .submit(|| -> i32 { std::panic::panic_any(PanicsOnDrop) })
+        .unwrap();
+    assert!(matches!(
+        future.result_timeout(Duration::from_secs(30)),
+        Err(Error::Panicked(_))
+    ));
+    assert_eq!(pool.submit(|| 1).unwrap().result().unwrap(), &1);
+}
+
+// The user finishing a running task's future first: the task's own value is dropped, even if its
+// destructor panics, and the worker goes on.
+#[test]
+fn a_refused_task_value_is_dropped_without_killing_the_worker() {
+    let pool = pool(1);
+    let (future_tx, future_rx) = mpsc::channel::<Future<Option<PanicsOnDrop>>>();
+    let future = pool
+        .submit(move || {
+            let own = future_rx.recv().unwrap();
+            own.set_result(None).unwrap();
+            Some(PanicsOnDrop)
+        })
+        .unwrap();
+    future_tx.send(future.clone()).unwrap();
+    assert!(
+        future.result().unwrap().is_none(),
+        "the user's value stands"
+    );
+    assert_eq!(pool.submit(|| 2).unwrap().result().unwrap(), &2);
+}
+
+// ExecutorTest.test_shutdown_race_issue12456, strict form: every submit that was accepted has run
+// by the time shutdown(wait = true) returns.
+#[test]
+fn shutdown_with_wait_returns_after_every_accepted_task_ran() {
+    for _ in 0..50 {
+        let pool = Arc::new(pool(2));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let barrier = Arc::new(Barrier::new(3));
+        let submitters: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                let ran = ran.clone();
+                let barrier = barrier.clone();
+                thread::spawn(move || {
+                    barrier.wait();
+                    (0..20)
+                        .filter(|_| {
+                            let ran = ran.clone();
+                            pool.submit(move || ran.fetch_add(1, Ordering::SeqCst))
+                                .is_ok()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        barrier.wait();
+        pool.shutdown(true, false);
+        let ran_at_shutdown = ran.load(Ordering::SeqCst);
+        let accepted: usize = submitters.into_iter().map(|s| s.join().unwrap()).sum();
+        assert_eq!(ran_at_shutdown, accepted);
+    }
+}

@@ -55,9 +55,18 @@ impl Error {
     }
 
     /// Build [`Error::Panicked`] from the payload that `catch_unwind` returns.
+    ///
+    /// The payload is user data: if its destructor panics too, that second panic is caught and
+    /// the payload leaked, so turning a panic into a value never unwinds.
     #[cfg(feature = "std")]
     pub fn from_panic(payload: Box<dyn core::any::Any + Send>) -> Self {
-        Error::Panicked(panic_message(&*payload).into())
+        let error = Error::Panicked(panic_message(&*payload).into());
+        if let Err(payload_of_drop) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
+        {
+            core::mem::forget(payload_of_drop);
+        }
+        error
     }
 }
 

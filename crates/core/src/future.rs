@@ -422,30 +422,36 @@ impl<T> Future<T> {
             *key = None;
             return Poll::Ready(());
         }
-        let stale_waker = {
+        // Cloning and dropping a waker runs foreign code: both happen outside the lock.
+        let waker = cx.waker().clone();
+        let unused_waker = {
             let mut lists = self.core().lists.lock();
             if is_done(self.core().state.load(Ordering::Relaxed)) {
                 *key = None;
-                return Poll::Ready(());
-            }
-            match *key {
-                Some(slot) => {
-                    let registered = &mut lists.waiters[slot];
-                    if registered.will_wake(cx.waker()) {
-                        None
-                    } else {
-                        Some(mem::replace(registered, cx.waker().clone()))
+                Some(waker)
+            } else {
+                match *key {
+                    Some(slot) => {
+                        let registered = &mut lists.waiters[slot];
+                        if registered.will_wake(&waker) {
+                            Some(waker)
+                        } else {
+                            Some(mem::replace(registered, waker))
+                        }
                     }
-                }
-                None => {
-                    *key = Some(lists.waiters.insert(cx.waker().clone()));
-                    None
+                    None => {
+                        *key = Some(lists.waiters.insert(waker));
+                        None
+                    }
                 }
             }
         };
-        // A replaced waker is foreign code; drop it outside the lock.
-        drop(stale_waker);
-        Poll::Pending
+        drop(unused_waker);
+        if key.is_none() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// Remove the waker in slot `key`, if it is still registered.

@@ -21,7 +21,7 @@ pub fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Error> {
 
 /// Report a panic that has no future to hold it (a done callback, a waker): it is printed to
 /// standard error, as Python's `concurrent.futures` logs an exception raised by a callback.
-pub(crate) fn report(what: &str, error: &Error) {
+pub fn report(what: &str, error: &Error) {
     #[cfg(feature = "std")]
     std::eprintln!("betterconcurrent: {what} panicked: {error}");
     #[cfg(not(feature = "std"))]

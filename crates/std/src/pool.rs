@@ -20,7 +20,7 @@ use std::fmt;
 use std::num::NonZeroUsize;
 use std::sync::atomic::AtomicUsize as GlobalCounter;
 
-use betterconcurrent_core::sync::blocking::{thread, Mutex};
+use betterconcurrent_core::sync::blocking::{thread, Condvar, Mutex};
 use betterconcurrent_core::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 use betterconcurrent_core::task::Task;
 use betterconcurrent_core::{panic, Error, Future, SubmitError};
@@ -152,6 +152,8 @@ impl Builder {
                 cancel_queued: AtomicBool::new(false),
                 broken: Mutex::new(None),
                 handles: Mutex::new(Vec::new()),
+                alive: Mutex::new(0),
+                quiescent: Condvar::new(),
                 max_workers,
                 thread_name_prefix,
                 initializer: self.initializer,
@@ -176,6 +178,11 @@ pub(crate) struct Shared {
     cancel_queued: AtomicBool,
     broken: Mutex<Option<Arc<str>>>,
     handles: Mutex<Vec<thread::JoinHandle<()>>>,
+    /// Worker threads started (or being started) and not yet exited.
+    alive: Mutex<usize>,
+    /// Notified, with `alive` locked, when a thread exits or the last outstanding task of a
+    /// closing pool finishes: what `shutdown(wait = true)` waits for.
+    quiescent: Condvar,
     max_workers: usize,
     thread_name_prefix: String,
     initializer: Option<Initializer>,
@@ -247,6 +254,7 @@ impl Shared {
             self.threads_started.fetch_sub(1, Ordering::AcqRel);
             return;
         };
+        *lock(&self.alive) += 1;
         let shared = self.clone();
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", self.thread_name_prefix))
@@ -254,6 +262,7 @@ impl Shared {
         match spawned {
             Ok(handle) => lock(&self.handles).push(handle),
             Err(error) => {
+                self.thread_exited();
                 // The deque went with the closure; this slot stays empty. With no thread at all,
                 // nothing would ever run the queue: break the pool so no future waits forever.
                 if self.threads_started.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -269,6 +278,9 @@ impl Shared {
         let Some(initializer) = &self.initializer else {
             return true;
         };
+        if self.broken_reason().is_some() {
+            return false;
+        }
         let reason = match panic::catch(|| initializer()) {
             Ok(Ok(())) => return true,
             Ok(Err(error)) => format!("an initializer failed: {error}"),
@@ -333,17 +345,32 @@ impl Shared {
             self.discard(task);
             return;
         }
-        task.run(|| self.release_idle_token());
+        // The user's closure is already caught inside `run`; this catches what can still unwind
+        // after it (a panicking destructor of the value, dropped here as the last owner), so the
+        // worker survives and the task is always counted finished.
+        if let Err(error) = panic::catch(|| task.run(|| self.release_idle_token())) {
+            panic::report("dropping a task's value", &error);
+        }
         self.finish_one();
     }
 
-    /// A task finished; if it was the last one of a closing pool, wake the workers so they exit.
+    /// A task finished; if it was the last one of a closing pool, wake the workers so they exit
+    /// and whoever waits in `shutdown(wait = true)`.
     fn finish_one(&self) {
         if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1
             && self.closing.load(Ordering::SeqCst)
         {
             self.sleep.notify_all();
+            let _alive = lock(&self.alive);
+            self.quiescent.notify_all();
         }
+    }
+
+    /// A worker thread is exiting (or failed to start).
+    pub(crate) fn thread_exited(&self) {
+        let mut alive = lock(&self.alive);
+        *alive -= 1;
+        self.quiescent.notify_all();
     }
 
     /// Whether any queue holds a task.
@@ -378,16 +405,24 @@ impl Shared {
         }
     }
 
+    /// Wait until nothing is outstanding and every worker has exited, then reap the threads.
+    ///
+    /// Waiting on the count rather than on the join handles covers a submit that was accepted
+    /// just before `closing` was set and is still starting its thread, and a second concurrent
+    /// `shutdown(wait = true)` that finds the handles already taken.
     fn join_threads(&self) {
-        loop {
-            let handles = std::mem::take(&mut *lock(&self.handles));
-            if handles.is_empty() {
-                return;
-            }
-            for handle in handles {
-                // Worker threads catch every user panic; an Err here carries nothing to report.
-                let _ = handle.join();
-            }
+        let mut alive = lock(&self.alive);
+        while *alive > 0 || self.outstanding.load(Ordering::SeqCst) > 0 {
+            alive = self
+                .quiescent
+                .wait(alive)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        drop(alive);
+        let handles = std::mem::take(&mut *lock(&self.handles));
+        for handle in handles {
+            // Worker threads catch every user panic; an Err here carries nothing to report.
+            let _ = handle.join();
         }
     }
 }

@@ -205,10 +205,11 @@ pub fn wait<'a, T: 'a>(
             break;
         }
     }
-    Waited {
-        done,
-        not_done: completions.unreported(),
-    }
+    // Futures that completed while we were returning belong in `done`, as in Python's sets.
+    let (late, not_done): (Vec<_>, Vec<_>) =
+        completions.unreported().into_iter().partition(Future::done);
+    done.extend(late);
+    Waited { done, not_done }
 }
 
 /// An iterator over futures as they complete, as Python's `concurrent.futures.as_completed`.

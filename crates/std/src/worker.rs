@@ -47,15 +47,17 @@ pub(crate) fn is_worker_of(shared: &Shared) -> bool {
 
 /// The body of a worker thread.
 pub(crate) fn run(shared: Arc<Shared>, deque: Worker<Task>) {
-    // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
-    // exits with the others once nothing is outstanding.
-    shared.initialize_thread();
+    // Registered before the initializer, so that code it runs (or drops) knows this thread is a
+    // worker and never joins it.
     CURRENT.with(|current| {
         *current.borrow_mut() = Some(WorkerContext {
             shared: shared.clone(),
             deque,
         })
     });
+    // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
+    // exits with the others once nothing is outstanding.
+    shared.initialize_thread();
     loop {
         match find_task(&shared) {
             Some(task) => shared.execute(task),
@@ -67,6 +69,7 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Worker<Task>) {
         }
     }
     CURRENT.with(|current| current.borrow_mut().take());
+    shared.thread_exited();
 }
 
 /// The next task for this worker: own deque, then the injector, then the other workers.
@@ -80,7 +83,14 @@ fn find_task(shared: &Shared) -> Option<Task> {
         loop {
             let mut retry = false;
             match shared.injector.steal_batch_and_pop(deque) {
-                Steal::Success(task) => return Some(task),
+                Steal::Success(task) => {
+                    // The rest of the batch now sits in our deque, where a worker that re-checked
+                    // the injector a moment ago did not see it: wake one to steal it.
+                    if !deque.is_empty() {
+                        shared.sleep.notify_one();
+                    }
+                    return Some(task);
+                }
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
