@@ -237,10 +237,9 @@ impl<T> Future<T> {
     pub fn try_result(&self) -> Option<Result<&T, Error>> {
         match self.core().state() {
             FINISHED => {
-                // SAFETY: `FINISHED` was loaded with `Acquire`; it is stored with `Release` after
-                // the outcome was written, and the outcome is never written again (see
-                // `FutureCore::outcome`), so a shared reference to it is valid for as long as
-                // `self` keeps the allocation alive.
+                // `FINISHED` was loaded with `Acquire` and is stored with `Release` after the
+                // outcome was written; the outcome is never written again (`FutureCore::outcome`).
+                // SAFETY: so a shared reference to it is valid while `self` keeps it alive.
                 let outcome = unsafe { &*self.core().outcome.with(|outcome| outcome) };
                 match outcome {
                     Some(Ok(value)) => Some(Ok(value)),
