@@ -78,13 +78,11 @@ pub fn park_until(deadline: Option<Instant>) -> bool {
 }
 
 impl<T> Future<T> {
-    /// Block until done or until `deadline`; true if done.
-    fn wait_done_until(&self, deadline: Option<Instant>) -> bool {
-        self.done() || block_on_until(self.yield_until_done(), deadline).is_some()
-    }
-
+    /// Block until done or until `deadline`, then read the outcome (`Timeout` if not done).
     fn outcome_until(&self, deadline: Option<Instant>) -> Result<&T, Error> {
-        self.wait_done_until(deadline);
+        if !self.done() {
+            block_on_until(self.yield_until_done(), deadline);
+        }
         self.try_result().unwrap_or(Err(Error::Timeout))
     }
 

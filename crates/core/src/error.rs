@@ -197,8 +197,3 @@ impl PartialEq for SubmitError {
 }
 
 impl Eq for SubmitError {}
-
-/// Wrap a message as a user error, for `set_exception("...")`.
-pub(crate) fn into_user_error(error: Box<dyn core::error::Error + Send + Sync>) -> UserError {
-    Arc::from(error)
-}

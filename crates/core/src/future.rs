@@ -38,7 +38,7 @@ use core::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-use crate::error::{into_user_error, Error, InvalidStateError};
+use crate::error::{Error, InvalidStateError};
 use crate::panic;
 use crate::sync::{Arc, AtomicU8, Mutex, Ordering, UnsafeCell};
 
@@ -321,7 +321,7 @@ impl<T> Future<T> {
         error: impl Into<Box<dyn core::error::Error + Send + Sync>>,
     ) -> Result<(), InvalidStateError> {
         self.finish(
-            Err(Error::Exception(into_user_error(error.into()))),
+            Err(Error::Exception(Arc::from(error.into()))),
             "set_exception",
         )
     }
@@ -423,34 +423,25 @@ impl<T> Future<T> {
         }
         // Cloning and dropping a waker runs foreign code: both happen outside the lock.
         let waker = cx.waker().clone();
-        let unused_waker = {
+        let (poll, unused_waker) = {
             let mut lists = self.core().lists.lock();
             if is_done(self.core().state.load(Ordering::Relaxed)) {
                 *key = None;
-                Some(waker)
-            } else {
-                match *key {
-                    Some(slot) => {
-                        let registered = &mut lists.waiters[slot];
-                        if registered.will_wake(&waker) {
-                            Some(waker)
-                        } else {
-                            Some(mem::replace(registered, waker))
-                        }
-                    }
-                    None => {
-                        *key = Some(lists.waiters.insert(waker));
-                        None
-                    }
+                (Poll::Ready(()), Some(waker))
+            } else if let Some(slot) = *key {
+                let registered = &mut lists.waiters[slot];
+                if registered.will_wake(&waker) {
+                    (Poll::Pending, Some(waker))
+                } else {
+                    (Poll::Pending, Some(mem::replace(registered, waker)))
                 }
+            } else {
+                *key = Some(lists.waiters.insert(waker));
+                (Poll::Pending, None)
             }
         };
         drop(unused_waker);
-        if key.is_none() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        poll
     }
 
     /// Remove the waker in slot `key`, if it is still registered.

@@ -250,8 +250,8 @@ impl Shared {
                 });
         let Ok(index) = claimed else { return };
         let Some(deque) = lock(&self.spare_deques).pop() else {
-            // A slot whose spawn failed earlier lost its deque; count this start as not made.
-            self.threads_started.fetch_sub(1, Ordering::AcqRel);
+            // A slot whose spawn failed earlier lost its deque.
+            self.thread_not_started("no worker slot is left after an earlier failed start");
             return;
         };
         *lock(&self.alive) += 1;
@@ -262,13 +262,19 @@ impl Shared {
         match spawned {
             Ok(handle) => lock(&self.handles).push(handle),
             Err(error) => {
+                // The deque went with the closure; this slot stays empty.
                 self.thread_exited();
-                // The deque went with the closure; this slot stays empty. With no thread at all,
-                // nothing would ever run the queue: break the pool so no future waits forever.
-                if self.threads_started.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    self.mark_broken(format!("could not start a worker thread: {error}"));
-                }
+                self.thread_not_started(&format!("could not start a worker thread: {error}"));
             }
+        }
+    }
+
+    /// Undo the count of a thread that did not start. With no thread at all, nothing would ever
+    /// run the queue (our caller's task included, pushed before it got here): break the pool,
+    /// which drains the queues, so no future waits forever.
+    fn thread_not_started(&self, reason: &str) {
+        if self.threads_started.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.mark_broken(reason.to_owned());
         }
     }
 
