@@ -51,12 +51,16 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 pub use betterconcurrent_core::{
-    Error, Future, InvalidStateError, Outcome, State, SubmitError, UserError, WaitDone,
+    yield_until_done, Error, Future, InvalidStateError, Outcome, State, SubmitError, UserError,
+    WaitDone,
 };
 
 #[cfg(feature = "std")]
+pub use betterconcurrent_core::block_until_done;
+
+#[cfg(feature = "std")]
 pub use betterconcurrent_std::{
-    as_completed, wait, AsCompleted, BuildError, Builder, Map, MapOptions, ReturnWhen,
+    as_completed, wait, AsCompleted, BuildError, Builder, Executor, Map, MapOptions, ReturnWhen,
     ThreadPoolExecutor, Waited,
 };
 

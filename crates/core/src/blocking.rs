@@ -112,6 +112,19 @@ impl<T> Future<T> {
     }
 }
 
+/// Block the calling thread until every future in `futures` is done, or until `timeout` passes
+/// (`None`: no limit). True if all are done. The blocking counterpart of
+/// [`yield_until_done`](crate::future::yield_until_done), for code that is not an async task.
+pub fn block_until_done<'a, T: 'a>(
+    futures: impl IntoIterator<Item = &'a Future<T>>,
+    timeout: Option<Duration>,
+) -> bool {
+    let deadline = timeout.and_then(deadline_after);
+    futures.into_iter().all(|future| {
+        future.done() || block_on_until(future.yield_until_done(), deadline).is_some()
+    })
+}
+
 fn exception_of<T>(outcome: Result<&T, Error>) -> Result<Option<Error>, Error> {
     match outcome {
         Ok(_) => Ok(None),

@@ -2,6 +2,7 @@
 //! executor-facing API. They replace Python's `CancelledError`, `TimeoutError`,
 //! `InvalidStateError`, `BrokenThreadPool` and the exceptions a task raises.
 
+#[cfg(feature = "std")]
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt;
@@ -35,6 +36,9 @@ pub enum Error {
     Panicked(Arc<str>),
     /// The task failed with this error (set with `set_exception`).
     Exception(UserError),
+    /// The wait was refused because it could never end: e.g. `join` called from one of the
+    /// pool's own tasks would wait for that task itself. Await the futures instead.
+    WouldDeadlock,
 }
 
 impl Error {
@@ -98,6 +102,10 @@ impl fmt::Display for Error {
             }
             Error::Panicked(message) => write!(f, "the task panicked: {message}"),
             Error::Exception(error) => write!(f, "the task failed: {error}"),
+            Error::WouldDeadlock => f.write_str(
+                "refused to wait: called from one of the pool's own tasks, it would wait for \
+                 itself; await the futures of the work instead",
+            ),
         }
     }
 }
@@ -112,6 +120,7 @@ impl fmt::Debug for Error {
             Error::Shutdown => f.write_str("Shutdown"),
             Error::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
             Error::Exception(error) => f.debug_tuple("Exception").field(error).finish(),
+            Error::WouldDeadlock => f.write_str("WouldDeadlock"),
         }
     }
 }

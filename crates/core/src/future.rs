@@ -32,6 +32,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::future::IntoFuture;
 use core::hash::{Hash, Hasher};
+use core::marker::PhantomData;
 use core::mem;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
@@ -40,7 +41,8 @@ use slab::Slab;
 
 use crate::error::{Error, InvalidStateError};
 use crate::panic;
-use crate::sync::{Arc, AtomicU8, Mutex, Ordering, UnsafeCell};
+use crate::sync::{Arc, AtomicU8, Mutex, Ordering, UnsafeCell, Weak};
+use crate::task::Schedule;
 
 /// The state of a [`Future`], as in Python's `concurrent.futures`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,6 +102,8 @@ struct Lists<T> {
 
 /// The shared state of a future: everything but the work itself.
 pub(crate) struct FutureCore<T> {
+    /// The executor whose task completes this future (weak: a future does not keep it alive).
+    scheduler: Option<Weak<dyn Schedule>>,
     state: AtomicU8,
     lists: Mutex<Lists<T>>,
     /// Written once, with `lists` locked, while the state is not done; read only after loading
@@ -107,16 +111,20 @@ pub(crate) struct FutureCore<T> {
     outcome: UnsafeCell<Option<Result<T, Error>>>,
 }
 
-// SAFETY: the core hands out `&T` to whichever thread holds a clone (so `T: Sync`), and a clone can
-// be the last one dropped anywhere (so `T: Send`). The outcome cell is written once before
-// `FINISHED` is published and only read after it, so there is no unsynchronised access.
-unsafe impl<T: Send + Sync> Sync for FutureCore<T> {}
+// SAFETY: the outcome cell is written once before `FINISHED` is published and only read after it,
+// so no access is unsynchronised, and the executor side only ever moves a `T` in (and drops it as
+// the last owner), which `T: Send` allows. A `&T` is only created through a `Future<T>` handle,
+// and `Future<T>` is `Send`/`Sync` only when `T: Send + Sync` (its `PhantomData<Arc<T>>`); a done
+// callback, the one thing that reads `&T` on the completing thread, requires `T: Sync`. So sharing
+// the core between the user's thread and a worker needs only `T: Send`.
+unsafe impl<T: Send> Sync for FutureCore<T> {}
 // SAFETY: as above; moving the core moves the `T` it may hold.
 unsafe impl<T: Send> Send for FutureCore<T> {}
 
 impl<T> FutureCore<T> {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(scheduler: Option<Weak<dyn Schedule>>) -> Self {
         Self {
+            scheduler,
             state: AtomicU8::new(PENDING),
             lists: Mutex::new(Lists {
                 waiters: Slab::new(),
@@ -128,6 +136,10 @@ impl<T> FutureCore<T> {
 
     fn state(&self) -> u8 {
         self.state.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn scheduler(&self) -> Option<Arc<dyn Schedule>> {
+        self.scheduler.as_ref()?.upgrade()
     }
 }
 
@@ -167,12 +179,15 @@ pub(crate) struct Cell<T, B: ?Sized> {
 /// ```
 pub struct Future<T> {
     cell: Arc<Cell<T, dyn Body>>,
+    /// Every clone reads `&T`, so a handle may cross threads only if `T: Send + Sync`.
+    shares: PhantomData<Arc<T>>,
 }
 
 impl<T> Clone for Future<T> {
     fn clone(&self) -> Self {
         Self {
             cell: self.cell.clone(),
+            shares: PhantomData,
         }
     }
 }
@@ -186,16 +201,24 @@ impl<T> Default for Future<T> {
 impl<T> Future<T> {
     /// A new pending future, not tied to any executor.
     pub fn new() -> Self {
-        let cell: Arc<Cell<T, dyn Body>> = Arc::new(Cell {
-            core: FutureCore::new(),
+        Self::from_cell(Arc::new(Cell {
+            core: FutureCore::new(None),
             body: (),
-        });
-        Self { cell }
+        }))
     }
 
     /// The handle of a task cell's future; see [`crate::task`].
     pub(crate) fn from_cell(cell: Arc<Cell<T, dyn Body>>) -> Self {
-        Self { cell }
+        Self {
+            cell,
+            shares: PhantomData,
+        }
+    }
+
+    /// The executor that made this future, if it still exists (Python's original keeps a weak
+    /// reference too). `None` for a free-standing [`Future::new`].
+    pub fn scheduler(&self) -> Option<Arc<dyn Schedule>> {
+        self.core().scheduler()
     }
 
     fn core(&self) -> &FutureCore<T> {
@@ -265,6 +288,24 @@ impl<T> Future<T> {
                 _ => {}
             }
             self.core().state.store(CANCELLED, Ordering::Release);
+            take_lists(&mut lists)
+        };
+        self.notify(notify);
+        true
+    }
+
+    /// Executor-facing: end a started (or pending) task's future as cancelled, because its
+    /// executor dropped the work, e.g. a suspended task at `shutdown(cancel_futures = true)`.
+    /// Unlike [`cancel`](Future::cancel) this also works while `Running`. False if already done.
+    pub(crate) fn cancel_started(&self) -> bool {
+        let notify = {
+            let mut lists = self.core().lists.lock();
+            if is_done(self.core().state.load(Ordering::Relaxed)) {
+                return false;
+            }
+            self.core()
+                .state
+                .store(CANCELLED_AND_NOTIFIED, Ordering::Release);
             take_lists(&mut lists)
         };
         self.notify(notify);
@@ -464,6 +505,22 @@ impl<T> Future<T> {
     #[doc(hidden)]
     pub fn waiter_count(&self) -> usize {
         self.core().lists.lock().waiters.len()
+    }
+}
+
+/// Wait until every future in `futures` is done (the Python original's
+/// `yield from yield_until_done(fs)`). Inside an executor's async task this suspends the task
+/// without holding a thread; afterwards every future's outcome can be read without blocking.
+///
+/// ```
+/// # async fn demo(subtasks: Vec<betterconcurrent_core::Future<u64>>) {
+/// betterconcurrent_core::future::yield_until_done(&subtasks).await;
+/// assert!(subtasks.iter().all(|f| f.done()));
+/// # }
+/// ```
+pub async fn yield_until_done<'a, T: 'a>(futures: impl IntoIterator<Item = &'a Future<T>>) {
+    for future in futures {
+        future.yield_until_done().await;
     }
 }
 

@@ -24,5 +24,7 @@ pub mod panic;
 pub mod sync;
 pub mod task;
 
+#[cfg(feature = "std")]
+pub use blocking::block_until_done;
 pub use error::{Error, InvalidStateError, SubmitError, UserError};
-pub use future::{Future, Outcome, State, WaitDone};
+pub use future::{yield_until_done, Future, Outcome, State, WaitDone};

@@ -1,67 +1,128 @@
 //! The task cell: one allocation holding a submitted piece of work beside the future it completes,
 //! and [`Task`], the type-erased handle an executor queues and runs.
 //!
-//! Ownership: the work is touched only through the one [`Task`] handle, whose `run`, `cancel` and
-//! `fail` consume it, so at most one thread ever reaches the work, and only once. The future's
-//! handles share the same allocation but never touch the work.
+//! Two kinds of work share the cell layout (`Cell<T, Body>` in `future.rs`):
+//! - a closure ([`Task::from_closure`]): run once, always completes;
+//! - an `async` body ([`Task::from_async`]): polled; it may suspend (return `Pending`) without
+//!   holding a thread, and its waker re-queues it on its executor through [`Schedule`].
+//!
+//! # Ownership
+//!
+//! The work is touched only by the thread that holds the task's run right: for a closure, the one
+//! [`Task`] handle (its `run`, `cancel`, `fail` consume it); for an async body, the `RUNNING` bit of
+//! its state word (below). The future's handles share the allocation but never touch the work.
+//!
+//! # The async state word
+//!
+//! | bit | set when | cleared when |
+//! | --- | --- | --- |
+//! | `SCHEDULED` | submitted; or woken while idle (the waker hands a [`Task`] to the scheduler) | a worker starts polling |
+//! | `RUNNING` | a worker starts polling | the poll returns |
+//! | `NOTIFIED` | woken while `RUNNING` | the poll returns: the poller re-queues the task itself |
+//! | `COMPLETE` | the body finished, panicked, or was dropped unrun | never |
+//!
+//! Invariants: `SCHEDULED` and `RUNNING` are never both set, so a task is in at most one queue and
+//! polled by at most one thread; a wake is never lost (it either schedules an idle task, marks a
+//! running one `NOTIFIED`, or finds it already scheduled or complete); exactly one [`Task`] handle
+//! exists while `SCHEDULED` is set, and none while the task is idle (its waker holds the cell).
 
+use alloc::task::Wake;
+use core::any::Any;
 use core::fmt;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
 
 use crate::error::Error;
 use crate::future::{Body, Cell, Future, FutureCore};
 use crate::panic;
-use crate::sync::{Arc, UnsafeCell};
+use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell, Weak};
+
+/// An executor's queue, as seen by the tasks it runs: where a woken async task goes back to.
+pub trait Schedule: Send + Sync + 'static {
+    /// Queue `task` again: it was woken after suspending. It was counted when first submitted, so
+    /// this is not a new submission and must not be refused, even after shutdown.
+    fn schedule(self: Arc<Self>, task: Task);
+
+    /// This executor as `Any`, so a handle type can be recovered from [`Future::scheduler`].
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+/// What a worker should do after running a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum RunOutcome {
+    /// The task's future is complete and its callbacks have run: count it finished.
+    Completed,
+    /// The task suspended; it is still outstanding and will be queued again when woken (or it was
+    /// woken during the poll and has been queued again already).
+    Suspended,
+}
 
 /// What an executor can do with a queued task; implemented by each kind of task cell.
-trait Runnable {
-    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut());
+trait Runnable: Send + Sync {
+    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome;
     fn cancel(self: Arc<Self>);
     fn fail(self: Arc<Self>, error: Error);
 }
 
 /// A submitted unit of work and the future it completes, ready to be queued by an executor.
 ///
-/// Dropping a `Task` without running it leaves its future pending: executors always end a task
-/// with [`run`](Task::run), [`cancel`](Task::cancel) or [`fail`](Task::fail).
+/// Executors end every task with [`run`](Task::run) (until it completes), [`cancel`](Task::cancel)
+/// or [`fail`](Task::fail); a `Task` dropped otherwise leaves its future pending.
 pub struct Task {
     raw: Arc<dyn Runnable>,
 }
-
-// SAFETY: every constructor requires the work and its output to be `Send`; a `Task` is the only
-// handle through which the work is reached, and running it moves the output into the future, so
-// sending a `Task` to another thread sends nothing that is not `Send`.
-unsafe impl Send for Task {}
 
 impl Task {
     /// Package a closure as a task; returns the task and the future it will complete.
     ///
     /// Running the task calls the closure once (if the future was not cancelled first); a panic
-    /// in it is caught (with `std`) and stored in the future as [`Error::Panicked`].
-    pub fn from_closure<F, T>(work: F) -> (Task, Future<T>)
+    /// in it is caught (with `std`) and stored in the future as [`Error::Panicked`]. `scheduler` is
+    /// only recorded, for [`Future::scheduler`].
+    pub fn from_closure<F, T>(work: F, scheduler: Option<Weak<dyn Schedule>>) -> (Task, Future<T>)
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let cell = Arc::new(Cell {
-            core: FutureCore::new(),
+            core: FutureCore::new(scheduler),
             body: ClosureBody(UnsafeCell::new(Some(work))),
         });
         let future = Future::from_cell(cell.clone());
         (Task { raw: cell }, future)
     }
 
-    /// Run the work and complete the future with its outcome, unless the future was cancelled;
-    /// then the work is dropped and the future becomes `CancelledAndNotified`.
-    ///
-    /// `before_complete` is called once the user's closure has returned (or was skipped) and
-    /// before the future completes, i.e. before any waiter can observe the outcome. Executors use
-    /// it to mark the thread idle, so a caller that saw the result and submits again finds it so.
-    pub fn run(self, mut before_complete: impl FnMut()) {
-        self.raw.run(&mut before_complete);
+    /// Package an `async` body as a task that `scheduler` runs; returns the task (already marked
+    /// scheduled: queue it) and the future it will complete with the body's output.
+    pub fn from_async<F>(body: F, scheduler: Weak<dyn Schedule>) -> (Task, Future<F::Output>)
+    where
+        F: core::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let cell = Arc::new(Cell {
+            core: FutureCore::new(Some(scheduler)),
+            body: AsyncBody {
+                state: AtomicUsize::new(SCHEDULED),
+                body: UnsafeCell::new(Some(body)),
+            },
+        });
+        let future = Future::from_cell(cell.clone());
+        (Task { raw: cell }, future)
     }
 
-    /// Drop the work unrun and leave the future cancelled (`CancelledAndNotified`), waking its
-    /// waiters. Used by `shutdown(cancel_futures = true)`.
+    /// Run the work: call the closure, or poll the async body once.
+    ///
+    /// If the future was cancelled before the work started, the work is dropped and the future
+    /// becomes `CancelledAndNotified`. `before_complete` is called each time the user's code has
+    /// returned (or was skipped), before the future completes, i.e. before any waiter can observe
+    /// the outcome: executors use it to mark the thread idle, so a caller that saw the result and
+    /// submits again finds it so.
+    pub fn run(self, mut before_complete: impl FnMut()) -> RunOutcome {
+        self.raw.run(&mut before_complete)
+    }
+
+    /// Drop the work unrun and end the future cancelled, waking its waiters. Used by
+    /// `shutdown(cancel_futures = true)`; a suspended async task that was woken is cancelled too.
     pub fn cancel(self) {
         self.raw.cancel();
     }
@@ -75,6 +136,13 @@ impl Task {
 impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task").finish_non_exhaustive()
+    }
+}
+
+/// Drop user data whose destructor may panic, reporting instead of unwinding into the executor.
+fn drop_work<W>(work: W) {
+    if let Err(error) = panic::catch(move || drop(work)) {
+        panic::report("dropping a task's work", &error);
     }
 }
 
@@ -96,19 +164,12 @@ impl<F> ClosureBody<F> {
     }
 }
 
-/// Drop user data whose destructor may panic, reporting instead of unwinding into the executor.
-fn drop_work<W>(work: Option<W>) {
-    if let Err(error) = panic::catch(move || drop(work)) {
-        panic::report("dropping a task's closure", &error);
-    }
-}
-
 impl<F, T> Runnable for Cell<T, ClosureBody<F>>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) {
+    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome {
         let work = self.body.take();
         let future = Future::<T>::from_cell(self);
         match (future.set_running_or_notify_cancel(), work) {
@@ -124,6 +185,7 @@ where
                 before_complete();
             }
         }
+        RunOutcome::Completed
     }
 
     fn cancel(self: Arc<Self>) {
@@ -142,5 +204,219 @@ where
             let _ = future.set_outcome(Err(error));
         }
         drop_work(work);
+    }
+}
+
+/// In a run queue (or being handed to one); see the module docs' table.
+const SCHEDULED: usize = 1 << 0;
+/// Being polled; only the thread that set it touches the body.
+const RUNNING: usize = 1 << 1;
+/// Woken while being polled: the poller re-queues the task when the poll returns `Pending`.
+const NOTIFIED: usize = 1 << 2;
+/// Finished, panicked or dropped unrun. Once set, never unset; wakes are ignored.
+const COMPLETE: usize = 1 << 3;
+
+/// The work of an async task: its state word and the pinned body, polled in place.
+struct AsyncBody<F> {
+    state: AtomicUsize,
+    /// `None` once the body completed or was dropped. Accessed only by the holder of `RUNNING`,
+    /// or by the holder of the one `Task` handle while `SCHEDULED` (to cancel or fail it).
+    body: UnsafeCell<Option<F>>,
+}
+
+// SAFETY: the body is only accessed by one thread at a time (the holder of `RUNNING`, or of the
+// `Task` handle while `SCHEDULED`; the state word's transitions hand that right over with
+// Acquire/Release), so sharing the cell only requires that the body can move between threads.
+unsafe impl<F: Send> Sync for AsyncBody<F> {}
+
+impl<F: Send> Body for AsyncBody<F> {}
+
+/// What a wake found.
+#[must_use]
+enum WakeTransition {
+    /// The task was idle and is now `SCHEDULED`: the waker must hand it to the scheduler.
+    Schedule,
+    /// Nothing to do: already scheduled, marked `NOTIFIED`, or complete.
+    Done,
+}
+
+/// What the end of a `Pending` poll found.
+#[must_use]
+enum IdleTransition {
+    /// Woken during the poll: now `SCHEDULED` again, and the poller must queue it.
+    Requeue,
+    /// Now idle: its waker will schedule it.
+    Suspended,
+}
+
+impl<F> AsyncBody<F> {
+    /// `SCHEDULED` -> `RUNNING`. False if the task is complete (then it must not be polled).
+    fn start_poll(&self) -> bool {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & COMPLETE != 0 {
+                return false;
+            }
+            debug_assert!(state & SCHEDULED != 0 && state & RUNNING == 0);
+            let next = (state & !SCHEDULED) | RUNNING;
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// After a `Pending` poll: `RUNNING` -> idle, or `RUNNING | NOTIFIED` -> `SCHEDULED`.
+    fn end_poll(&self) -> IdleTransition {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let (next, transition) = if state & NOTIFIED != 0 {
+                (SCHEDULED, IdleTransition::Requeue)
+            } else {
+                (0, IdleTransition::Suspended)
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return transition,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// A wake: idle -> `SCHEDULED`, `RUNNING` -> `RUNNING | NOTIFIED`, otherwise nothing.
+    fn wake(&self) -> WakeTransition {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let (next, transition) = if state & (COMPLETE | SCHEDULED | NOTIFIED) != 0 {
+                return WakeTransition::Done;
+            } else if state & RUNNING != 0 {
+                (state | NOTIFIED, WakeTransition::Done)
+            } else {
+                (SCHEDULED, WakeTransition::Schedule)
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return transition,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Mark complete and take the body out, to be dropped by the caller (outside any lock). Only
+    /// the holder of `RUNNING`, or of the `Task` handle while `SCHEDULED`, calls this.
+    fn complete(&self) -> Option<F> {
+        // SAFETY: the caller holds the run right (see above), so no other thread touches the body.
+        let body = self.body.with_mut(|slot| unsafe { (*slot).take() });
+        self.state.store(COMPLETE, Ordering::Release);
+        body
+    }
+}
+
+impl<F, T> Cell<T, AsyncBody<F>>
+where
+    F: core::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    /// Hand the task back to its executor; if the executor is gone, nothing could ever run it, so
+    /// end it cancelled instead of leaving its future pending forever.
+    fn reschedule(self: Arc<Self>) {
+        match self.core.scheduler() {
+            Some(scheduler) => scheduler.schedule(Task { raw: self }),
+            None => self.cancel(),
+        }
+    }
+}
+
+impl<F, T> Wake for Cell<T, AsyncBody<F>>
+where
+    F: core::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    fn wake(self: Arc<Self>) {
+        if let WakeTransition::Schedule = self.body.wake() {
+            self.reschedule();
+        }
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let WakeTransition::Schedule = self.body.wake() {
+            self.clone().reschedule();
+        }
+    }
+}
+
+impl<F, T> Runnable for Cell<T, AsyncBody<F>>
+where
+    F: core::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome {
+        if !self.body.start_poll() {
+            // Never queued once complete (module invariants); nothing to count twice.
+            debug_assert!(false, "a complete async task was queued");
+            return RunOutcome::Suspended;
+        }
+        let future = Future::<T>::from_cell(self.clone());
+        if future.state() == crate::future::State::Pending {
+            // First poll: claim the future, or find that the user cancelled it while queued.
+            if let Ok(false) = future.set_running_or_notify_cancel() {
+                drop_work(self.body.complete());
+                before_complete();
+                return RunOutcome::Completed;
+            }
+        }
+        let waker = Waker::from(self.clone());
+        let mut cx = Context::from_waker(&waker);
+        let polled = panic::catch(|| {
+            self.body.body.with_mut(|slot| {
+                // SAFETY: this thread holds `RUNNING`, so it alone touches the body.
+                let body = unsafe { &mut *slot };
+                match body {
+                    Some(body) => {
+                        // SAFETY: the body lives inside the `Arc` allocation and is never moved
+                        // until it is dropped in place (`complete`), so pinning it is sound.
+                        let body = unsafe { Pin::new_unchecked(body) };
+                        body.poll(&mut cx)
+                    }
+                    None => unreachable!("a running task has its body"),
+                }
+            })
+        });
+        let outcome = match polled {
+            Ok(Poll::Pending) => {
+                before_complete();
+                if let IdleTransition::Requeue = self.body.end_poll() {
+                    self.reschedule();
+                }
+                return RunOutcome::Suspended;
+            }
+            Ok(Poll::Ready(value)) => Ok(value),
+            Err(panicked) => Err(panicked),
+        };
+        drop_work(self.body.complete());
+        before_complete();
+        let _ = future.set_outcome(outcome);
+        RunOutcome::Completed
+    }
+
+    fn cancel(self: Arc<Self>) {
+        let body = self.body.complete();
+        let future = Future::<T>::from_cell(self);
+        future.cancel_started();
+        drop_work(body);
+    }
+
+    fn fail(self: Arc<Self>, error: Error) {
+        let body = self.body.complete();
+        let future = Future::<T>::from_cell(self);
+        let _ = future.set_outcome(Err(error));
+        drop_work(body);
     }
 }

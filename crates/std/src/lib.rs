@@ -1,6 +1,6 @@
 //! The OS-thread side of betterconcurrent: [`ThreadPoolExecutor`] (work-stealing worker threads
 //! with condvar parking), blocking waits over many futures ([`wait`], [`as_completed`]) and the
-//! ordered parallel [`map`](ThreadPoolExecutor::map).
+//! ordered parallel [`map`](Executor::map).
 //!
 //! The futures it returns are [`betterconcurrent_core::Future`]s; with this crate their blocking
 //! methods (`result`, `result_timeout`, `exception`, `exception_timeout`) are available.
@@ -13,13 +13,17 @@
 //! assert_eq!(*future.result().unwrap(), 42);
 //! ```
 
+mod executor;
 mod map;
 mod pool;
 mod sleep;
 mod wait;
 mod worker;
 
-pub use betterconcurrent_core::{Error, Future, InvalidStateError, State, SubmitError};
+pub use betterconcurrent_core::{
+    block_until_done, yield_until_done, Error, Future, InvalidStateError, State, SubmitError,
+};
+pub use executor::{Executor, ThreadPoolExecutor};
 pub use map::{Map, MapOptions};
-pub use pool::{BuildError, Builder, ThreadPoolExecutor};
+pub use pool::{BuildError, Builder};
 pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};

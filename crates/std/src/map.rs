@@ -1,4 +1,4 @@
-//! [`Map`]: the iterator behind `ThreadPoolExecutor::map`, with Python's timeout (measured from the
+//! [`Map`]: the iterator behind `Executor::map`, with Python's timeout (measured from the
 //! call) and Python 3.14's bounded look-ahead (`buffersize`).
 //!
 //! The look-ahead never holds more than `buffersize` tasks: a result is taken out of the window
@@ -18,7 +18,7 @@ use betterconcurrent_core::{Error, Future, SubmitError};
 
 use crate::pool::Shared;
 
-/// Options of [`ThreadPoolExecutor::map_with`](crate::ThreadPoolExecutor::map_with).
+/// Options of [`Executor::map_with`](crate::Executor::map_with).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MapOptions {
     /// Give up waiting this long after the `map` call: the item being waited for is
@@ -32,7 +32,7 @@ pub struct MapOptions {
 /// A task's value, moved out by the one `Map` that owns the task's future.
 type Slot<T> = Mutex<Option<T>>;
 
-/// The iterator of results of [`ThreadPoolExecutor::map`](crate::ThreadPoolExecutor::map), in
+/// The iterator of results of [`Executor::map`](crate::Executor::map), in
 /// input order. Dropping it cancels the tasks that have not started.
 pub struct Map<I: Iterator, F, T> {
     shared: Arc<Shared>,
@@ -83,8 +83,11 @@ where
 
     fn submit(&self, item: I::Item) -> Result<Future<Slot<T>>, SubmitError> {
         let f = self.f.clone();
-        let (task, future) = Task::from_closure(move || Mutex::new(Some(f(item))));
-        self.shared.schedule(task)?;
+        let (task, future) = Task::from_closure(
+            move || Mutex::new(Some(f(item))),
+            Some(self.shared.scheduler()),
+        );
+        self.shared.submit(task)?;
         Ok(future)
     }
 }

@@ -21,12 +21,15 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::AtomicUsize as GlobalCounter;
 
 use betterconcurrent_core::sync::blocking::{thread, Condvar, Mutex};
-use betterconcurrent_core::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
-use betterconcurrent_core::task::Task;
-use betterconcurrent_core::{panic, Error, Future, SubmitError};
+use std::any::Any;
+use std::time::Instant;
+
+use betterconcurrent_core::sync::{Arc, AtomicBool, AtomicUsize, Ordering, Weak};
+use betterconcurrent_core::task::{RunOutcome, Schedule, Task};
+use betterconcurrent_core::{panic, Error, SubmitError};
 use crossbeam_deque::{Injector, Stealer, Worker};
 
-use crate::map::{Map, MapOptions};
+use crate::executor::ThreadPoolExecutor;
 use crate::sleep::{Recheck, Sleep};
 use crate::worker;
 
@@ -139,26 +142,25 @@ impl Builder {
         };
         let deques: Vec<Worker<Task>> = (0..max_workers).map(|_| Worker::new_lifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
-        Ok(ThreadPoolExecutor {
-            shared: Arc::new(Shared {
-                injector: Injector::new(),
-                stealers,
-                spare_deques: Mutex::new(deques),
-                sleep: Sleep::new(),
-                outstanding: AtomicUsize::new(0),
-                idle_tokens: AtomicUsize::new(0),
-                threads_started: AtomicUsize::new(0),
-                closing: AtomicBool::new(false),
-                cancel_queued: AtomicBool::new(false),
-                broken: Mutex::new(None),
-                handles: Mutex::new(Vec::new()),
-                alive: Mutex::new(0),
-                quiescent: Condvar::new(),
-                max_workers,
-                thread_name_prefix,
-                initializer: self.initializer,
-            }),
-        })
+        Ok(ThreadPoolExecutor::from_shared(Arc::new(Shared {
+            injector: Injector::new(),
+            stealers,
+            spare_deques: Mutex::new(deques),
+            sleep: Sleep::new(),
+            outstanding: AtomicUsize::new(0),
+            idle_tokens: AtomicUsize::new(0),
+            threads_started: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
+            cancel_queued: AtomicBool::new(false),
+            broken: Mutex::new(None),
+            handles: Mutex::new(Vec::new()),
+            alive: Mutex::new(0),
+            idle_waiters: AtomicUsize::new(0),
+            quiescent: Condvar::new(),
+            max_workers,
+            thread_name_prefix,
+            initializer: self.initializer,
+        })))
     }
 }
 
@@ -180,6 +182,8 @@ pub(crate) struct Shared {
     handles: Mutex<Vec<thread::JoinHandle<()>>>,
     /// Worker threads started (or being started) and not yet exited.
     alive: Mutex<usize>,
+    /// Threads blocked in `wait_idle_until`, so `finish_one` knows to notify `quiescent`.
+    idle_waiters: AtomicUsize,
     /// Notified, with `alive` locked, when a thread exits or the last outstanding task of a
     /// closing pool finishes: what `shutdown(wait = true)` waits for.
     quiescent: Condvar,
@@ -196,8 +200,8 @@ fn lock<T>(mutex: &Mutex<T>) -> betterconcurrent_core::sync::blocking::MutexGuar
 }
 
 impl Shared {
-    /// Accept a task: count it, refuse it if the pool is closing, queue it, wake or start a worker.
-    pub(crate) fn schedule(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
+    /// Accept a new task: count it, refuse it if the pool is closing, then queue it.
+    pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
         self.outstanding.fetch_add(1, Ordering::SeqCst);
         if self.closing.load(Ordering::SeqCst) {
             let error = self.submit_error();
@@ -205,6 +209,13 @@ impl Shared {
             self.finish_one();
             return Err(error);
         }
+        self.enqueue(task);
+        Ok(())
+    }
+
+    /// Queue a counted task where the current thread finds it fastest, then claim an idle worker
+    /// for it or start one (Python's `_adjust_thread_count`), and wake a sleeper.
+    fn enqueue(self: &Arc<Self>, task: Task) {
         if let Err(task) = worker::push_local(self, task) {
             self.injector.push(task);
         }
@@ -212,7 +223,20 @@ impl Shared {
             self.start_thread();
         }
         self.sleep.notify_one();
-        Ok(())
+    }
+
+    /// The weak back-reference a task keeps to this pool (for re-queueing and `Executor::of`).
+    pub(crate) fn scheduler(self: &Arc<Self>) -> Weak<dyn Schedule> {
+        let weak: Weak<Shared> = Arc::downgrade(self);
+        weak
+    }
+
+    pub(crate) fn max_workers(&self) -> usize {
+        self.max_workers
+    }
+
+    pub(crate) fn thread_count(&self) -> usize {
+        self.threads_started.load(Ordering::Acquire)
     }
 
     fn submit_error(&self) -> SubmitError {
@@ -351,24 +375,73 @@ impl Shared {
             self.discard(task);
             return;
         }
-        // The user's closure is already caught inside `run`; this catches what can still unwind
-        // after it (a panicking destructor of the value, dropped here as the last owner), so the
-        // worker survives and the task is always counted finished.
-        if let Err(error) = panic::catch(|| task.run(|| self.release_idle_token())) {
-            panic::report("dropping a task's value", &error);
+        // The user's code is already caught inside `run`; this catches what can still unwind
+        // after the future completed (a panicking destructor of the value, dropped here as the
+        // last owner), so the worker survives and the task is counted finished.
+        match panic::catch(|| task.run(|| self.release_idle_token())) {
+            Ok(RunOutcome::Suspended) => {}
+            Ok(RunOutcome::Completed) => self.finish_one(),
+            Err(error) => {
+                panic::report("dropping a task's value", &error);
+                self.finish_one();
+            }
         }
-        self.finish_one();
     }
 
     /// A task finished; if it was the last one of a closing pool, wake the workers so they exit
     /// and whoever waits in `shutdown(wait = true)`.
     fn finish_one(&self) {
-        if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1
-            && self.closing.load(Ordering::SeqCst)
-        {
-            self.sleep.notify_all();
-            let _alive = lock(&self.alive);
-            self.quiescent.notify_all();
+        if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
+            let closing = self.closing.load(Ordering::SeqCst);
+            if closing {
+                self.sleep.notify_all();
+            }
+            if closing || self.idle_waiters.load(Ordering::SeqCst) > 0 {
+                let _alive = lock(&self.alive);
+                self.quiescent.notify_all();
+            }
+        }
+    }
+
+    /// Block until no task is outstanding (the whole tree of tasks converged) or `deadline`.
+    ///
+    /// Protocol: the waiter counts itself in `idle_waiters` (SeqCst) before it loads
+    /// `outstanding`; `finish_one` decrements `outstanding` (SeqCst) before it loads
+    /// `idle_waiters`, and notifies with `alive` locked. So either the waiter sees zero, or the
+    /// finisher sees the waiter and wakes it.
+    pub(crate) fn wait_idle_until(&self, deadline: Option<Instant>) -> Result<(), Error> {
+        if worker::is_worker_of(self) {
+            return Err(Error::WouldDeadlock);
+        }
+        self.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        let mut alive = lock(&self.alive);
+        let converged = loop {
+            if self.outstanding.load(Ordering::SeqCst) == 0 {
+                break true;
+            }
+            alive = match deadline {
+                None => self
+                    .quiescent
+                    .wait(alive)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break false;
+                    }
+                    self.quiescent
+                        .wait_timeout(alive, deadline - now)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .0
+                }
+            };
+        };
+        drop(alive);
+        self.idle_waiters.fetch_sub(1, Ordering::SeqCst);
+        if converged {
+            Ok(())
+        } else {
+            Err(Error::Timeout)
         }
     }
 
@@ -397,7 +470,7 @@ impl Shared {
         }
     }
 
-    fn shutdown(&self, wait: bool, cancel_futures: bool) {
+    pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
         if cancel_futures {
             self.cancel_queued.store(true, Ordering::SeqCst);
         }
@@ -437,141 +510,15 @@ fn panic_text(error: &Error) -> &str {
     error.panic_message().unwrap_or("a panic")
 }
 
-/// A pool of OS threads running submitted closures, as Python's
-/// `concurrent.futures.ThreadPoolExecutor`.
-///
-/// Threads start lazily, one per submit that finds no idle thread, up to `max_workers`, and are
-/// reused. Dropping the pool is `shutdown(wait = true, cancel_futures = false)`, like leaving
-/// Python's `with` block: queued work still runs, and every thread has exited when `drop` returns.
-///
-/// ```
-/// use betterconcurrent_std::ThreadPoolExecutor;
-///
-/// let pool = ThreadPoolExecutor::builder().max_workers(4).build().unwrap();
-/// let futures: Vec<_> = (0..8u64).map(|n| pool.submit(move || n * n).unwrap()).collect();
-/// let total: u64 = futures.iter().map(|f| *f.result().unwrap()).sum();
-/// assert_eq!(total, 140);
-/// ```
-pub struct ThreadPoolExecutor {
-    shared: Arc<Shared>,
-}
-
-impl fmt::Debug for ThreadPoolExecutor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ThreadPoolExecutor")
-            .field("max_workers", &self.shared.max_workers)
-            .field("thread_name_prefix", &self.shared.thread_name_prefix)
-            .field("threads", &self.thread_count())
-            .finish()
-    }
-}
-
-impl Default for ThreadPoolExecutor {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ThreadPoolExecutor {
-    /// A pool with the default options (see [`Builder`]).
-    pub fn new() -> Self {
-        match Builder::default().build() {
-            Ok(pool) => pool,
-            Err(error) => unreachable!("the default options are valid: {error}"),
-        }
+impl Schedule for Shared {
+    /// A woken async task goes back to the queue like a new one, but it is already counted, and
+    /// it is accepted even after shutdown: a worker ends it (cancels it after
+    /// `shutdown(cancel_futures = true)`).
+    fn schedule(self: Arc<Self>, task: Task) {
+        self.enqueue(task);
     }
 
-    /// A builder for a pool with chosen options.
-    pub fn builder() -> Builder {
-        Builder::default()
-    }
-
-    /// Run `work` on a pool thread; returns the future of its result.
-    ///
-    /// A panic in `work` is caught and stored in the future ([`Error::Panicked`]); the thread lives
-    /// on. Fails with [`SubmitError::Shutdown`] after [`shutdown`](Self::shutdown), or
-    /// [`SubmitError::Broken`] if an initializer failed; the closure is then dropped unrun.
-    pub fn submit<F, T>(&self, work: F) -> Result<Future<T>, SubmitError>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        let (task, future) = Task::from_closure(work);
-        self.shared.schedule(task)?;
-        Ok(future)
-    }
-
-    /// Apply `f` to every item on the pool; the iterator yields the results in input order (Python's
-    /// `Executor.map`), with the default [`MapOptions`]: no timeout, and at most
-    /// `2 * max_workers` tasks submitted ahead of the consumer, so an endless iterator works.
-    ///
-    /// Each item is `Ok(value)` or the error its task ended with; after the first error the
-    /// remaining tasks are cancelled and the iterator ends.
-    ///
-    /// ```
-    /// let pool = betterconcurrent_std::ThreadPoolExecutor::new();
-    /// let squares: Vec<u64> = pool
-    ///     .map(|n: u64| n * n, 1..)
-    ///     .unwrap()
-    ///     .take(5)
-    ///     .map(Result::unwrap)
-    ///     .collect();
-    /// assert_eq!(squares, [1, 4, 9, 16, 25]);
-    /// ```
-    pub fn map<I, F, T>(&self, f: F, items: I) -> Result<Map<I::IntoIter, F, T>, SubmitError>
-    where
-        I: IntoIterator,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> T + Send + Sync + 'static,
-        T: Send + 'static,
-    {
-        let options = MapOptions {
-            buffersize: NonZeroUsize::new(2 * self.shared.max_workers),
-            ..MapOptions::default()
-        };
-        self.map_with(f, items, options)
-    }
-
-    /// [`map`](Self::map) with explicit options: a timeout measured from this call, and the
-    /// look-ahead (`buffersize`; `None` submits every item at once, as Python's default does).
-    pub fn map_with<I, F, T>(
-        &self,
-        f: F,
-        items: I,
-        options: MapOptions,
-    ) -> Result<Map<I::IntoIter, F, T>, SubmitError>
-    where
-        I: IntoIterator,
-        I::Item: Send + 'static,
-        F: Fn(I::Item) -> T + Send + Sync + 'static,
-        T: Send + 'static,
-    {
-        Map::start(self.shared.clone(), f, items.into_iter(), options)
-    }
-
-    /// Stop accepting work, as Python's `Executor.shutdown`. Safe to call more than once.
-    ///
-    /// - `cancel_futures`: cancel every task that has not started; its future ends cancelled.
-    ///   Otherwise queued tasks still run.
-    /// - `wait`: return only when every queued task has run and every thread has exited. Called
-    ///   from one of this pool's own threads, it does not wait (a thread cannot wait for itself).
-    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.shared.shutdown(wait, cancel_futures);
-    }
-
-    /// The most threads this pool starts.
-    pub fn max_workers(&self) -> usize {
-        self.shared.max_workers
-    }
-
-    /// How many threads this pool has started so far.
-    pub fn thread_count(&self) -> usize {
-        self.shared.threads_started.load(Ordering::Acquire)
-    }
-}
-
-impl Drop for ThreadPoolExecutor {
-    fn drop(&mut self) {
-        self.shared.shutdown(true, false);
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
     }
 }

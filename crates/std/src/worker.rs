@@ -35,6 +35,11 @@ pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<(), Task> {
     })
 }
 
+/// The pool the current thread works for, if it is a worker.
+pub(crate) fn current_pool() -> Option<Arc<Shared>> {
+    CURRENT.with(|current| Some(current.borrow().as_ref()?.shared.clone()))
+}
+
 /// Whether the current thread is one of `shared`'s workers.
 pub(crate) fn is_worker_of(shared: &Shared) -> bool {
     CURRENT.with(|current| {

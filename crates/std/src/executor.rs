@@ -1,0 +1,314 @@
+//! The handles users hold: [`Executor`], the cheap clonable handle through which tasks submit
+//! subtasks, and [`ThreadPoolExecutor`], the owning handle whose drop shuts the pool down.
+
+use std::fmt;
+use std::ops::Deref;
+use std::time::Duration;
+
+use betterconcurrent_core::blocking::deadline_after;
+use betterconcurrent_core::sync::Arc;
+use betterconcurrent_core::task::Task;
+use betterconcurrent_core::{Error, Future, SubmitError};
+
+use crate::map::{Map, MapOptions};
+use crate::pool::{Builder, Shared};
+use crate::worker;
+
+/// A handle to a thread pool: cheap to clone, `Send + Sync`, usable from inside the pool's own
+/// tasks to submit subtasks. Dropping it does not shut the pool down; dropping the owning
+/// [`ThreadPoolExecutor`] does.
+///
+/// ```
+/// use betterconcurrent_std::{Executor, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::new();
+/// let parent = pool
+///     .submit(|| {
+///         let executor = Executor::current().expect("runs on a pool thread");
+///         executor.submit(|| "from a subtask").unwrap()
+///     })
+///     .unwrap();
+/// assert_eq!(*parent.result().unwrap().result().unwrap(), "from a subtask");
+/// ```
+#[derive(Clone)]
+pub struct Executor {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Executor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Executor")
+            .field("max_workers", &self.max_workers())
+            .field("threads", &self.thread_count())
+            .finish()
+    }
+}
+
+impl PartialEq for Executor {
+    /// Two handles are equal if they reach the same pool.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl Eq for Executor {}
+
+impl Executor {
+    /// The pool whose task is running on this thread, if any.
+    pub fn current() -> Option<Executor> {
+        worker::current_pool().map(|shared| Executor { shared })
+    }
+
+    /// The pool that made `future`, if it still exists (a future does not keep its pool alive,
+    /// as in the Python original's weak reference). `None` for futures made with `Future::new`.
+    pub fn of<T>(future: &Future<T>) -> Option<Executor> {
+        let shared = future.scheduler()?.into_any().downcast::<Shared>().ok()?;
+        Some(Executor { shared })
+    }
+
+    /// Run `work` on a pool thread; returns the future of its result.
+    ///
+    /// A panic in `work` is caught and stored in the future ([`Error::Panicked`]); the thread lives
+    /// on. Fails with [`SubmitError::Shutdown`] after [`shutdown`](Self::shutdown), or
+    /// [`SubmitError::Broken`] if an initializer failed; the closure is then dropped unrun.
+    pub fn submit<F, T>(&self, work: F) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (task, future) = Task::from_closure(work, Some(self.shared.scheduler()));
+        self.shared.submit(task)?;
+        Ok(future)
+    }
+
+    /// Run an `async` body on the pool; returns the future of its output.
+    ///
+    /// Inside the body, awaiting another future (`(&sub).await`, `sub.yield_until_done().await`,
+    /// or `yield_until_done(&subs).await`) suspends the task *without holding a thread*: the
+    /// worker runs other tasks, and the task is queued on this pool again when what it awaits
+    /// completes. So tasks that wait for their own subtasks never deadlock, even on one thread.
+    ///
+    /// ```
+    /// use betterconcurrent_std::{Executor, ThreadPoolExecutor};
+    ///
+    /// let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+    /// let executor = pool.executor();
+    /// let future = pool
+    ///     .submit_async(async move {
+    ///         let square = executor.submit(|| 5u32.pow(2)).unwrap();
+    ///         *(&square).await.unwrap()
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(*future.result().unwrap(), 25);
+    /// ```
+    pub fn submit_async<F>(&self, body: F) -> Result<Future<F::Output>, SubmitError>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, future) = Task::from_async(body, self.shared.scheduler());
+        self.shared.submit(task)?;
+        Ok(future)
+    }
+
+    /// Apply `f` to every item on the pool; the iterator yields the results in input order (Python's
+    /// `Executor.map`), with the default [`MapOptions`]: no timeout, and at most
+    /// `2 * max_workers` tasks submitted ahead of the consumer, so an endless iterator works.
+    ///
+    /// Each item is `Ok(value)` or the error its task ended with; after the first error the
+    /// remaining tasks are cancelled and the iterator ends.
+    ///
+    /// ```
+    /// let pool = betterconcurrent_std::ThreadPoolExecutor::new();
+    /// let squares: Vec<u64> = pool
+    ///     .map(|n: u64| n * n, 1..)
+    ///     .unwrap()
+    ///     .take(5)
+    ///     .map(Result::unwrap)
+    ///     .collect();
+    /// assert_eq!(squares, [1, 4, 9, 16, 25]);
+    /// ```
+    pub fn map<I, F, T>(&self, f: F, items: I) -> Result<Map<I::IntoIter, F, T>, SubmitError>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let options = MapOptions {
+            buffersize: self
+                .max_workers()
+                .checked_mul(2)
+                .and_then(std::num::NonZeroUsize::new),
+            ..MapOptions::default()
+        };
+        self.map_with(f, items, options)
+    }
+
+    /// [`map`](Self::map) with explicit options: a timeout measured from this call, and the
+    /// look-ahead (`buffersize`; `None` submits every item at once, as Python's default does).
+    pub fn map_with<I, F, T>(
+        &self,
+        f: F,
+        items: I,
+        options: MapOptions,
+    ) -> Result<Map<I::IntoIter, F, T>, SubmitError>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Map::start(self.shared.clone(), f, items.into_iter(), options)
+    }
+
+    /// Block until every task, and every subtask tasks keep submitting, has finished (suspended
+    /// tasks included), then shut the pool down and wait for its threads, as the Python
+    /// original's `join()`.
+    ///
+    /// `join` converges on fire-and-forget work; [`shutdown`](Self::shutdown) stops it. Several
+    /// threads may join at once, also while another shuts down; all return. Called from one of
+    /// the pool's own tasks it returns [`Error::WouldDeadlock`] at once.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use betterconcurrent_std::{Executor, ThreadPoolExecutor};
+    ///
+    /// fn countdown(executor: Executor, counter: Arc<AtomicUsize>, n: u32) {
+    ///     if n == 0 {
+    ///         return;
+    ///     }
+    ///     counter.fetch_add(1, Ordering::SeqCst);
+    ///     let next = executor.clone();
+    ///     // Fire and forget: nobody looks at this future.
+    ///     let _ = executor.submit(move || countdown(next, counter, n - 1));
+    /// }
+    ///
+    /// let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+    /// let counter = Arc::new(AtomicUsize::new(0));
+    /// countdown(pool.executor(), counter.clone(), 100);
+    /// pool.join().unwrap();
+    /// assert_eq!(counter.load(Ordering::SeqCst), 100);
+    /// ```
+    pub fn join(&self) -> Result<(), Error> {
+        self.shared.wait_idle_until(None)?;
+        self.shared.shutdown(true, false);
+        Ok(())
+    }
+
+    /// As [`join`](Self::join), but gives up with [`Error::Timeout`] after `timeout`; the pool is
+    /// then left open and running.
+    pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.shared.wait_idle_until(deadline_after(timeout))?;
+        self.shared.shutdown(true, false);
+        Ok(())
+    }
+
+    /// Block until every task and subtask has finished, but keep the pool open for more work.
+    pub fn wait_idle(&self) -> Result<(), Error> {
+        self.shared.wait_idle_until(None)
+    }
+
+    /// As [`wait_idle`](Self::wait_idle), but gives up with [`Error::Timeout`] after `timeout`.
+    pub fn wait_idle_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.shared.wait_idle_until(deadline_after(timeout))
+    }
+
+    /// Stop accepting work, as Python's `Executor.shutdown`. Safe to call more than once.
+    ///
+    /// - `cancel_futures`: cancel every task that has not started; its future ends cancelled.
+    ///   Suspended async tasks are cancelled when they are next woken. Otherwise queued tasks
+    ///   still run, and suspended ones run to completion.
+    /// - `wait`: return only when every accepted task has finished and every thread has exited.
+    ///   Called from one of this pool's own threads, it does not wait (a thread cannot wait for
+    ///   itself).
+    pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.shared.shutdown(wait, cancel_futures);
+    }
+
+    /// The most threads this pool starts.
+    pub fn max_workers(&self) -> usize {
+        self.shared.max_workers()
+    }
+
+    /// How many threads this pool has started so far.
+    pub fn thread_count(&self) -> usize {
+        self.shared.thread_count()
+    }
+}
+
+/// A pool of OS threads running submitted closures and `async` bodies, as Python's
+/// `concurrent.futures.ThreadPoolExecutor` (and the betterconcurrent original's cooperative
+/// waits and `join`).
+///
+/// Threads start lazily, one per submit that finds no idle thread, up to `max_workers`, and are
+/// reused. Every [`Executor`] method is available on the pool itself (it dereferences to its
+/// handle). Dropping the pool is `shutdown(wait = true, cancel_futures = false)`, like leaving
+/// Python's `with` block: queued work still runs, and every thread has exited when `drop` returns.
+///
+/// ```
+/// use betterconcurrent_std::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::builder().max_workers(4).build().unwrap();
+/// let futures: Vec<_> = (0..8u64).map(|n| pool.submit(move || n * n).unwrap()).collect();
+/// let total: u64 = futures.iter().map(|f| *f.result().unwrap()).sum();
+/// assert_eq!(total, 140);
+/// ```
+pub struct ThreadPoolExecutor {
+    executor: Executor,
+}
+
+impl fmt::Debug for ThreadPoolExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ThreadPoolExecutor")
+            .field(&self.executor)
+            .finish()
+    }
+}
+
+impl Default for ThreadPoolExecutor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ThreadPoolExecutor {
+    /// A pool with the default options (see [`Builder`]).
+    pub fn new() -> Self {
+        match Builder::default().build() {
+            Ok(pool) => pool,
+            Err(error) => unreachable!("the default options are valid: {error}"),
+        }
+    }
+
+    /// A builder for a pool with chosen options.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        Self {
+            executor: Executor { shared },
+        }
+    }
+
+    /// A clonable handle to this pool, e.g. to move into tasks that submit subtasks.
+    pub fn executor(&self) -> Executor {
+        self.executor.clone()
+    }
+}
+
+impl Deref for ThreadPoolExecutor {
+    type Target = Executor;
+
+    fn deref(&self) -> &Executor {
+        &self.executor
+    }
+}
+
+impl Drop for ThreadPoolExecutor {
+    fn drop(&mut self) {
+        self.executor.shutdown(true, false);
+    }
+}

@@ -1,0 +1,114 @@
+//! The Python original's tree search, fire-and-forget: every node is a task that checks itself
+//! against the target and submits a task for each child, never looking at any result. `join`
+//! returns when the whole unfolding tree has been searched (or abandoned after a find).
+//!
+//! Nodes are numbered as in the original: the root is 1; node `n` at depth `d < depth` has the
+//! children `n * base + i` for `i` in `0..base`.
+//!
+//! ```text
+//! cargo run --release --example tree_search -- [--base 10] [--depth 3] [--workers 5] [--target 115]
+//! ```
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use betterconcurrent::{Executor, ThreadPoolExecutor};
+
+/// What one search found.
+#[derive(Debug)]
+pub struct Report {
+    /// Whether some task saw the target.
+    pub found: bool,
+    /// How many node tasks ran.
+    pub tasks: u64,
+    /// Wall time from the first submit to `join` returning.
+    pub elapsed: Duration,
+}
+
+/// The search's shared state, moved into every task.
+struct Search {
+    base: u64,
+    depth: u32,
+    target: u64,
+    found: AtomicBool,
+    tasks: AtomicU64,
+}
+
+fn visit(executor: &Executor, search: &Arc<Search>, node: u64, depth: u32) {
+    search.tasks.fetch_add(1, Ordering::Relaxed);
+    if search.found.load(Ordering::Relaxed) {
+        return; // abort: another task already found the target
+    }
+    if node == search.target {
+        search.found.store(true, Ordering::Relaxed);
+        return;
+    }
+    if depth >= search.depth {
+        return;
+    }
+    for i in 0..search.base {
+        let (executor_for_child, search) = (executor.clone(), search.clone());
+        let child = node * search.base + i;
+        // Fire and forget: the future is dropped; `join` still waits for the task. A refusal
+        // only happens after shutdown, which this program never calls before `join`.
+        let _ = executor.submit(move || visit(&executor_for_child, &search, child, depth + 1));
+    }
+}
+
+/// Search the tree rooted at 1 on a pool of `workers` threads.
+pub fn parallel_search(
+    base: u64,
+    depth: u32,
+    workers: usize,
+    target: u64,
+) -> Result<Report, Box<dyn std::error::Error>> {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(workers)
+        .thread_name_prefix("tree_search")
+        .build()?;
+    let search = Arc::new(Search {
+        base,
+        depth,
+        target,
+        found: AtomicBool::new(false),
+        tasks: AtomicU64::new(0),
+    });
+    let started = Instant::now();
+    visit(&pool.executor(), &search, 1, 0);
+    pool.join()?;
+    Ok(Report {
+        found: search.found.load(Ordering::Relaxed),
+        tasks: search.tasks.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// `--name value` options, each with a default.
+fn option<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, String> {
+    match args.iter().position(|arg| arg == name) {
+        None => Ok(default),
+        Some(at) => args
+            .get(at + 1)
+            .ok_or(format!("{name} needs a value"))?
+            .parse()
+            .map_err(|_| format!("{name} needs a number")),
+    }
+}
+
+#[allow(dead_code)] // the seed tests include this file for `parallel_search` alone
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let base = option(&args, "--base", 10)?;
+    let depth = option(&args, "--depth", 3)?;
+    let workers = option(&args, "--workers", 5)?;
+    let target = option(&args, "--target", 115)?;
+    let report = parallel_search(base, depth, workers, target)?;
+    println!(
+        "target {target} {}; {} tasks ran on {workers} workers in {:.2?}",
+        if report.found { "found" } else { "not found" },
+        report.tasks,
+        report.elapsed
+    );
+    Ok(())
+}
