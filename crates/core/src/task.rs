@@ -63,6 +63,44 @@ trait Runnable: Send + Sync {
     fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome;
     fn cancel(self: Arc<Self>);
     fn fail(self: Arc<Self>, error: Error);
+    /// A weak handle to an async task (closures never suspend, so they have none).
+    fn watch(self: Arc<Self>) -> Option<TaskWatch>;
+}
+
+/// What a [`TaskWatch`] can do with the task it watches.
+trait Watched: Send + Sync {
+    fn wake_now(self: Arc<Self>);
+    fn is_complete(&self) -> bool;
+}
+
+/// A weak handle to an async task, for the executor that runs it: a suspended task is held only
+/// by the wakers of what it awaits, so this is how the executor can still reach it, e.g. to wake
+/// it so that `shutdown(cancel_futures = true)` cancels it even if what it awaits never completes.
+/// It does not keep the task alive.
+pub struct TaskWatch {
+    raw: Weak<dyn Watched>,
+}
+
+impl TaskWatch {
+    /// Wake the task as its waker would, if it still exists: an idle task is queued again.
+    pub fn wake(&self) {
+        if let Some(task) = self.raw.upgrade() {
+            task.wake_now();
+        }
+    }
+
+    /// True once the task completed or was dropped: the watch can be discarded.
+    pub fn is_finished(&self) -> bool {
+        self.raw.upgrade().map_or(true, |task| task.is_complete())
+    }
+}
+
+impl fmt::Debug for TaskWatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskWatch")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
 }
 
 /// A submitted unit of work and the future it completes, ready to be queued by an executor.
@@ -130,6 +168,11 @@ impl Task {
     /// Drop the work unrun and finish the future with `error` (e.g. [`Error::BrokenExecutor`]).
     pub fn fail(self, error: Error) {
         self.raw.fail(error);
+    }
+
+    /// A weak handle to this task if it is an async one (which can suspend); see [`TaskWatch`].
+    pub fn watch(&self) -> Option<TaskWatch> {
+        self.raw.clone().watch()
     }
 }
 
@@ -204,6 +247,10 @@ where
             let _ = future.set_outcome(Err(error));
         }
         drop_work(work);
+    }
+
+    fn watch(self: Arc<Self>) -> Option<TaskWatch> {
+        None
     }
 }
 
@@ -418,5 +465,24 @@ where
         let future = Future::<T>::from_cell(self);
         let _ = future.set_outcome(Err(error));
         drop_work(body);
+    }
+
+    fn watch(self: Arc<Self>) -> Option<TaskWatch> {
+        let weak: Weak<Self> = Arc::downgrade(&self);
+        Some(TaskWatch { raw: weak })
+    }
+}
+
+impl<F, T> Watched for Cell<T, AsyncBody<F>>
+where
+    F: core::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    fn wake_now(self: Arc<Self>) {
+        Wake::wake(self);
+    }
+
+    fn is_complete(&self) -> bool {
+        self.body.state.load(Ordering::Acquire) & COMPLETE != 0
     }
 }

@@ -25,7 +25,7 @@ use std::any::Any;
 use std::time::Instant;
 
 use betterconcurrent_core::sync::{Arc, AtomicBool, AtomicUsize, Ordering, Weak};
-use betterconcurrent_core::task::{RunOutcome, Schedule, Task};
+use betterconcurrent_core::task::{RunOutcome, Schedule, Task, TaskWatch};
 use betterconcurrent_core::{panic, Error, SubmitError};
 use crossbeam_deque::{Injector, Stealer, Worker};
 
@@ -156,12 +156,21 @@ impl Builder {
             handles: Mutex::new(Vec::new()),
             alive: Mutex::new(0),
             idle_waiters: AtomicUsize::new(0),
+            watched: Mutex::new(Watched::default()),
             quiescent: Condvar::new(),
             max_workers,
             thread_name_prefix,
             initializer: self.initializer,
         })))
     }
+}
+
+/// The async tasks a pool may have to reach while they are suspended.
+#[derive(Default)]
+struct Watched {
+    tasks: Vec<TaskWatch>,
+    /// Prune finished entries when the list reaches this length (amortised O(1) per task).
+    prune_at: usize,
 }
 
 /// The state shared by a pool's handle and its worker threads.
@@ -184,6 +193,9 @@ pub(crate) struct Shared {
     alive: Mutex<usize>,
     /// Threads blocked in `wait_idle_until`, so `finish_one` knows to notify `quiescent`.
     idle_waiters: AtomicUsize,
+    /// Weak handles to the async tasks, so `shutdown(cancel_futures = true)` can reach the
+    /// suspended ones; finished ones are pruned as the list grows.
+    watched: Mutex<Watched>,
     /// Notified, with `alive` locked, when a thread exits or the last outstanding task of a
     /// closing pool finishes: what `shutdown(wait = true)` waits for.
     quiescent: Condvar,
@@ -209,8 +221,20 @@ impl Shared {
             self.finish_one();
             return Err(error);
         }
+        if let Some(watch) = task.watch() {
+            self.watch(watch);
+        }
         self.enqueue(task);
         Ok(())
+    }
+
+    fn watch(&self, watch: TaskWatch) {
+        let mut watched = lock(&self.watched);
+        if watched.tasks.len() >= watched.prune_at {
+            watched.tasks.retain(|task| !task.is_finished());
+            watched.prune_at = (2 * watched.tasks.len()).max(64);
+        }
+        watched.tasks.push(watch);
     }
 
     /// Queue a counted task where the current thread finds it fastest, then claim an idle worker
@@ -477,6 +501,12 @@ impl Shared {
         self.closing.store(true, Ordering::SeqCst);
         if cancel_futures {
             self.drain_queues();
+            // Suspended tasks sit in no queue: wake each, so a worker pops it and cancels it,
+            // even if what it awaits never completes.
+            let watched = std::mem::take(&mut lock(&self.watched).tasks);
+            for task in watched {
+                task.wake();
+            }
         }
         self.sleep.notify_all();
         if wait && !worker::is_worker_of(self) {
