@@ -1,19 +1,59 @@
 //! Blocking waits for threads that are not async tasks (feature `std`).
 //!
-//! There is no second waiting mechanism here: a blocking wait polls the same [`WaitDone`](crate::WaitDone) an
-//! `.await` would, with a [`Waker`] that unparks the waiting thread, and parks between polls. A
-//! timed-out wait drops its `WaitDone`, which removes the waker from the future's list.
+//! There is no second waiting mechanism here: a blocking wait polls the same
+//! [`WaitDone`](crate::WaitDone) an `.await` would, with a [`Waker`] that unparks the waiting
+//! thread, and parks between polls. A timed-out wait drops its `WaitDone`, which removes the
+//! waker from the future's list.
+//!
+//! An executor can install a [`BlockingHook`] on its own threads: every park of a blocking wait
+//! there goes through the hook (so the executor can start a compensating thread), and a wait for
+//! one of the executor's own not-yet-started closures runs it in place instead
+//! ([`Future::run_here`]). That is what keeps a blocking `result()` on a pool thread from
+//! deadlocking a full pool.
 
 use alloc::task::Wake;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::thread::{self, Thread};
 use std::time::Instant;
 
 use crate::error::Error;
 use crate::future::Future;
 use crate::sync::Arc;
+use crate::task::Schedule;
+
+/// How an executor keeps making progress while one of its own threads blocks in a wait.
+pub trait BlockingHook {
+    /// The thread is about to block on a future made by `scheduler`: may it run that future's
+    /// work in place ([`Future::run_here`])? If this returns true, [`end_run_here`] follows.
+    ///
+    /// [`end_run_here`]: BlockingHook::end_run_here
+    fn begin_run_here(&self, scheduler: &Arc<dyn Schedule>) -> bool;
+
+    /// The in-place run that [`begin_run_here`](BlockingHook::begin_run_here) allowed is over.
+    fn end_run_here(&self);
+
+    /// Park the thread until it is unparked or `deadline` passes, as [`park_until`] does, while
+    /// making sure the executor can still run its queued work. False if the deadline had passed.
+    fn park(&self, deadline: Option<Instant>) -> bool;
+}
+
+std::thread_local! {
+    static HOOK: RefCell<Option<Rc<dyn BlockingHook>>> = const { RefCell::new(None) };
+}
+
+/// Install `hook` for blocking waits on the current thread (`None` removes it); returns the
+/// previous one. Executors call this on the threads they own.
+pub fn set_blocking_hook(hook: Option<Rc<dyn BlockingHook>>) -> Option<Rc<dyn BlockingHook>> {
+    HOOK.with(|slot| slot.replace(hook))
+}
+
+fn current_hook() -> Option<Rc<dyn BlockingHook>> {
+    HOOK.with(|slot| slot.borrow().clone())
+}
 
 /// Wakes a thread parked in [`block_on_until`].
 struct Unparker(Thread);
@@ -62,8 +102,17 @@ pub fn block_on_until<F: core::future::Future + Unpin>(
 }
 
 /// Park this thread until it is unparked (or spuriously woken) or `deadline` passes. Returns
-/// `false`, without parking, if the deadline has already passed.
+/// `false`, without parking, if the deadline has already passed. On an executor's thread the
+/// park goes through its [`BlockingHook`].
 pub fn park_until(deadline: Option<Instant>) -> bool {
+    match current_hook() {
+        Some(hook) => hook.park(deadline),
+        None => park_plain(deadline),
+    }
+}
+
+/// [`park_until`] without the hook: what a hook itself uses to park.
+pub fn park_plain(deadline: Option<Instant>) -> bool {
     match deadline {
         None => thread::park(),
         Some(deadline) => {
@@ -78,11 +127,24 @@ pub fn park_until(deadline: Option<Instant>) -> bool {
 }
 
 impl<T> Future<T> {
+    /// Block until done or until `deadline`; first, on an executor thread whose hook allows it,
+    /// run the future's own unstarted work in place.
+    fn wait_done_until(&self, deadline: Option<Instant>) -> bool {
+        if self.done() {
+            return true;
+        }
+        if let (Some(hook), Some(scheduler)) = (current_hook(), self.scheduler()) {
+            if hook.begin_run_here(&scheduler) {
+                self.run_here();
+                hook.end_run_here();
+            }
+        }
+        self.done() || block_on_until(self.yield_until_done(), deadline).is_some()
+    }
+
     /// Block until done or until `deadline`, then read the outcome (`Timeout` if not done).
     fn outcome_until(&self, deadline: Option<Instant>) -> Result<&T, Error> {
-        if !self.done() {
-            block_on_until(self.yield_until_done(), deadline);
-        }
+        self.wait_done_until(deadline);
         self.try_result().unwrap_or(Err(Error::Timeout))
     }
 
@@ -120,9 +182,9 @@ pub fn block_until_done<'a, T: 'a>(
     timeout: Option<Duration>,
 ) -> bool {
     let deadline = timeout.and_then(deadline_after);
-    futures.into_iter().all(|future| {
-        future.done() || block_on_until(future.yield_until_done(), deadline).is_some()
-    })
+    futures
+        .into_iter()
+        .all(|future| future.wait_done_until(deadline))
 }
 
 fn exception_of<T>(outcome: Result<&T, Error>) -> Result<Option<Error>, Error> {

@@ -144,9 +144,14 @@ impl<T> FutureCore<T> {
 }
 
 /// What a task cell keeps beside its future; see [`crate::task`]. A plain [`Future::new`] has none.
-pub(crate) trait Body: Send + Sync {}
+pub(crate) trait Body<T>: Send + Sync {
+    /// Run the work on the calling thread if nobody has claimed it yet; see [`Future::run_here`].
+    fn run_here(&self, _future: &Future<T>) -> bool {
+        false
+    }
+}
 
-impl Body for () {}
+impl<T> Body<T> for () {}
 
 /// The allocation behind a future: its shared state followed by the work that completes it, so a
 /// submitted task is one allocation (the body is unsized away in the [`Future`] handle).
@@ -178,7 +183,7 @@ pub(crate) struct Cell<T, B: ?Sized> {
 /// assert_eq!(future.try_result().unwrap().unwrap(), &42);
 /// ```
 pub struct Future<T> {
-    cell: Arc<Cell<T, dyn Body>>,
+    cell: Arc<Cell<T, dyn Body<T>>>,
     /// Every clone reads `&T`, so a handle may cross threads only if `T: Send + Sync`.
     shares: PhantomData<Arc<T>>,
 }
@@ -208,11 +213,22 @@ impl<T> Future<T> {
     }
 
     /// The handle of a task cell's future; see [`crate::task`].
-    pub(crate) fn from_cell(cell: Arc<Cell<T, dyn Body>>) -> Self {
+    pub(crate) fn from_cell(cell: Arc<Cell<T, dyn Body<T>>>) -> Self {
         Self {
             cell,
             shares: PhantomData,
         }
+    }
+
+    /// If this future's work is a closure that no thread has started, run it now on the calling
+    /// thread and return `true`; otherwise (already claimed, or an async task) do nothing and
+    /// return `false`. The executor is told, and its queued copy of the task becomes a no-op.
+    ///
+    /// Pool threads do this when they block on a future of their own pool (see
+    /// `ThreadPoolExecutor`), so a blocking wait on a subtask cannot deadlock a full pool. Called
+    /// elsewhere, the work runs on a thread its executor's initializer never saw.
+    pub fn run_here(&self) -> bool {
+        self.cell.body.run_here(self)
     }
 
     /// The executor that made this future, if it still exists (Python's original keeps a weak

@@ -35,7 +35,7 @@ use core::task::{Context, Poll, Waker};
 use crate::error::Error;
 use crate::future::{Body, Cell, Future, FutureCore};
 use crate::panic;
-use crate::sync::{Arc, AtomicUsize, Ordering, UnsafeCell, Weak};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell, Weak};
 
 /// An executor's queue, as seen by the tasks it runs: where a woken async task goes back to.
 pub trait Schedule: Send + Sync + 'static {
@@ -45,6 +45,10 @@ pub trait Schedule: Send + Sync + 'static {
 
     /// This executor as `Any`, so a handle type can be recovered from [`Future::scheduler`].
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+
+    /// One of this executor's tasks was run to its end through [`Future::run_here`] instead of
+    /// from its queue: count it finished (its queued copy will report [`RunOutcome::RanElsewhere`]).
+    fn finished_elsewhere(&self);
 }
 
 /// What a worker should do after running a task.
@@ -56,13 +60,18 @@ pub enum RunOutcome {
     /// The task suspended; it is still outstanding and will be queued again when woken (or it was
     /// woken during the poll and has been queued again already).
     Suspended,
+    /// The work was already run (or dropped) through [`Future::run_here`], which counted it:
+    /// nothing to count.
+    RanElsewhere,
 }
 
 /// What an executor can do with a queued task; implemented by each kind of task cell.
 trait Runnable: Send + Sync {
     fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome;
-    fn cancel(self: Arc<Self>);
-    fn fail(self: Arc<Self>, error: Error);
+    /// False if the work was already claimed elsewhere (then it is not this caller's to count).
+    fn cancel(self: Arc<Self>) -> bool;
+    /// As `cancel`.
+    fn fail(self: Arc<Self>, error: Error) -> bool;
     /// A weak handle to an async task (closures never suspend, so they have none).
     fn watch(self: Arc<Self>) -> Option<TaskWatch>;
 }
@@ -124,7 +133,10 @@ impl Task {
     {
         let cell = Arc::new(Cell {
             core: FutureCore::new(scheduler),
-            body: ClosureBody(UnsafeCell::new(Some(work))),
+            body: ClosureBody {
+                claimed: AtomicBool::new(false),
+                work: UnsafeCell::new(Some(work)),
+            },
         });
         let future = Future::from_cell(cell.clone());
         (Task { raw: cell }, future)
@@ -161,13 +173,18 @@ impl Task {
 
     /// Drop the work unrun and end the future cancelled, waking its waiters. Used by
     /// `shutdown(cancel_futures = true)`; a suspended async task that was woken is cancelled too.
-    pub fn cancel(self) {
-        self.raw.cancel();
+    /// Returns false if the work had already been claimed through [`Future::run_here`] (which
+    /// counted it): then there is nothing for the caller to count.
+    #[must_use = "count the task finished if this returns true"]
+    pub fn cancel(self) -> bool {
+        self.raw.cancel()
     }
 
     /// Drop the work unrun and finish the future with `error` (e.g. [`Error::BrokenExecutor`]).
-    pub fn fail(self, error: Error) {
-        self.raw.fail(error);
+    /// Returns false as [`cancel`](Task::cancel) does.
+    #[must_use = "count the task finished if this returns true"]
+    pub fn fail(self, error: Error) -> bool {
+        self.raw.fail(error)
     }
 
     /// A weak handle to this task if it is an async one (which can suspend); see [`TaskWatch`].
@@ -189,33 +206,37 @@ fn drop_work<W>(work: W) {
     }
 }
 
-/// The work of a closure task, taken out exactly once.
-struct ClosureBody<F>(UnsafeCell<Option<F>>);
-
-// SAFETY: the closure is only reached through the single `Task` handle (see the module docs), so
-// the cell is never accessed from two threads at once; sharing the body only requires moving `F`.
-unsafe impl<F: Send> Sync for ClosureBody<F> {}
-
-impl<F: Send> Body for ClosureBody<F> {}
-
-impl<F> ClosureBody<F> {
-    /// Take the closure out. Only the owner of the one `Task` handle calls this.
-    fn take(&self) -> Option<F> {
-        // SAFETY: called only from `Runnable` methods, which consume the unique `Task` handle, so
-        // no other access to the cell can happen at the same time.
-        self.0.with_mut(|work| unsafe { (*work).take() })
-    }
+/// The work of a closure task. Whoever claims it (the queued [`Task`] when a worker runs or
+/// discards it, or [`Future::run_here`]) owns the work and counts the task finished.
+struct ClosureBody<F> {
+    claimed: AtomicBool,
+    work: UnsafeCell<Option<F>>,
 }
 
-impl<F, T> Runnable for Cell<T, ClosureBody<F>>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome {
-        let work = self.body.take();
-        let future = Future::<T>::from_cell(self);
-        match (future.set_running_or_notify_cancel(), work) {
+// SAFETY: the work is only touched by the one caller that won `claim`, so the cell is never
+// accessed from two threads at once; sharing the body only requires moving `F`.
+unsafe impl<F: Send> Sync for ClosureBody<F> {}
+
+impl<F> ClosureBody<F> {
+    /// Claim the work; true for exactly one caller, ever.
+    fn claim(&self) -> bool {
+        !self.claimed.swap(true, Ordering::AcqRel)
+    }
+
+    /// Take the work out. Only the caller that won `claim` calls this.
+    fn take(&self) -> Option<F> {
+        // SAFETY: only the single winner of `claim` reaches this (the swap's AcqRel orders its
+        // access after any earlier one), so no other access to the cell can happen at once.
+        self.work.with_mut(|work| unsafe { (*work).take() })
+    }
+
+    /// Run the claimed work and complete `future`: call the closure unless the future was
+    /// cancelled (or finished by the user) first, in which case the work is dropped.
+    fn run_claimed<T>(&self, future: &Future<T>, before_complete: &mut dyn FnMut())
+    where
+        F: FnOnce() -> T,
+    {
+        match (future.set_running_or_notify_cancel(), self.take()) {
             (Ok(true), Some(work)) => {
                 let outcome = panic::catch(work);
                 before_complete();
@@ -228,25 +249,63 @@ where
                 before_complete();
             }
         }
+    }
+}
+
+impl<F, T> Body<T> for ClosureBody<F>
+where
+    F: FnOnce() -> T + Send,
+{
+    fn run_here(&self, future: &Future<T>) -> bool {
+        if !self.claim() {
+            return false;
+        }
+        self.run_claimed(future, &mut || {});
+        if let Some(scheduler) = future.scheduler() {
+            scheduler.finished_elsewhere();
+        }
+        true
+    }
+}
+
+impl<F, T> Runnable for Cell<T, ClosureBody<F>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome {
+        if !self.body.claim() {
+            return RunOutcome::RanElsewhere;
+        }
+        let future = Future::<T>::from_cell(self.clone());
+        self.body.run_claimed(&future, before_complete);
         RunOutcome::Completed
     }
 
-    fn cancel(self: Arc<Self>) {
+    fn cancel(self: Arc<Self>) -> bool {
+        if !self.body.claim() {
+            return false;
+        }
         let work = self.body.take();
         let future = Future::<T>::from_cell(self);
         if future.cancel() {
             let _ = future.set_running_or_notify_cancel();
         }
         drop_work(work);
+        true
     }
 
-    fn fail(self: Arc<Self>, error: Error) {
+    fn fail(self: Arc<Self>, error: Error) -> bool {
+        if !self.body.claim() {
+            return false;
+        }
         let work = self.body.take();
         let future = Future::<T>::from_cell(self);
         if let Ok(true) = future.set_running_or_notify_cancel() {
             let _ = future.set_outcome(Err(error));
         }
         drop_work(work);
+        true
     }
 
     fn watch(self: Arc<Self>) -> Option<TaskWatch> {
@@ -276,7 +335,7 @@ struct AsyncBody<F> {
 // Acquire/Release), so sharing the cell only requires that the body can move between threads.
 unsafe impl<F: Send> Sync for AsyncBody<F> {}
 
-impl<F: Send> Body for AsyncBody<F> {}
+impl<F: Send, T> Body<T> for AsyncBody<F> {}
 
 /// What a wake found.
 #[must_use]
@@ -376,7 +435,10 @@ where
     fn reschedule(self: Arc<Self>) {
         match self.core.scheduler() {
             Some(scheduler) => scheduler.schedule(Task { raw: self }),
-            None => self.cancel(),
+            None => {
+                // No executor to count it any more; the return value has no one to tell.
+                let _ = self.cancel();
+            }
         }
     }
 }
@@ -453,18 +515,20 @@ where
         RunOutcome::Completed
     }
 
-    fn cancel(self: Arc<Self>) {
+    fn cancel(self: Arc<Self>) -> bool {
         let body = self.body.complete();
         let future = Future::<T>::from_cell(self);
         future.cancel_started();
         drop_work(body);
+        true
     }
 
-    fn fail(self: Arc<Self>, error: Error) {
+    fn fail(self: Arc<Self>, error: Error) -> bool {
         let body = self.body.complete();
         let future = Future::<T>::from_cell(self);
         let _ = future.set_outcome(Err(error));
         drop_work(body);
+        true
     }
 
     fn watch(self: Arc<Self>) -> Option<TaskWatch> {

@@ -13,6 +13,7 @@
 //! assert_eq!(*future.result().unwrap(), 42);
 //! ```
 
+mod blocking;
 mod executor;
 mod map;
 mod pool;
@@ -23,7 +24,8 @@ mod worker;
 pub use betterconcurrent_core::{
     block_until_done, yield_until_done, Error, Future, InvalidStateError, State, SubmitError,
 };
+pub use blocking::MAX_RUN_HERE_DEPTH;
 pub use executor::{Executor, ThreadPoolExecutor};
 pub use map::{Map, MapOptions};
-pub use pool::{BuildError, Builder};
+pub use pool::{BuildError, Builder, MAX_SPARE_THREADS};
 pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};

@@ -33,6 +33,10 @@ use crate::executor::ThreadPoolExecutor;
 use crate::sleep::{Recheck, Sleep};
 use crate::worker;
 
+/// The most spare threads a pool starts beyond `max_workers` while all its threads are blocked
+/// in waits (Java's ForkJoinPool caps its compensation threads the same way).
+pub const MAX_SPARE_THREADS: usize = 256;
+
 /// An initializer run once on each worker thread before it takes any task.
 type Initializer = Arc<dyn Fn() -> Result<(), Box<dyn StdError + Send + Sync>> + Send + Sync>;
 
@@ -157,6 +161,9 @@ impl Builder {
             alive: Mutex::new(0),
             idle_waiters: AtomicUsize::new(0),
             watched: Mutex::new(Watched::default()),
+            blocked: AtomicUsize::new(0),
+            spares: AtomicUsize::new(0),
+            spare_cap_reported: AtomicBool::new(false),
             quiescent: Condvar::new(),
             max_workers,
             thread_name_prefix,
@@ -193,6 +200,11 @@ pub(crate) struct Shared {
     alive: Mutex<usize>,
     /// Threads blocked in `wait_idle_until`, so `finish_one` knows to notify `quiescent`.
     idle_waiters: AtomicUsize,
+    /// Pool threads parked in a blocking wait (see `thread_blocked`).
+    blocked: AtomicUsize,
+    /// Spare threads started to compensate for blocked ones, alive now.
+    spares: AtomicUsize,
+    spare_cap_reported: AtomicBool,
     /// Weak handles to the async tasks, so `shutdown(cancel_futures = true)` can reach the
     /// suspended ones; finished ones are pruned as the list grows.
     watched: Mutex<Watched>,
@@ -306,7 +318,7 @@ impl Shared {
         let shared = self.clone();
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", self.thread_name_prefix))
-            .spawn(move || worker::run(shared, deque));
+            .spawn(move || worker::run(shared, Some(deque)));
         match spawned {
             Ok(handle) => lock(&self.handles).push(handle),
             Err(error) => {
@@ -384,11 +396,13 @@ impl Shared {
 
     /// End a task unrun, as the pool's state requires, and count it finished.
     fn discard(&self, task: Task) {
-        match self.broken_reason() {
+        let ended_here = match self.broken_reason() {
             Some(reason) => task.fail(Error::BrokenExecutor(reason)),
             None => task.cancel(),
+        };
+        if ended_here {
+            self.finish_one();
         }
-        self.finish_one();
     }
 
     /// Run a task taken from a queue (or end it unrun if the pool broke or cancelled its queue).
@@ -403,7 +417,7 @@ impl Shared {
         // after the future completed (a panicking destructor of the value, dropped here as the
         // last owner), so the worker survives and the task is counted finished.
         match panic::catch(|| task.run(|| self.release_idle_token())) {
-            Ok(RunOutcome::Suspended) => {}
+            Ok(RunOutcome::Suspended | RunOutcome::RanElsewhere) => {}
             Ok(RunOutcome::Completed) => self.finish_one(),
             Err(error) => {
                 panic::report("dropping a task's value", &error);
@@ -482,16 +496,77 @@ impl Shared {
     }
 
     /// The decision a worker re-checks under the sleep lock (see `sleep`).
-    pub(crate) fn recheck(&self) -> Recheck {
+    /// A spare (compensating) thread also exits once no thread is blocked any more.
+    pub(crate) fn recheck(&self, spare: bool) -> Recheck {
         if self.has_queued() {
             Recheck::Work
-        } else if self.closing.load(Ordering::SeqCst)
-            && self.outstanding.load(Ordering::SeqCst) == 0
+        } else if (self.closing.load(Ordering::SeqCst)
+            && self.outstanding.load(Ordering::SeqCst) == 0)
+            || (spare && self.blocked.load(Ordering::SeqCst) == 0)
         {
             Recheck::Exit
         } else {
             Recheck::Sleep
         }
+    }
+
+    /// A pool thread is about to park in a blocking wait. If every live thread is now blocked,
+    /// nothing would run the queue (possibly the very work being waited for): start a spare
+    /// thread, up to [`MAX_SPARE_THREADS`]. At the cap the wait just blocks, and the pool says so
+    /// once on standard error.
+    pub(crate) fn thread_blocked(self: &Arc<Self>) {
+        let blocked = self.blocked.fetch_add(1, Ordering::SeqCst) + 1;
+        if blocked < *lock(&self.alive) {
+            return;
+        }
+        let claimed = self
+            .spares
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |spares| {
+                (spares < MAX_SPARE_THREADS).then_some(spares + 1)
+            });
+        match claimed {
+            Ok(index) => self.start_spare(index),
+            Err(_) => {
+                if !self.spare_cap_reported.swap(true, Ordering::Relaxed) {
+                    std::eprintln!(
+                        "betterconcurrent: every thread of pool {} is blocked in a wait and the \
+                         {MAX_SPARE_THREADS} spare threads are in use; further blocking waits \
+                         hold their threads (await futures inside async tasks instead)",
+                        self.thread_name_prefix
+                    );
+                }
+            }
+        }
+    }
+
+    /// The blocked thread resumed. When the last one does, idle spares are woken to retire.
+    pub(crate) fn thread_unblocked(&self) {
+        if self.blocked.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.spares.load(Ordering::SeqCst) > 0
+        {
+            self.sleep.notify_all();
+        }
+    }
+
+    fn start_spare(self: &Arc<Self>, index: usize) {
+        *lock(&self.alive) += 1;
+        let shared = self.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("{}_spare_{index}", self.thread_name_prefix))
+            .spawn(move || worker::run(shared, None));
+        match spawned {
+            Ok(handle) => lock(&self.handles).push(handle),
+            Err(_) => {
+                // The blocked thread stays blocked: the documented wait at the cap.
+                self.thread_exited();
+                self.spare_exited();
+            }
+        }
+    }
+
+    /// A spare thread retired (or failed to start).
+    pub(crate) fn spare_exited(&self) {
+        self.spares.fetch_sub(1, Ordering::AcqRel);
     }
 
     pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
@@ -550,5 +625,9 @@ impl Schedule for Shared {
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
+    }
+
+    fn finished_elsewhere(&self) {
+        self.finish_one();
     }
 }

@@ -4,19 +4,26 @@
 //! Search order: the worker's own deque (LIFO: the newest subtask, still hot in cache), then a
 //! batch from the shared injector, then stealing from the other workers' deques. With nothing
 //! found the worker sleeps (see `sleep`).
+//!
+//! Spare threads (started while every thread is blocked in a wait, see `blocking`) run the same
+//! loop without a deque of their own, and retire once no thread is blocked.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
+use betterconcurrent_core::blocking::set_blocking_hook;
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::task::Task;
 use crossbeam_deque::{Steal, Worker};
 
+use crate::blocking::PoolThreadHook;
 use crate::pool::Shared;
 
-/// What the current thread is, if it is a pool worker.
+/// What the current thread is, if it is a pool thread.
 struct WorkerContext {
     shared: Arc<Shared>,
-    deque: Worker<Task>,
+    /// `None` for a spare thread: its submits go to the injector.
+    deque: Option<Worker<Task>>,
 }
 
 std::thread_local! {
@@ -27,20 +34,23 @@ std::thread_local! {
 /// otherwise hand the task back.
 pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<(), Task> {
     CURRENT.with(|current| match &*current.borrow() {
-        Some(context) if std::ptr::eq(&*context.shared, shared) => {
-            context.deque.push(task);
+        Some(WorkerContext {
+            shared: own,
+            deque: Some(deque),
+        }) if std::ptr::eq(&**own, shared) => {
+            deque.push(task);
             Ok(())
         }
         _ => Err(task),
     })
 }
 
-/// The pool the current thread works for, if it is a worker.
+/// The pool the current thread works for, if it is a pool thread.
 pub(crate) fn current_pool() -> Option<Arc<Shared>> {
     CURRENT.with(|current| Some(current.borrow().as_ref()?.shared.clone()))
 }
 
-/// Whether the current thread is one of `shared`'s workers.
+/// Whether the current thread is one of `shared`'s threads.
 pub(crate) fn is_worker_of(shared: &Shared) -> bool {
     CURRENT.with(|current| {
         current
@@ -50,8 +60,9 @@ pub(crate) fn is_worker_of(shared: &Shared) -> bool {
     })
 }
 
-/// The body of a worker thread.
-pub(crate) fn run(shared: Arc<Shared>, deque: Worker<Task>) {
+/// The body of a pool thread: a worker with its deque, or a spare without one.
+pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>) {
+    let spare = deque.is_none();
     // Registered before the initializer, so that code it runs (or drops) knows this thread is a
     // worker and never joins it.
     CURRENT.with(|current| {
@@ -60,6 +71,7 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Worker<Task>) {
             deque,
         })
     });
+    set_blocking_hook(Some(Rc::new(PoolThreadHook::new(shared.clone()))));
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
     // exits with the others once nothing is outstanding.
     shared.initialize_thread();
@@ -67,31 +79,39 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Worker<Task>) {
         match find_task(&shared) {
             Some(task) => shared.execute(task),
             None => {
-                if !shared.sleep.sleep_until(|| shared.recheck()) {
+                if !shared.sleep.sleep_until(|| shared.recheck(spare)) {
                     break;
                 }
             }
         }
     }
+    set_blocking_hook(None);
     CURRENT.with(|current| current.borrow_mut().take());
+    if spare {
+        shared.spare_exited();
+    }
     shared.thread_exited();
 }
 
-/// The next task for this worker: own deque, then the injector, then the other workers.
+/// The next task for this thread: own deque, then the injector, then the other workers.
 fn find_task(shared: &Shared) -> Option<Task> {
     CURRENT.with(|current| {
         let current = current.borrow();
-        let deque = &current.as_ref()?.deque;
-        if let Some(task) = deque.pop() {
+        let deque = current.as_ref()?.deque.as_ref();
+        if let Some(task) = deque.and_then(Worker::pop) {
             return Some(task);
         }
         loop {
             let mut retry = false;
-            match shared.injector.steal_batch_and_pop(deque) {
+            let from_injector = match deque {
+                Some(deque) => shared.injector.steal_batch_and_pop(deque),
+                None => shared.injector.steal(),
+            };
+            match from_injector {
                 Steal::Success(task) => {
-                    // The rest of the batch now sits in our deque, where a worker that re-checked
+                    // The rest of a batch now sits in our deque, where a worker that re-checked
                     // the injector a moment ago did not see it: wake one to steal it.
-                    if !deque.is_empty() {
+                    if deque.is_some_and(|deque| !deque.is_empty()) {
                         shared.sleep.notify_one();
                     }
                     return Some(task);

@@ -1,0 +1,64 @@
+//! What a pool thread does when user code blocks on it (`result()`, `wait`, `as_completed`, ...),
+//! so that blocking on the pool's own work cannot deadlock the pool.
+//!
+//! Two measures, in this order (see ARCHITECTURE.md for why both):
+//! 1. **Run it here.** A wait for a closure of this same pool that no thread has started runs
+//!    that closure in place ([`Future::run_here`](betterconcurrent_core::Future::run_here)), as
+//!    Java's ForkJoinPool runs an unstarted joined task. Only the awaited task itself is run, never
+//!    an unrelated queued one, so a lock the waiter holds cannot be re-entered by a stranger
+//!    (rayon issue 592); and nesting is capped at [`MAX_RUN_HERE_DEPTH`], so it cannot overflow
+//!    the stack (rayon issues 854, 1064).
+//! 2. **Compensate.** Otherwise the thread parks; if every live pool thread is now parked in a
+//!    wait, a spare thread is started (up to `MAX_SPARE_THREADS`) to run the queue. Spares retire
+//!    once no thread is blocked. At the cap the wait simply blocks, and the pool reports it once
+//!    on standard error, never silently.
+
+use std::cell::Cell;
+use std::time::Instant;
+
+use betterconcurrent_core::blocking::{park_plain, BlockingHook};
+use betterconcurrent_core::sync::Arc;
+use betterconcurrent_core::task::Schedule;
+
+use crate::pool::Shared;
+
+/// How deep in-place runs may nest on one thread before waits fall back to compensation.
+pub const MAX_RUN_HERE_DEPTH: usize = 16;
+
+/// The [`BlockingHook`] installed on every pool thread.
+pub(crate) struct PoolThreadHook {
+    shared: Arc<Shared>,
+    depth: Cell<usize>,
+}
+
+impl PoolThreadHook {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            depth: Cell::new(0),
+        }
+    }
+}
+
+impl BlockingHook for PoolThreadHook {
+    fn begin_run_here(&self, scheduler: &Arc<dyn Schedule>) -> bool {
+        let own_pool = std::ptr::addr_eq(Arc::as_ptr(scheduler), Arc::as_ptr(&self.shared));
+        if own_pool && self.depth.get() < MAX_RUN_HERE_DEPTH {
+            self.depth.set(self.depth.get() + 1);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn end_run_here(&self) {
+        self.depth.set(self.depth.get() - 1);
+    }
+
+    fn park(&self, deadline: Option<Instant>) -> bool {
+        self.shared.thread_blocked();
+        let in_time = park_plain(deadline);
+        self.shared.thread_unblocked();
+        in_time
+    }
+}
