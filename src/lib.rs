@@ -41,6 +41,65 @@
 //! | `CancelledError`, `TimeoutError`, `InvalidStateError`, `BrokenThreadPool` | [`Error::Cancelled`], [`Error::Timeout`], [`Error::InvalidState`], [`Error::BrokenExecutor`] |
 //! | an exception raised by the task | [`Error::Panicked`] (a caught panic) or [`Error::Exception`] (`set_exception`) |
 //! | `RuntimeError` on submit after shutdown | [`SubmitError::Shutdown`] |
+//! | original: generator task, `yield from f.yield_until_done()` | `pool.submit_async(async move { f.yield_until_done().await; ... })` |
+//! | original: `yield from yield_until_done(fs)` | [`yield_until_done`]`(&fs).await`; [`block_until_done`] in sync code |
+//! | original: `ex.join()` | `pool.join()`, `join_timeout(d)`, `wait_idle()` |
+//! | original: the future's weak reference to its executor | [`Executor::of`]`(&f)`; [`Executor::current`] inside a task |
+//!
+//! ## Cooperative waiting
+//!
+//! [`Executor::submit_async`] runs an `async` body on the pool. Awaiting another future inside it
+//! suspends the task without holding a thread, and the task is queued again when that future
+//! completes, so tasks that wait for their own subtasks never deadlock, even on one thread:
+//!
+//! ```
+//! # #[cfg(not(feature = "loom"))] {
+//! use betterconcurrent::ThreadPoolExecutor;
+//!
+//! let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+//! let executor = pool.executor();
+//! let parent = pool
+//!     .submit_async(async move {
+//!         let child = executor.submit(|| 5u32.pow(2)).unwrap();
+//!         child.yield_until_done().await; // the one worker runs the child meanwhile
+//!         *child.result().unwrap() + 1 // done now: no blocking
+//!     })
+//!     .unwrap();
+//! assert_eq!(*parent.result().unwrap(), 26);
+//! # }
+//! ```
+//!
+//! A blocking `result()` on one of the pool's own threads is safe as well: an unstarted closure
+//! of the same pool runs in place ([`MAX_RUN_HERE_DEPTH`] nested at most), otherwise a spare
+//! thread is started while every pool thread is blocked ([`MAX_SPARE_THREADS`] at most).
+//!
+//! ## join vs shutdown
+//!
+//! [`Executor::join`] waits until every task and every subtask tasks keep submitting has finished
+//! (fire-and-forget work converges), then shuts down; [`Executor::shutdown`] stops accepting
+//! work now; [`Executor::wait_idle`] converges and keeps the pool open.
+//!
+//! ```
+//! # #[cfg(not(feature = "loom"))] {
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use std::sync::Arc;
+//! use betterconcurrent::{Executor, ThreadPoolExecutor};
+//!
+//! fn countdown(executor: Executor, count: Arc<AtomicU32>, n: u32) {
+//!     if n > 0 {
+//!         count.fetch_add(1, Ordering::Relaxed);
+//!         let next = executor.clone();
+//!         let _ = executor.submit(move || countdown(next, count, n - 1));
+//!     }
+//! }
+//!
+//! let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+//! let count = Arc::new(AtomicU32::new(0));
+//! countdown(pool.executor(), count.clone(), 100);
+//! pool.join().unwrap();
+//! assert_eq!(count.load(Ordering::Relaxed), 100);
+//! # }
+//! ```
 //!
 //! ## Panics
 //!
@@ -48,6 +107,17 @@
 //! the worker thread lives on. A panicking done callback is caught and reported on standard error;
 //! the future stays complete and the other callbacks still run. A failing or panicking initializer
 //! breaks the pool: queued and later work fails with [`Error::BrokenExecutor`].
+//!
+//! ```
+//! # #[cfg(not(feature = "loom"))] {
+//! use betterconcurrent::{Error, ThreadPoolExecutor};
+//!
+//! let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+//! let failed = pool.submit(|| -> u32 { panic!("bad input") }).unwrap();
+//! assert!(matches!(failed.result(), Err(Error::Panicked(m)) if &*m == "bad input"));
+//! assert_eq!(*pool.submit(|| 7).unwrap().result().unwrap(), 7);
+//! # }
+//! ```
 #![cfg_attr(not(feature = "std"), no_std)]
 
 pub use betterconcurrent_core::{
