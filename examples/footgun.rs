@@ -69,11 +69,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         *cooperative_level(pool.executor(), 0, depth).result()?
     };
-    let threads = pool.thread_count();
     pool.join()?;
     println!(
         "{} waits nested {depth} deep on a 1-worker pool: completed, deepest level {deepest}, \
-         {threads} worker thread, {:.1?}",
+         {:.1?}",
         if blocking { "blocking" } else { "cooperative" },
         started.elapsed()
     );
