@@ -127,13 +127,14 @@ pub fn park_plain(deadline: Option<Instant>) -> bool {
 }
 
 impl<T> Future<T> {
-    /// Block until done or until `deadline`; first, on an executor thread whose hook allows it,
-    /// run the future's own unstarted work in place.
+    /// Block until done or until `deadline`; first, for an untimed wait on an executor thread
+    /// whose hook allows it, run the future's own unstarted work in place. (A timed wait does
+    /// not: running the work could take longer than the caller is willing to wait.)
     fn wait_done_until(&self, deadline: Option<Instant>) -> bool {
         if self.done() {
             return true;
         }
-        if let (Some(hook), Some(scheduler)) = (current_hook(), self.scheduler()) {
+        if let (None, Some(hook), Some(scheduler)) = (deadline, current_hook(), self.scheduler()) {
             if hook.begin_run_here(&scheduler) {
                 self.run_here();
                 hook.end_run_here();

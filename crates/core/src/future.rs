@@ -149,15 +149,24 @@ pub(crate) trait Body<T>: Send + Sync {
     fn run_here(&self, _future: &Future<T>) -> bool {
         false
     }
+
+    /// The cell is being freed: the last handle of any kind is gone.
+    fn on_free(&self, _core: &FutureCore<T>) {}
 }
 
 impl<T> Body<T> for () {}
 
 /// The allocation behind a future: its shared state followed by the work that completes it, so a
 /// submitted task is one allocation (the body is unsized away in the [`Future`] handle).
-pub(crate) struct Cell<T, B: ?Sized> {
+pub(crate) struct Cell<T, B: ?Sized + Body<T>> {
     pub(crate) core: FutureCore<T>,
     pub(crate) body: B,
+}
+
+impl<T, B: ?Sized + Body<T>> Drop for Cell<T, B> {
+    fn drop(&mut self) {
+        self.body.on_free(&self.core);
+    }
 }
 
 /// The eventual outcome of a piece of work: a value of type `T`, an [`Error`], or a cancellation.

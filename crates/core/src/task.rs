@@ -20,6 +20,7 @@
 //! | `RUNNING` | a worker starts polling | the poll returns |
 //! | `NOTIFIED` | woken while `RUNNING` | the poll returns: the poller re-queues the task itself |
 //! | `COMPLETE` | the body finished, panicked, or was dropped unrun | never |
+//! | `STARTED` | the first poll claimed the future (`set_running_or_notify_cancel`) | never |
 //!
 //! Invariants: `SCHEDULED` and `RUNNING` are never both set, so a task is in at most one queue and
 //! polled by at most one thread; a wake is never lost (it either schedules an idle task, marks a
@@ -79,7 +80,6 @@ trait Runnable: Send + Sync {
 /// What a [`TaskWatch`] can do with the task it watches.
 trait Watched: Send + Sync {
     fn wake_now(self: Arc<Self>);
-    fn is_complete(&self) -> bool;
 }
 
 /// A weak handle to an async task, for the executor that runs it: a suspended task is held only
@@ -98,9 +98,10 @@ impl TaskWatch {
         }
     }
 
-    /// True once the task completed or was dropped: the watch can be discarded.
+    /// True once the task was dropped: the watch can be discarded. (It does not upgrade the
+    /// handle, so checking never ends up dropping the task, and its user data, itself.)
     pub fn is_finished(&self) -> bool {
-        self.raw.upgrade().map_or(true, |task| task.is_complete())
+        self.raw.strong_count() == 0
     }
 }
 
@@ -273,17 +274,22 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    // Every path ends with `drop_work` of the last handles it holds: dropping the cell may drop
+    // the value (user code), and a panic there must neither escape nor be counted twice.
     fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome {
         if !self.body.claim() {
+            drop_work(self);
             return RunOutcome::RanElsewhere;
         }
         let future = Future::<T>::from_cell(self.clone());
         self.body.run_claimed(&future, before_complete);
+        drop_work((self, future));
         RunOutcome::Completed
     }
 
     fn cancel(self: Arc<Self>) -> bool {
         if !self.body.claim() {
+            drop_work(self);
             return false;
         }
         let work = self.body.take();
@@ -291,12 +297,13 @@ where
         if future.cancel() {
             let _ = future.set_running_or_notify_cancel();
         }
-        drop_work(work);
+        drop_work((work, future));
         true
     }
 
     fn fail(self: Arc<Self>, error: Error) -> bool {
         if !self.body.claim() {
+            drop_work(self);
             return false;
         }
         let work = self.body.take();
@@ -304,7 +311,7 @@ where
         if let Ok(true) = future.set_running_or_notify_cancel() {
             let _ = future.set_outcome(Err(error));
         }
-        drop_work(work);
+        drop_work((work, future));
         true
     }
 
@@ -321,6 +328,8 @@ const RUNNING: usize = 1 << 1;
 const NOTIFIED: usize = 1 << 2;
 /// Finished, panicked or dropped unrun. Once set, never unset; wakes are ignored.
 const COMPLETE: usize = 1 << 3;
+/// Polled at least once (its future was claimed). Once set, never unset.
+const STARTED: usize = 1 << 4;
 
 /// The work of an async task: its state word and the pinned body, polled in place.
 struct AsyncBody<F> {
@@ -335,7 +344,17 @@ struct AsyncBody<F> {
 // Acquire/Release), so sharing the cell only requires that the body can move between threads.
 unsafe impl<F: Send> Sync for AsyncBody<F> {}
 
-impl<F: Send, T> Body<T> for AsyncBody<F> {}
+impl<F: Send, T> Body<T> for AsyncBody<F> {
+    /// A suspended task whose wakers were all dropped can never run again, and nothing else will
+    /// end it: count it finished, so `join` does not wait for it forever.
+    fn on_free(&self, core: &FutureCore<T>) {
+        if self.state.load(Ordering::Acquire) & COMPLETE == 0 {
+            if let Some(scheduler) = core.scheduler() {
+                scheduler.finished_elsewhere();
+            }
+        }
+    }
+}
 
 /// What a wake found.
 #[must_use]
@@ -356,20 +375,21 @@ enum IdleTransition {
 }
 
 impl<F> AsyncBody<F> {
-    /// `SCHEDULED` -> `RUNNING`. False if the task is complete (then it must not be polled).
-    fn start_poll(&self) -> bool {
+    /// `SCHEDULED` -> `RUNNING | STARTED`. `None` if the task is complete (then it must not be
+    /// polled); otherwise whether this is the first poll.
+    fn start_poll(&self) -> Option<bool> {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             if state & COMPLETE != 0 {
-                return false;
+                return None;
             }
             debug_assert!(state & SCHEDULED != 0 && state & RUNNING == 0);
-            let next = (state & !SCHEDULED) | RUNNING;
+            let next = (state & !SCHEDULED) | RUNNING | STARTED;
             match self
                 .state
                 .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return true,
+                Ok(_) => return Some(state & STARTED == 0),
                 Err(actual) => state = actual,
             }
         }
@@ -380,9 +400,9 @@ impl<F> AsyncBody<F> {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             let (next, transition) = if state & NOTIFIED != 0 {
-                (SCHEDULED, IdleTransition::Requeue)
+                (SCHEDULED | STARTED, IdleTransition::Requeue)
             } else {
-                (0, IdleTransition::Suspended)
+                (STARTED, IdleTransition::Suspended)
             };
             match self
                 .state
@@ -403,7 +423,7 @@ impl<F> AsyncBody<F> {
             } else if state & RUNNING != 0 {
                 (state | NOTIFIED, WakeTransition::Done)
             } else {
-                (SCHEDULED, WakeTransition::Schedule)
+                (state | SCHEDULED, WakeTransition::Schedule)
             };
             match self
                 .state
@@ -415,13 +435,36 @@ impl<F> AsyncBody<F> {
         }
     }
 
-    /// Mark complete and take the body out, to be dropped by the caller (outside any lock). Only
-    /// the holder of `RUNNING`, or of the `Task` handle while `SCHEDULED`, calls this.
-    fn complete(&self) -> Option<F> {
-        // SAFETY: the caller holds the run right (see above), so no other thread touches the body.
-        let body = self.body.with_mut(|slot| unsafe { (*slot).take() });
-        self.state.store(COMPLETE, Ordering::Release);
-        body
+    /// Mark complete and drop the body in place (it is pinned: it must not move before its
+    /// destructor runs). A panicking destructor is caught and reported. Only the holder of
+    /// `RUNNING`, or of the `Task` handle while `SCHEDULED`, calls this.
+    fn complete(&self) {
+        let dropped = panic::catch(|| {
+            self.body.with_mut(|slot| {
+                /// Leaves the slot `None` even if the body's destructor unwinds, so it is never
+                /// dropped twice.
+                struct EmptyOnExit<F>(*mut Option<F>);
+                impl<F> Drop for EmptyOnExit<F> {
+                    fn drop(&mut self) {
+                        // SAFETY: the pointer is the slot we hold the run right for; its old
+                        // contents were just dropped in place, so overwriting without dropping
+                        // them again is right.
+                        unsafe { core::ptr::write(self.0, None) };
+                    }
+                }
+                let _empty = EmptyOnExit(slot);
+                // SAFETY: the caller holds the run right, so no other thread touches the body;
+                // `_empty` then overwrites the dropped value, so it is dropped exactly once.
+                if let Some(body) = unsafe { &mut *slot } {
+                    // SAFETY: as above: dropped in place, never moved, never used again.
+                    unsafe { core::ptr::drop_in_place(body) };
+                }
+            })
+        });
+        if let Err(error) = dropped {
+            panic::report("dropping a task's work", &error);
+        }
+        self.state.store(COMPLETE | STARTED, Ordering::Release);
     }
 }
 
@@ -467,19 +510,19 @@ where
     T: Send + 'static,
 {
     fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome {
-        if !self.body.start_poll() {
+        let Some(first_poll) = self.body.start_poll() else {
             // Never queued once complete (module invariants); nothing to count twice.
             debug_assert!(false, "a complete async task was queued");
-            return RunOutcome::Suspended;
-        }
+            return RunOutcome::RanElsewhere;
+        };
         let future = Future::<T>::from_cell(self.clone());
-        if future.state() == crate::future::State::Pending {
-            // First poll: claim the future, or find that the user cancelled it while queued.
-            if let Ok(false) = future.set_running_or_notify_cancel() {
-                drop_work(self.body.complete());
-                before_complete();
-                return RunOutcome::Completed;
-            }
+        // The first poll claims the future; if the user cancelled (or finished) it while it was
+        // queued, the body is dropped unpolled.
+        if first_poll && future.set_running_or_notify_cancel() != Ok(true) {
+            self.body.complete();
+            before_complete();
+            drop_work((self, future));
+            return RunOutcome::Completed;
         }
         let waker = Waker::from(self.clone());
         let mut cx = Context::from_waker(&waker);
@@ -502,32 +545,35 @@ where
             Ok(Poll::Pending) => {
                 before_complete();
                 if let IdleTransition::Requeue = self.body.end_poll() {
-                    self.reschedule();
+                    self.clone().reschedule();
                 }
+                drop_work((self, future, waker));
                 return RunOutcome::Suspended;
             }
             Ok(Poll::Ready(value)) => Ok(value),
             Err(panicked) => Err(panicked),
         };
-        drop_work(self.body.complete());
+        self.body.complete();
         before_complete();
         let _ = future.set_outcome(outcome);
+        // The last handles may go here, dropping the value: user code, caught.
+        drop_work((self, future, waker));
         RunOutcome::Completed
     }
 
     fn cancel(self: Arc<Self>) -> bool {
-        let body = self.body.complete();
+        self.body.complete();
         let future = Future::<T>::from_cell(self);
         future.cancel_started();
-        drop_work(body);
+        drop_work(future);
         true
     }
 
     fn fail(self: Arc<Self>, error: Error) -> bool {
-        let body = self.body.complete();
+        self.body.complete();
         let future = Future::<T>::from_cell(self);
         let _ = future.set_outcome(Err(error));
-        drop_work(body);
+        drop_work(future);
         true
     }
 
@@ -544,9 +590,5 @@ where
 {
     fn wake_now(self: Arc<Self>) {
         Wake::wake(self);
-    }
-
-    fn is_complete(&self) -> bool {
-        self.body.state.load(Ordering::Acquire) & COMPLETE != 0
     }
 }

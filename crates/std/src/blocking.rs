@@ -43,7 +43,7 @@ impl PoolThreadHook {
 impl BlockingHook for PoolThreadHook {
     fn begin_run_here(&self, scheduler: &Arc<dyn Schedule>) -> bool {
         let own_pool = std::ptr::addr_eq(Arc::as_ptr(scheduler), Arc::as_ptr(&self.shared));
-        if own_pool && self.depth.get() < MAX_RUN_HERE_DEPTH {
+        if own_pool && self.depth.get() < MAX_RUN_HERE_DEPTH && self.shared.may_run_work() {
             self.depth.set(self.depth.get() + 1);
             true
         } else {

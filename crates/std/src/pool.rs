@@ -164,6 +164,7 @@ impl Builder {
             blocked: AtomicUsize::new(0),
             spares: AtomicUsize::new(0),
             spare_cap_reported: AtomicBool::new(false),
+            spares_started: AtomicUsize::new(0),
             quiescent: Condvar::new(),
             max_workers,
             thread_name_prefix,
@@ -205,6 +206,8 @@ pub(crate) struct Shared {
     /// Spare threads started to compensate for blocked ones, alive now.
     spares: AtomicUsize,
     spare_cap_reported: AtomicBool,
+    /// Spare threads ever started, for unique names.
+    spares_started: AtomicUsize,
     /// Weak handles to the async tasks, so `shutdown(cancel_futures = true)` can reach the
     /// suspended ones; finished ones are pruned as the list grows.
     watched: Mutex<Watched>,
@@ -229,8 +232,10 @@ impl Shared {
         self.outstanding.fetch_add(1, Ordering::SeqCst);
         if self.closing.load(Ordering::SeqCst) {
             let error = self.submit_error();
-            drop(task);
-            self.finish_one();
+            // Ended (not merely dropped), so the cell does not count itself unfinished later.
+            if task.cancel() {
+                self.finish_one();
+            }
             return Err(error);
         }
         if let Some(watch) = task.watch() {
@@ -405,11 +410,16 @@ impl Shared {
         }
     }
 
+    /// False once queued work must be ended unrun: after `shutdown(cancel_futures = true)` or
+    /// when the pool broke. Checked before running a queued task, and before running one in place.
+    pub(crate) fn may_run_work(&self) -> bool {
+        !(self.closing.load(Ordering::Acquire)
+            && (self.cancel_queued.load(Ordering::Acquire) || self.broken_reason().is_some()))
+    }
+
     /// Run a task taken from a queue (or end it unrun if the pool broke or cancelled its queue).
     pub(crate) fn execute(&self, task: Task) {
-        if self.closing.load(Ordering::Acquire)
-            && (self.cancel_queued.load(Ordering::Acquire) || self.broken_reason().is_some())
-        {
+        if !self.may_run_work() {
             self.discard(task);
             return;
         }
@@ -496,18 +506,33 @@ impl Shared {
     }
 
     /// The decision a worker re-checks under the sleep lock (see `sleep`).
-    /// A spare (compensating) thread also exits once no thread is blocked any more.
+    /// A spare (compensating) thread also retires once no thread is blocked any more.
     pub(crate) fn recheck(&self, spare: bool) -> Recheck {
         if self.has_queued() {
             Recheck::Work
-        } else if (self.closing.load(Ordering::SeqCst)
-            && self.outstanding.load(Ordering::SeqCst) == 0)
-            || (spare && self.blocked.load(Ordering::SeqCst) == 0)
+        } else if self.closing.load(Ordering::SeqCst)
+            && self.outstanding.load(Ordering::SeqCst) == 0
         {
             Recheck::Exit
+        } else if spare && self.try_retire_spare() {
+            Recheck::Retire
         } else {
             Recheck::Sleep
         }
+    }
+
+    /// Take a spare off the counts if no thread is blocked, atomically with respect to
+    /// `thread_blocked`: both decide with `alive` locked (and `blocked` is SeqCst), so a thread
+    /// that blocks right after sees the lower `alive` and starts a new spare if it must.
+    fn try_retire_spare(&self) -> bool {
+        let mut alive = lock(&self.alive);
+        if self.blocked.load(Ordering::SeqCst) > 0 {
+            return false;
+        }
+        *alive -= 1;
+        self.spares.fetch_sub(1, Ordering::AcqRel);
+        self.quiescent.notify_all();
+        true
     }
 
     /// A pool thread is about to park in a blocking wait. If every live thread is now blocked,
@@ -525,7 +550,7 @@ impl Shared {
                 (spares < MAX_SPARE_THREADS).then_some(spares + 1)
             });
         match claimed {
-            Ok(index) => self.start_spare(index),
+            Ok(_) => self.start_spare(),
             Err(_) => {
                 if !self.spare_cap_reported.swap(true, Ordering::Relaxed) {
                     std::eprintln!(
@@ -548,14 +573,23 @@ impl Shared {
         }
     }
 
-    fn start_spare(self: &Arc<Self>, index: usize) {
+    fn start_spare(self: &Arc<Self>) {
         *lock(&self.alive) += 1;
         let shared = self.clone();
+        let serial = self.spares_started.fetch_add(1, Ordering::Relaxed);
         let spawned = thread::Builder::new()
-            .name(format!("{}_spare_{index}", self.thread_name_prefix))
+            .name(format!("{}_spare_{serial}", self.thread_name_prefix))
             .spawn(move || worker::run(shared, None));
         match spawned {
-            Ok(handle) => lock(&self.handles).push(handle),
+            Ok(handle) => {
+                let mut handles = lock(&self.handles);
+                // Retired spares come and go in a long-lived pool: reap the finished handles
+                // so their threads' resources are released now, not at shutdown. (loom's
+                // handles cannot tell; its models start no spares.)
+                #[cfg(not(feature = "loom"))]
+                handles.retain(|handle| !handle.is_finished());
+                handles.push(handle);
+            }
             Err(_) => {
                 // The blocked thread stays blocked: the documented wait at the cap.
                 self.thread_exited();

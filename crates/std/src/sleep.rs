@@ -40,6 +40,9 @@ pub(crate) enum Recheck {
     Exit,
     /// Nothing yet: sleep.
     Sleep,
+    /// A spare thread is no longer needed and has already been taken off the thread counts:
+    /// exit. (`sleep_until` treats it as `Exit`; the caller learns it from its own closure.)
+    Retire,
 }
 
 impl Sleep {
@@ -63,7 +66,7 @@ impl Sleep {
         let work = loop {
             match recheck() {
                 Recheck::Work => break true,
-                Recheck::Exit => break false,
+                Recheck::Exit | Recheck::Retire => break false,
                 Recheck::Sleep => {
                     guard = self
                         .condvar

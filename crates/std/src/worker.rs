@@ -8,7 +8,7 @@
 //! Spare threads (started while every thread is blocked in a wait, see `blocking`) run the same
 //! loop without a deque of their own, and retire once no thread is blocked.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use betterconcurrent_core::blocking::set_blocking_hook;
@@ -18,6 +18,7 @@ use crossbeam_deque::{Steal, Worker};
 
 use crate::blocking::PoolThreadHook;
 use crate::pool::Shared;
+use crate::sleep::Recheck;
 
 /// What the current thread is, if it is a pool thread.
 struct WorkerContext {
@@ -71,15 +72,25 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>) {
             deque,
         })
     });
-    set_blocking_hook(Some(Rc::new(PoolThreadHook::new(shared.clone()))));
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
-    // exits with the others once nothing is outstanding.
+    // exits with the others once nothing is outstanding. The blocking hook is installed after
+    // it: an initializer that blocks must not start spare threads (which would run it too).
     shared.initialize_thread();
+    set_blocking_hook(Some(Rc::new(PoolThreadHook::new(shared.clone()))));
+    // Set when a spare retires: the retirement already took it off the counts.
+    let retired = Cell::new(false);
     loop {
         match find_task(&shared) {
             Some(task) => shared.execute(task),
             None => {
-                if !shared.sleep.sleep_until(|| shared.recheck(spare)) {
+                let recheck = || match shared.recheck(spare) {
+                    Recheck::Retire => {
+                        retired.set(true);
+                        Recheck::Exit
+                    }
+                    other => other,
+                };
+                if !shared.sleep.sleep_until(recheck) {
                     break;
                 }
             }
@@ -87,10 +98,12 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>) {
     }
     set_blocking_hook(None);
     CURRENT.with(|current| current.borrow_mut().take());
-    if spare {
-        shared.spare_exited();
+    if !retired.get() {
+        if spare {
+            shared.spare_exited();
+        }
+        shared.thread_exited();
     }
-    shared.thread_exited();
 }
 
 /// The next task for this thread: own deque, then the injector, then the other workers.
