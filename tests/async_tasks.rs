@@ -148,9 +148,9 @@ fn a_timed_wait_on_a_pool_thread_honours_its_timeout() {
                     "stopped"
                 })
                 .unwrap();
-            let timed = child.result_timeout(Duration::from_millis(10)).map(|s| *s);
+            let timed = child.result_timeout(Duration::from_millis(10)).copied();
             stop.store(true, Ordering::SeqCst);
-            (timed, child.result().map(|s| *s))
+            (timed, child.result().copied())
         })
         .unwrap();
     let (timed, finally) = outer.result().unwrap().clone();
