@@ -1,0 +1,7 @@
+//! Fuzz target: `betterconcurrent_testkit::task_graph` (the harness the corpus replay test runs too).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(
+    init: betterconcurrent_testkit::expect_task_panics(),
+    |data: &[u8]| betterconcurrent_testkit::task_graph(data)
+);
