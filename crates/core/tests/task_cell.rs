@@ -1,0 +1,348 @@
+//! The core's task cell and future, driven by a minimal single-queue executor: every path through
+//! the unsafe code (closure claim, async poll with pinning, drop in place, wakes while idle and
+//! while running, in-place runs, watches, freeing an unfinished task). Small enough for Miri:
+//! `cargo +nightly miri test -p betterconcurrent-core`.
+#![cfg(not(feature = "loom"))]
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::future::Future as _;
+use std::marker::PhantomPinned;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+
+use betterconcurrent_core::task::{RunOutcome, Schedule, Task};
+use betterconcurrent_core::{Error, Future, State};
+
+/// A run queue that counts what it is told: the smallest executor.
+#[derive(Default)]
+struct Queue {
+    tasks: Mutex<VecDeque<Task>>,
+    finished_elsewhere: AtomicUsize,
+}
+
+impl Schedule for Queue {
+    fn schedule(self: Arc<Self>, task: Task) {
+        self.tasks.lock().unwrap().push_back(task);
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
+    fn finished_elsewhere(&self) {
+        self.finished_elsewhere.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Queue {
+    fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    fn weak(self: &Arc<Self>) -> Weak<dyn Schedule> {
+        let weak: Weak<Queue> = Arc::downgrade(self);
+        weak
+    }
+
+    /// Run queued tasks until the queue is empty; returns how many completed.
+    fn run_all(&self) -> usize {
+        let mut completed = 0;
+        loop {
+            let task = self.tasks.lock().unwrap().pop_front();
+            let Some(task) = task else {
+                return completed;
+            };
+            if task.run(|| {}) == RunOutcome::Completed {
+                completed += 1;
+            }
+        }
+    }
+}
+
+/// A future that is pending until its flag is set, registering the waker each time.
+struct Gate {
+    open: Arc<AtomicBool>,
+    waker: Arc<Mutex<Option<Waker>>>,
+}
+
+impl std::future::Future for Gate {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.open.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        *self.waker.lock().unwrap() = Some(cx.waker().clone());
+        if self.open.load(Ordering::SeqCst) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+fn gate() -> (Gate, Arc<AtomicBool>, Arc<Mutex<Option<Waker>>>) {
+    let open = Arc::new(AtomicBool::new(false));
+    let waker = Arc::new(Mutex::new(None));
+    (
+        Gate {
+            open: open.clone(),
+            waker: waker.clone(),
+        },
+        open,
+        waker,
+    )
+}
+
+#[test]
+fn a_closure_task_runs_once_and_completes_its_future() {
+    let queue = Queue::new();
+    let (task, future) = Task::from_closure(|| String::from("done"), Some(queue.weak()));
+    queue.clone().schedule(task);
+    assert_eq!(queue.run_all(), 1);
+    assert_eq!(future.try_result().unwrap().unwrap(), "done");
+    assert!(future.scheduler().is_some());
+}
+
+#[test]
+fn a_closure_run_in_place_is_counted_once_and_its_queued_copy_is_a_no_op() {
+    let queue = Queue::new();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = ran.clone();
+    let (task, future) = Task::from_closure(
+        move || counter.fetch_add(1, Ordering::SeqCst),
+        Some(queue.weak()),
+    );
+    assert!(future.run_here());
+    assert!(!future.run_here(), "claimed once");
+    assert_eq!(queue.finished_elsewhere.load(Ordering::SeqCst), 1);
+    assert_eq!(task.run(|| {}), RunOutcome::RanElsewhere);
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_cancelled_closure_task_never_runs() {
+    let (task, future) = Task::from_closure(|| -> u8 { panic!("must not run") }, None);
+    assert!(future.cancel());
+    assert_eq!(task.run(|| {}), RunOutcome::Completed);
+    assert_eq!(future.state(), State::CancelledAndNotified);
+}
+
+#[test]
+fn failing_and_cancelling_queued_tasks_end_their_futures() {
+    let queue = Queue::new();
+    let (closure, closure_future) = Task::from_closure(|| 1u8, Some(queue.weak()));
+    assert!(closure.fail(Error::Shutdown));
+    assert!(matches!(
+        closure_future.try_result(),
+        Some(Err(Error::Shutdown))
+    ));
+    let (body, body_future) = Task::from_async(async { 2u8 }, queue.weak());
+    assert!(body.cancel());
+    assert_eq!(body_future.state(), State::CancelledAndNotified);
+}
+
+#[test]
+fn an_async_task_suspends_and_resumes_when_woken() {
+    let queue = Queue::new();
+    let (gate, open, waker) = gate();
+    let (task, future) = Task::from_async(
+        async move {
+            gate.await;
+            7u32
+        },
+        queue.weak(),
+    );
+    queue.clone().schedule(task);
+    assert_eq!(queue.run_all(), 0, "suspended");
+    assert_eq!(future.state(), State::Running);
+    open.store(true, Ordering::SeqCst);
+    waker.lock().unwrap().take().unwrap().wake();
+    assert_eq!(queue.run_all(), 1);
+    assert_eq!(future.try_result().unwrap().unwrap(), &7);
+}
+
+/// Wakes itself during its first poll: the NOTIFIED path re-queues it.
+struct WakeSelfOnce(bool);
+
+impl std::future::Future for WakeSelfOnce {
+    type Output = u8;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u8> {
+        if self.0 {
+            Poll::Ready(3)
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            cx.waker().wake_by_ref(); // a second wake while running is absorbed
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn a_wake_while_running_requeues_the_task_once() {
+    let queue = Queue::new();
+    let (task, future) = Task::from_async(WakeSelfOnce(false), queue.weak());
+    queue.clone().schedule(task);
+    let first = queue.tasks.lock().unwrap().pop_front().unwrap();
+    assert_eq!(first.run(|| {}), RunOutcome::Suspended);
+    assert_eq!(
+        queue.tasks.lock().unwrap().len(),
+        1,
+        "queued again exactly once"
+    );
+    assert_eq!(queue.run_all(), 1);
+    assert_eq!(future.try_result().unwrap().unwrap(), &3);
+}
+
+#[test]
+fn an_async_task_cancelled_before_its_first_poll_is_never_polled() {
+    let queue = Queue::new();
+    let polled = Arc::new(AtomicBool::new(false));
+    let flag = polled.clone();
+    let (task, future) = Task::from_async(
+        async move { flag.store(true, Ordering::SeqCst) },
+        queue.weak(),
+    );
+    assert!(future.cancel());
+    assert_eq!(task.run(|| {}), RunOutcome::Completed);
+    assert!(!polled.load(Ordering::SeqCst));
+    assert_eq!(future.state(), State::CancelledAndNotified);
+}
+
+#[test]
+fn a_watch_wakes_a_suspended_task() {
+    let queue = Queue::new();
+    let (gate, _open, registered_waker) = gate();
+    let (task, future) = Task::from_async(gate, queue.weak());
+    let watch = task.watch().expect("async tasks have a watch");
+    queue.clone().schedule(task);
+    assert_eq!(queue.run_all(), 0);
+    watch.wake();
+    let woken = queue
+        .tasks
+        .lock()
+        .unwrap()
+        .pop_front()
+        .expect("queued by the watch");
+    assert!(woken.cancel());
+    assert!(future.cancelled());
+    assert!(!watch.is_finished(), "the registered waker still holds the task");
+    drop(future);
+    drop(registered_waker.lock().unwrap().take());
+    assert!(watch.is_finished());
+}
+
+#[test]
+fn freeing_an_unfinished_async_task_counts_it_finished() {
+    let queue = Queue::new();
+    let (gate, _open, waker) = gate();
+    let (task, future) = Task::from_async(gate, queue.weak());
+    queue.clone().schedule(task);
+    assert_eq!(queue.run_all(), 0);
+    drop(future);
+    drop(waker.lock().unwrap().take()); // the last handle: nothing can wake it now
+    assert_eq!(queue.finished_elsewhere.load(Ordering::SeqCst), 1);
+}
+
+/// Records where it was polled; its destructor checks it was not moved.
+struct Pinned {
+    polled_at: usize,
+    moved: Arc<AtomicBool>,
+    _pinned: PhantomPinned,
+}
+
+impl std::future::Future for Pinned {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: nothing is moved out of the pinned value.
+        let this = unsafe { self.get_unchecked_mut() };
+        this.polled_at = this as *const Pinned as usize;
+        Poll::Pending
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if self.polled_at != 0 && self.polled_at != self as *const Pinned as usize {
+            self.moved.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn a_pinned_body_is_dropped_in_place() {
+    let queue = Queue::new();
+    let moved = Arc::new(AtomicBool::new(false));
+    let body = Pinned {
+        polled_at: 0,
+        moved: moved.clone(),
+        _pinned: PhantomPinned,
+    };
+    let (task, future) = Task::from_async(body, queue.weak());
+    let watch = task.watch().unwrap();
+    queue.clone().schedule(task);
+    assert_eq!(queue.run_all(), 0);
+    watch.wake();
+    let woken = queue.tasks.lock().unwrap().pop_front().unwrap();
+    assert!(woken.cancel());
+    assert!(future.cancelled());
+    assert!(!moved.load(Ordering::SeqCst));
+}
+
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn waits_register_once_and_clean_up() {
+    let future = Future::<u8>::new();
+    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let waker = Waker::from(counter.clone());
+    let mut wait = future.yield_until_done();
+    for _ in 0..3 {
+        assert!(Pin::new(&mut wait)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    assert_eq!(future.waiter_count(), 1);
+    let mut abandoned = future.yield_until_done();
+    assert!(Pin::new(&mut abandoned)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    drop(abandoned);
+    assert_eq!(future.waiter_count(), 1);
+    future.set_result(5).unwrap();
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    assert!(Pin::new(&mut wait)
+        .poll(&mut Context::from_waker(&waker))
+        .is_ready());
+}
+
+#[test]
+fn completion_on_another_thread_wakes_the_waiter() {
+    let future = Future::<u8>::new();
+    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+    let waker = Waker::from(counter.clone());
+    let mut wait = future.yield_until_done();
+    let registered = Pin::new(&mut wait)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending();
+    let setter = future.clone();
+    std::thread::spawn(move || setter.set_result(9).unwrap())
+        .join()
+        .unwrap();
+    if registered {
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    }
+    assert_eq!(future.try_result().unwrap().unwrap(), &9);
+}
