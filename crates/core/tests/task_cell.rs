@@ -231,7 +231,10 @@ fn a_watch_wakes_a_suspended_task() {
         .expect("queued by the watch");
     assert!(woken.cancel());
     assert!(future.cancelled());
-    assert!(!watch.is_finished(), "the registered waker still holds the task");
+    assert!(
+        !watch.is_finished(),
+        "the registered waker still holds the task"
+    );
     drop(future);
     drop(registered_waker.lock().unwrap().take());
     assert!(watch.is_finished());
