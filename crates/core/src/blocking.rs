@@ -17,11 +17,12 @@ use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::thread::{self, Thread};
 use std::time::Instant;
 
 use crate::error::Error;
 use crate::future::Future;
+use crate::sync::blocking::thread::{self, Thread};
+use crate::sync::blocking::{park_timeout, thread_local};
 use crate::sync::Arc;
 use crate::task::Schedule;
 
@@ -41,8 +42,10 @@ pub trait BlockingHook {
     fn park(&self, deadline: Option<Instant>) -> bool;
 }
 
-std::thread_local! {
-    static HOOK: RefCell<Option<Rc<dyn BlockingHook>>> = const { RefCell::new(None) };
+thread_local! {
+    // Not a `const` initializer: loom's `thread_local!` does not take one.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static HOOK: RefCell<Option<Rc<dyn BlockingHook>>> = RefCell::new(None);
 }
 
 /// Install `hook` for blocking waits on the current thread (`None` removes it); returns the
@@ -68,7 +71,7 @@ impl Wake for Unparker {
     }
 }
 
-std::thread_local! {
+thread_local! {
     /// One unparking waker per thread, made once, so a blocking wait allocates nothing.
     static THREAD_WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
 }
@@ -120,7 +123,7 @@ pub fn park_plain(deadline: Option<Instant>) -> bool {
             if now >= deadline {
                 return false;
             }
-            thread::park_timeout(deadline - now);
+            park_timeout(deadline - now);
         }
     }
     true

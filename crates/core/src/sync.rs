@@ -102,4 +102,23 @@ pub mod blocking {
     pub use loom::sync::{Condvar, Mutex, MutexGuard};
     #[cfg(feature = "loom")]
     pub use loom::thread;
+
+    /// Thread-locals: loom runs its threads in one OS thread, so it needs its own.
+    #[cfg(feature = "loom")]
+    pub use loom::thread_local;
+    /// Thread-locals: loom runs its threads in one OS thread, so it needs its own.
+    #[cfg(not(feature = "loom"))]
+    pub use std::thread_local;
+
+    /// Park the current thread for at most `timeout` (it may return early, spuriously). loom has
+    /// no timed park: there it yields, which is a legal spurious return.
+    pub fn park_timeout(timeout: core::time::Duration) {
+        #[cfg(not(feature = "loom"))]
+        std::thread::park_timeout(timeout);
+        #[cfg(feature = "loom")]
+        {
+            let _ = timeout;
+            loom::thread::yield_now();
+        }
+    }
 }

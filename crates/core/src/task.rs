@@ -348,7 +348,10 @@ impl<F: Send, T> Body<T> for AsyncBody<F> {
     /// A suspended task whose wakers were all dropped can never run again, and nothing else will
     /// end it: count it finished, so `join` does not wait for it forever.
     fn on_free(&self, core: &FutureCore<T>) {
-        if self.state.load(Ordering::Acquire) & COMPLETE == 0 {
+        // A read-modify-write reads the latest state whatever the freeing thread has seen of the
+        // thread that completed the task (reference counts are `alloc`'s, outside loom's view,
+        // so loom needs this; it is also the plainest statement of "has it ever completed?").
+        if self.state.fetch_or(0, Ordering::AcqRel) & COMPLETE == 0 {
             if let Some(scheduler) = core.scheduler() {
                 scheduler.finished_elsewhere();
             }
@@ -464,7 +467,9 @@ impl<F> AsyncBody<F> {
         if let Err(error) = dropped {
             panic::report("dropping a task's work", &error);
         }
-        self.state.store(COMPLETE | STARTED, Ordering::Release);
+        // A read-modify-write, like every other transition of the word, so all of them sit in
+        // one modification order (a wake's CAS can never land "after" completion).
+        self.state.swap(COMPLETE | STARTED, Ordering::AcqRel);
     }
 }
 

@@ -17,6 +17,7 @@ mod blocking;
 mod executor;
 mod map;
 mod pool;
+mod queue;
 mod sleep;
 mod wait;
 mod worker;

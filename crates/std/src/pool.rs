@@ -24,10 +24,10 @@ use betterconcurrent_core::sync::blocking::{thread, Condvar, Mutex};
 use std::any::Any;
 use std::time::Instant;
 
-use betterconcurrent_core::sync::{Arc, AtomicBool, AtomicUsize, Ordering, Weak};
+use crate::queue::{Injector, Stealer, Worker};
+use betterconcurrent_core::sync::{fence, Arc, AtomicBool, AtomicUsize, Ordering, Weak};
 use betterconcurrent_core::task::{RunOutcome, Schedule, Task, TaskWatch};
 use betterconcurrent_core::{panic, Error, SubmitError};
-use crossbeam_deque::{Injector, Stealer, Worker};
 
 use crate::executor::ThreadPoolExecutor;
 use crate::sleep::{Recheck, Sleep};
@@ -230,6 +230,9 @@ impl Shared {
     /// Accept a new task: count it, refuse it if the pool is closing, then queue it.
     pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
         self.outstanding.fetch_add(1, Ordering::SeqCst);
+        // Pairs with the fence in `shutdown`/`mark_broken` (store `closing`, fence, load
+        // `outstanding` in the workers' exit check): one side sees the other.
+        fence(Ordering::SeqCst);
         if self.closing.load(Ordering::SeqCst) {
             let error = self.submit_error();
             // Ended (not merely dropped), so the cell does not count itself unfinished later.
@@ -440,6 +443,9 @@ impl Shared {
     /// and whoever waits in `shutdown(wait = true)`.
     fn finish_one(&self) {
         if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
+            // Pairs with the fence in `wait_idle_until` (count the waiter, fence, load
+            // `outstanding`) and with `closing`'s store: one side sees the other.
+            fence(Ordering::SeqCst);
             let closing = self.closing.load(Ordering::SeqCst);
             if closing {
                 self.sleep.notify_all();
@@ -462,6 +468,7 @@ impl Shared {
             return Err(Error::WouldDeadlock);
         }
         self.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
         let mut alive = lock(&self.alive);
         let converged = loop {
             if self.outstanding.load(Ordering::SeqCst) == 0 {

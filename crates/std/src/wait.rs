@@ -11,10 +11,10 @@ use std::fmt;
 use std::future::Future as _;
 use std::pin::Pin;
 use std::task::{Context, Wake, Waker};
-use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use betterconcurrent_core::blocking::{deadline_after, park_until};
+use betterconcurrent_core::sync::blocking::thread::{self, Thread};
 use betterconcurrent_core::sync::blocking::Mutex;
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::{Error, Future, WaitDone};

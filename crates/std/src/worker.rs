@@ -11,10 +11,11 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::queue::{Steal, Worker};
 use betterconcurrent_core::blocking::set_blocking_hook;
+use betterconcurrent_core::sync::blocking::thread_local;
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::task::Task;
-use crossbeam_deque::{Steal, Worker};
 
 use crate::blocking::PoolThreadHook;
 use crate::pool::Shared;
@@ -27,8 +28,10 @@ struct WorkerContext {
     deque: Option<Worker<Task>>,
 }
 
-std::thread_local! {
-    static CURRENT: RefCell<Option<WorkerContext>> = const { RefCell::new(None) };
+thread_local! {
+    // Not a `const` initializer: loom's `thread_local!` does not take one.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static CURRENT: RefCell<Option<WorkerContext>> = RefCell::new(None);
 }
 
 /// Push `task` onto the current thread's deque if this thread is a worker of `shared`'s pool;

@@ -1,0 +1,106 @@
+//! loom models of the thread pool's protocols, run by `cargo test --features loom`: the real
+//! `ThreadPoolExecutor` with one worker (a loom thread), its sleep/notify protocol, its join
+//! counting and its shutdown. loom sees every atomic, lock, condvar, park and thread-local of
+//! ours; under loom the run queues are lock-based stand-ins for crossbeam-deque
+//! (crates/std/src/queue.rs), whose own atomics loom could not see.
+#![cfg(feature = "loom")]
+
+use std::sync::Arc;
+
+use betterconcurrent::{Error, Future, ThreadPoolExecutor};
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(f);
+}
+
+fn one_worker() -> ThreadPoolExecutor {
+    ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap()
+}
+
+/// A worker going to sleep racing a new submit: the second task always runs (no missed
+/// wake-up of the sleeping worker), and dropping the pool joins the worker.
+#[test]
+fn worker_parking_never_misses_a_submit() {
+    model(|| {
+        let pool = one_worker();
+        let first = pool.submit(|| 1u32).unwrap();
+        assert_eq!(*first.result().unwrap(), 1);
+        let second = pool.submit(|| 2u32).unwrap();
+        assert_eq!(*second.result().unwrap(), 2);
+        drop(pool);
+    });
+}
+
+/// A 1-worker cooperative await of a subtask terminates: the parent suspends, the one worker
+/// runs the child, and the parent resumes.
+#[test]
+fn a_one_worker_cooperative_await_terminates() {
+    model(|| {
+        let pool = one_worker();
+        let executor = pool.executor();
+        let parent = pool
+            .submit_async(async move {
+                let child = executor.submit(|| 5u32).unwrap();
+                *(&child).await.unwrap() + 1
+            })
+            .unwrap();
+        assert_eq!(*parent.result().unwrap(), 6);
+        pool.join().unwrap();
+    });
+}
+
+/// join counting with a subtask submitted while join waits: join returns only after both ran,
+/// and it does return.
+#[test]
+fn join_waits_for_subtasks_submitted_while_it_waits() {
+    model(|| {
+        let pool = one_worker();
+        let executor = pool.executor();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counter = ran.clone();
+        let _fire_and_forget = pool
+            .submit(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let counter = counter.clone();
+                let _ = executor.submit(move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                });
+            })
+            .unwrap();
+        pool.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// shutdown(cancel_futures) racing the completion a suspended task awaits: every future ends
+/// done (the task's continuation ran, or it was cancelled), and shutdown returns.
+#[test]
+fn shutdown_cancel_racing_a_completion_and_a_suspended_task() {
+    model(|| {
+        let pool = one_worker();
+        let awaited = Future::<u32>::new();
+        let task = {
+            let awaited = awaited.clone();
+            pool.submit_async(async move { *(&awaited).await.unwrap() + 1 })
+                .unwrap()
+        };
+        let completer = {
+            let awaited = awaited.clone();
+            thread::spawn(move || awaited.set_result(1).unwrap())
+        };
+        pool.shutdown(true, true);
+        completer.join().unwrap();
+        assert!(task.done());
+        assert!(matches!(
+            task.try_result(),
+            Some(Ok(2)) | Some(Err(Error::Cancelled))
+        ));
+    });
+}
