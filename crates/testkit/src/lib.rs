@@ -108,7 +108,7 @@ struct Waiter {
 }
 
 /// Run a sequence of operations on one future and check every answer, the state, the outcome,
-/// callback order, and that each registered waiter is woken exactly once, against [`Model`].
+/// callback order, and that each registered waiter is woken exactly once, against a reference state machine (`Model`).
 pub fn future_ops(data: &[u8]) {
     let Ok(ops) = Vec::<FutureOp>::arbitrary(&mut Unstructured::new(data)) else {
         return;
