@@ -3,6 +3,8 @@
 //! retiring while others block. (Several of these reproduce bugs an independent review found.)
 #![cfg(not(feature = "loom"))]
 
+mod common;
+
 use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,35 +12,16 @@ use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use common::{block_workers, pool};
+
 use betterconcurrent::{Error, Future, State, ThreadPoolExecutor};
 
 const LONG: Duration = Duration::from_secs(60);
 
-fn pool(workers: usize) -> ThreadPoolExecutor {
-    ThreadPoolExecutor::builder()
-        .max_workers(workers)
-        .build()
-        .unwrap()
-}
-
-/// Occupy the one worker of `pool` until the returned sender sends.
-fn hold_worker(pool: &ThreadPoolExecutor) -> (mpsc::Sender<()>, Future<()>) {
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let (started_tx, started_rx) = mpsc::channel();
-    let holder = pool
-        .submit(move || {
-            started_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-        })
-        .unwrap();
-    started_rx.recv().unwrap();
-    (release_tx, holder)
-}
-
 #[test]
 fn an_async_task_cancelled_while_queued_never_runs() {
     let pool = pool(1);
-    let (release, holder) = hold_worker(&pool);
+    let (release, holders) = block_workers(&pool, 1);
     let ran = Arc::new(AtomicBool::new(false));
     let flag = ran.clone();
     let victim = pool
@@ -46,7 +29,7 @@ fn an_async_task_cancelled_while_queued_never_runs() {
         .unwrap();
     assert!(victim.cancel());
     release.send(()).unwrap();
-    holder.result().unwrap();
+    holders[0].result().unwrap();
     pool.wait_idle().unwrap();
     assert!(!ran.load(Ordering::SeqCst));
     assert_eq!(victim.state(), State::CancelledAndNotified);

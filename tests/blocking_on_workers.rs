@@ -4,19 +4,16 @@
 //! thread is blocked.
 #![cfg(not(feature = "loom"))]
 
+mod common;
+
 use std::sync::mpsc;
+
+use common::pool;
 
 use betterconcurrent::{
     as_completed, block_until_done, wait, Executor, Future, ReturnWhen, ThreadPoolExecutor,
     MAX_RUN_HERE_DEPTH,
 };
-
-fn one_worker() -> ThreadPoolExecutor {
-    ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .unwrap()
-}
 
 fn blocking_chain(executor: Executor, k: u32, depth: u32) -> u32 {
     if k == depth {
@@ -32,7 +29,7 @@ fn blocking_chain(executor: Executor, k: u32, depth: u32) -> u32 {
 // The footgun: a task blocking on its own subtask, on a one-worker pool.
 #[test]
 fn blocking_on_a_subtask_on_one_worker_completes() {
-    let pool = one_worker();
+    let pool = pool(1);
     let executor = pool.executor();
     let parent = pool
         .submit(move || {
@@ -48,7 +45,7 @@ fn blocking_on_a_subtask_on_one_worker_completes() {
 // Nested blocking waits deeper than the in-place cap: spare threads take over, all complete.
 #[test]
 fn nested_blocking_waits_beyond_the_in_place_cap_complete() {
-    let pool = one_worker();
+    let pool = pool(1);
     let executor = pool.executor();
     let depth = 10 * MAX_RUN_HERE_DEPTH as u32;
     let root = pool
@@ -61,7 +58,7 @@ fn nested_blocking_waits_beyond_the_in_place_cap_complete() {
 // A blocking wait for an async subtask (which cannot run in place): a spare thread runs it.
 #[test]
 fn blocking_on_an_async_subtask_on_one_worker_completes() {
-    let pool = one_worker();
+    let pool = pool(1);
     let executor = pool.executor();
     let parent = pool
         .submit(move || {
@@ -76,7 +73,7 @@ fn blocking_on_an_async_subtask_on_one_worker_completes() {
 // wait() and as_completed() inside a task, over subtasks of the same one-worker pool.
 #[test]
 fn wait_and_as_completed_inside_a_task_complete() {
-    let pool = one_worker();
+    let pool = pool(1);
     let executor = pool.executor();
     let parent = pool
         .submit(move || {
@@ -100,7 +97,7 @@ fn wait_and_as_completed_inside_a_task_complete() {
 // block_until_done inside a task (the blocking yield_until_done of sync code).
 #[test]
 fn block_until_done_inside_a_task_completes() {
-    let pool = one_worker();
+    let pool = pool(1);
     let executor = pool.executor();
     let parent = pool
         .submit(move || {
@@ -119,7 +116,7 @@ fn block_until_done_inside_a_task_completes() {
 // the awaited closure runs in place instead of waiting for the busy worker.
 #[test]
 fn a_callback_blocking_on_new_work_of_its_own_pool_completes() {
-    let pool = one_worker();
+    let pool = pool(1);
     let executor = pool.executor();
     let (tx, rx) = mpsc::channel();
     let first = pool.submit(|| 1u32).unwrap();
@@ -135,7 +132,7 @@ fn a_callback_blocking_on_new_work_of_its_own_pool_completes() {
 // A task blocking on another pool's future does not run it in place (wrong pool's thread).
 #[test]
 fn blocking_on_another_pools_future_runs_it_there() {
-    let pool = one_worker();
+    let pool = pool(1);
     let other = ThreadPoolExecutor::builder()
         .max_workers(1)
         .thread_name_prefix("other")

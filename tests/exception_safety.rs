@@ -4,21 +4,18 @@
 //! with sleeps.
 #![cfg(not(feature = "loom"))]
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use common::pool;
+
 use betterconcurrent::{Error, Future, State, ThreadPoolExecutor};
 
 const LONG: Duration = Duration::from_secs(60);
-
-fn pool(workers: usize) -> ThreadPoolExecutor {
-    ThreadPoolExecutor::builder()
-        .max_workers(workers)
-        .build()
-        .unwrap()
-}
 
 /// Wait until `n` wakers are registered on `future`: the awaiting tasks have suspended.
 fn until_waiters(future: &Future<u32>, n: usize) {

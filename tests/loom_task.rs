@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use betterconcurrent::task::{RunOutcome, Schedule, Task};
-use betterconcurrent::Error;
+use betterconcurrent::{Error, Future};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Mutex;
 use loom::thread;
@@ -90,20 +90,28 @@ impl std::future::Future for Flagged {
     }
 }
 
+/// An async task around a [`Flagged`] body, with the body's flag and waker slot.
+fn flagged_task(queue: &Arc<Queue>) -> (Task, Future<u32>, Arc<AtomicBool>, WakerSlot) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let slot: WakerSlot = Arc::new(Mutex::new(None));
+    let body = Flagged {
+        flag: flag.clone(),
+        slot: slot.clone(),
+        in_poll: Arc::new(AtomicBool::new(false)),
+    };
+    let (task, future) = Task::from_async(body, queue.weak());
+    (task, future, flag, slot)
+}
+
+type WakerSlot = Arc<Mutex<Option<Waker>>>;
+
 /// A wake arriving while the task is being polled (or before, or after): the task is polled
 /// again, never twice at once, and completes: the wake is never lost.
 #[test]
 fn a_wake_racing_the_poll_is_never_lost() {
     model(|| {
         let queue = Queue::new();
-        let flag = Arc::new(AtomicBool::new(false));
-        let slot = Arc::new(Mutex::new(None::<Waker>));
-        let body = Flagged {
-            flag: flag.clone(),
-            slot: slot.clone(),
-            in_poll: Arc::new(AtomicBool::new(false)),
-        };
-        let (task, future) = Task::from_async(body, queue.weak());
+        let (task, future, flag, slot) = flagged_task(&queue);
         let waker_thread = thread::spawn(move || {
             flag.store(true, Ordering::SeqCst);
             let waker = slot.lock().unwrap().take();
@@ -126,14 +134,7 @@ fn a_wake_racing_the_poll_is_never_lost() {
 fn concurrent_wakes_queue_the_task_at_most_once() {
     model(|| {
         let queue = Queue::new();
-        let flag = Arc::new(AtomicBool::new(false));
-        let slot = Arc::new(Mutex::new(None::<Waker>));
-        let body = Flagged {
-            flag: flag.clone(),
-            slot: slot.clone(),
-            in_poll: Arc::new(AtomicBool::new(false)),
-        };
-        let (task, future) = Task::from_async(body, queue.weak());
+        let (task, future, flag, slot) = flagged_task(&queue);
         assert_eq!(task.run(|| {}), RunOutcome::Suspended);
         let waker = slot.lock().unwrap().take().unwrap();
         let second = waker.clone();
@@ -227,14 +228,7 @@ fn a_panicking_task_and_callback_still_wake_waiters() {
 fn cancel_racing_a_wake_ends_the_task_once() {
     model(|| {
         let queue = Queue::new();
-        let flag = Arc::new(AtomicBool::new(false));
-        let slot = Arc::new(Mutex::new(None::<Waker>));
-        let body = Flagged {
-            flag: flag.clone(),
-            slot: slot.clone(),
-            in_poll: Arc::new(AtomicBool::new(false)),
-        };
-        let (task, future) = Task::from_async(body, queue.weak());
+        let (task, future, _flag, slot) = flagged_task(&queue);
         let watch = task.watch().unwrap();
         assert_eq!(task.run(|| {}), RunOutcome::Suspended);
         let waker = slot.lock().unwrap().take().unwrap();

@@ -3,42 +3,19 @@
 //! names the Python test it mirrors). Synchronisation is by channels and barriers, never sleeps.
 #![cfg(not(feature = "loom"))]
 
+mod common;
+
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use common::{block_workers, pool};
+
 use betterconcurrent::{
     BuildError, Error, Future, MapOptions, State, SubmitError, ThreadPoolExecutor,
 };
-
-fn pool(workers: usize) -> ThreadPoolExecutor {
-    ThreadPoolExecutor::builder()
-        .max_workers(workers)
-        .build()
-        .unwrap()
-}
-
-/// Occupy every worker of `pool` until the returned sender is dropped or sent to.
-fn block_workers(pool: &ThreadPoolExecutor, workers: usize) -> (mpsc::Sender<()>, Vec<Future<()>>) {
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let release_rx = Arc::new(Mutex::new(release_rx));
-    let started = Arc::new(Barrier::new(workers + 1));
-    let blockers = (0..workers)
-        .map(|_| {
-            let release_rx = release_rx.clone();
-            let started = started.clone();
-            pool.submit(move || {
-                started.wait();
-                let _ = release_rx.lock().unwrap().recv();
-            })
-            .unwrap()
-        })
-        .collect();
-    started.wait();
-    (release_tx, blockers)
-}
 
 // ExecutorTest.test_submit
 #[test]

@@ -2,26 +2,23 @@
 //! continuations on a one-worker pool, fire-and-forget `join`, and the tree search.
 #![cfg(not(feature = "loom"))]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use betterconcurrent::{yield_until_done, Executor, ThreadPoolExecutor};
+use common::pool;
+
+use betterconcurrent::{yield_until_done, Executor};
 
 #[path = "../examples/tree_search.rs"]
 #[allow(dead_code)]
 mod tree_search;
 
-fn one_worker() -> ThreadPoolExecutor {
-    ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .unwrap()
-}
-
 // test_continuation.py: a task on a 1-worker pool waits cooperatively on a subtask (5 ** 2).
 #[test]
 fn continuation_on_one_worker() {
-    let pool = one_worker();
+    let pool = pool(1);
     let executor = pool.executor();
     let future = pool
         .submit_async(async move {
@@ -38,7 +35,7 @@ fn continuation_on_one_worker() {
 // test_multiple_continuations.py: a task waits on 8 subtasks with yield_until_done(fs).
 #[test]
 fn multiple_continuations_on_one_worker() {
-    let pool = one_worker();
+    let pool = pool(1);
     let executor = pool.executor();
     let future = pool
         .submit_async(async move {
@@ -71,7 +68,7 @@ fn countdown(executor: Executor, counter: Arc<AtomicUsize>, n: usize) {
 // test_join.py: a fire-and-forget countdown of 100 subtasks; join waits for all of them.
 #[test]
 fn join_waits_for_a_fire_and_forget_countdown() {
-    let pool = one_worker();
+    let pool = pool(1);
     let counter = Arc::new(AtomicUsize::new(0));
     countdown(pool.executor(), counter.clone(), 100);
     pool.join().unwrap();

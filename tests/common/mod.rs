@@ -1,0 +1,39 @@
+//! Helpers shared by the integration tests: building small pools and occupying their workers.
+// Each test file uses the helpers it needs; the others would warn as unused there.
+#![allow(dead_code)]
+
+use std::sync::{mpsc, Arc, Barrier, Mutex};
+
+use betterconcurrent::{Future, ThreadPoolExecutor};
+
+/// A pool of at most `workers` threads.
+pub fn pool(workers: usize) -> ThreadPoolExecutor {
+    ThreadPoolExecutor::builder()
+        .max_workers(workers)
+        .build()
+        .unwrap()
+}
+
+/// Occupy `workers` threads of `pool` (started: this returns once each is running) until the
+/// returned sender is dropped, or sent to once per worker to release.
+pub fn block_workers(
+    pool: &ThreadPoolExecutor,
+    workers: usize,
+) -> (mpsc::Sender<()>, Vec<Future<()>>) {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    let started = Arc::new(Barrier::new(workers + 1));
+    let blockers = (0..workers)
+        .map(|_| {
+            let release_rx = release_rx.clone();
+            let started = started.clone();
+            pool.submit(move || {
+                started.wait();
+                let _ = release_rx.lock().unwrap().recv();
+            })
+            .unwrap()
+        })
+        .collect();
+    started.wait();
+    (release_tx, blockers)
+}
