@@ -137,6 +137,9 @@ pub use betterconcurrent_std::{
 /// The task cell, for writing executors on the core.
 pub use betterconcurrent_core::task;
 
+/// The single-threaded, fixed-capacity executor for firmware and hosts (no `std` needed).
+pub use betterconcurrent_core::local::{self, LocalExecutor, LocalSpawner};
+
 /// The README's example is compiled and run as a doc test, so it cannot go stale.
 #[cfg(all(doctest, not(feature = "loom")))]
 #[doc = include_str!("../README.md")]

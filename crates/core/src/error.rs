@@ -39,6 +39,12 @@ pub enum Error {
     /// The wait was refused because it could never end: e.g. `join` called from one of the
     /// pool's own tasks would wait for that task itself. Await the futures instead.
     WouldDeadlock,
+    /// A fixed-capacity executor refused the work: it already held `capacity` unfinished tasks
+    /// (from [`SubmitError::Full`]).
+    Full {
+        /// How many unfinished tasks the executor can hold.
+        capacity: usize,
+    },
 }
 
 impl Error {
@@ -106,6 +112,10 @@ impl fmt::Display for Error {
                 "refused to wait: called from one of the pool's own tasks, it would wait for \
                  itself; await the futures of the work instead",
             ),
+            Error::Full { capacity } => write!(
+                f,
+                "the executor already held its capacity of {capacity} unfinished tasks"
+            ),
         }
     }
 }
@@ -121,6 +131,7 @@ impl fmt::Debug for Error {
             Error::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
             Error::Exception(error) => f.debug_tuple("Exception").field(error).finish(),
             Error::WouldDeadlock => f.write_str("WouldDeadlock"),
+            Error::Full { capacity } => f.debug_struct("Full").field("capacity", capacity).finish(),
         }
     }
 }
@@ -146,6 +157,7 @@ impl From<SubmitError> for Error {
         match error {
             SubmitError::Shutdown => Error::Shutdown,
             SubmitError::Broken(reason) => Error::BrokenExecutor(reason),
+            SubmitError::Full { capacity } => Error::Full { capacity },
         }
     }
 }
@@ -176,10 +188,16 @@ impl core::error::Error for InvalidStateError {}
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum SubmitError {
-    /// `shutdown` was called (Python raises `RuntimeError` here).
+    /// `shutdown` was called, or the executor was dropped (Python raises `RuntimeError` here).
     Shutdown,
     /// The executor is broken (e.g. an initializer failed); holds the reason.
     Broken(Arc<str>),
+    /// A fixed-capacity executor ([`LocalExecutor`](crate::local::LocalExecutor)) already holds
+    /// `capacity` unfinished tasks; submit again once some have finished.
+    Full {
+        /// How many unfinished tasks the executor can hold.
+        capacity: usize,
+    },
 }
 
 impl fmt::Display for SubmitError {
@@ -189,6 +207,10 @@ impl fmt::Display for SubmitError {
             SubmitError::Broken(reason) => {
                 write!(f, "cannot submit: the executor is broken ({reason})")
             }
+            SubmitError::Full { capacity } => write!(
+                f,
+                "cannot submit: the executor already holds its capacity of {capacity} unfinished tasks"
+            ),
         }
     }
 }
@@ -200,6 +222,7 @@ impl PartialEq for SubmitError {
         match (self, other) {
             (SubmitError::Shutdown, SubmitError::Shutdown) => true,
             (SubmitError::Broken(a), SubmitError::Broken(b)) => a == b,
+            (SubmitError::Full { capacity: a }, SubmitError::Full { capacity: b }) => a == b,
             _ => false,
         }
     }

@@ -88,15 +88,63 @@ fn is_done(state: u8) -> bool {
 
 type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
 
+/// The registered wakers of a future. The first one lives inline, so the common case (one task
+/// awaiting one future) registers without allocating: a scheduling step allocates nothing, which
+/// the embedded executor promises. More waiters go to a slab. Keys: 0 is the inline slot, `k + 1`
+/// is slab entry `k`.
+#[derive(Default)]
+struct Waiters {
+    first: Option<Waker>,
+    rest: Slab<Waker>,
+}
+
+impl Waiters {
+    fn insert(&mut self, waker: Waker) -> usize {
+        if self.first.is_none() {
+            self.first = Some(waker);
+            0
+        } else {
+            self.rest.insert(waker) + 1
+        }
+    }
+
+    /// The waker under `key`, which must be registered.
+    fn get_mut(&mut self, key: usize) -> &mut Waker {
+        match key {
+            0 => self.first.as_mut().expect("a registered waiter key"),
+            _ => &mut self.rest[key - 1],
+        }
+    }
+
+    /// Remove and return the waker under `key`, which must be registered.
+    fn remove(&mut self, key: usize) -> Waker {
+        match key {
+            0 => self.first.take().expect("a registered waiter key"),
+            _ => self.rest.remove(key - 1),
+        }
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    /// Every waker, the inline one first.
+    fn into_iter(self) -> impl Iterator<Item = Waker> {
+        self.first
+            .into_iter()
+            .chain(self.rest.into_iter().map(|(_, waker)| waker))
+    }
+}
+
 /// What completion hands out: the waiters and callbacks moved out of the lock.
 struct Notify<T> {
-    waiters: Slab<Waker>,
+    waiters: Waiters,
     callbacks: Vec<Callback<T>>,
 }
 
 struct Lists<T> {
     /// Wakers of everyone waiting for completion; keyed so a waiter that gives up removes itself.
-    waiters: Slab<Waker>,
+    waiters: Waiters,
     callbacks: Vec<Callback<T>>,
 }
 
@@ -127,7 +175,7 @@ impl<T> FutureCore<T> {
             scheduler,
             state: AtomicU8::new(PENDING),
             lists: Mutex::new(Lists {
-                waiters: Slab::new(),
+                waiters: Waiters::default(),
                 callbacks: Vec::new(),
             }),
             outcome: UnsafeCell::new(None),
@@ -430,7 +478,7 @@ impl<T> Future<T> {
     /// Wake the waiters, then run the callbacks in registration order. Called without the lock.
     /// A panicking waker or callback is caught and reported; the rest still run.
     fn notify(&self, notify: Notify<T>) {
-        for (_, waker) in notify.waiters {
+        for waker in notify.waiters.into_iter() {
             if let Err(error) = panic::catch(|| waker.wake()) {
                 panic::report("a waker", &error);
             }
@@ -495,7 +543,7 @@ impl<T> Future<T> {
                 *key = None;
                 (Poll::Ready(()), Some(waker))
             } else if let Some(slot) = *key {
-                let registered = &mut lists.waiters[slot];
+                let registered = lists.waiters.get_mut(slot);
                 if registered.will_wake(&waker) {
                     (Poll::Pending, Some(waker))
                 } else {

@@ -19,6 +19,7 @@ extern crate std;
 pub mod blocking;
 pub mod error;
 pub mod future;
+pub mod local;
 pub mod panic;
 #[doc(hidden)]
 pub mod sync;

@@ -58,6 +58,30 @@ impl<T> Mutex<T> {
     }
 }
 
+impl<T> Mutex<T> {
+    /// Lock it if it is free; never waits (safe from an interrupt handler that may have
+    /// preempted the holder).
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        #[cfg(not(feature = "loom"))]
+        return self.inner.try_lock();
+        #[cfg(feature = "loom")]
+        return match self.inner.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+    }
+}
+
+/// Back off in a retry loop; under loom, let another thread run (loom requires it of spin loops).
+#[inline]
+pub fn spin_loop() {
+    #[cfg(not(feature = "loom"))]
+    core::hint::spin_loop();
+    #[cfg(feature = "loom")]
+    loom::thread::yield_now();
+}
+
 /// An `UnsafeCell` with loom's closure-based API, so loom can check every access.
 #[cfg(feature = "loom")]
 pub use loom::cell::UnsafeCell;

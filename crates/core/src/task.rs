@@ -172,6 +172,25 @@ impl Task {
         self.raw.run(&mut before_complete)
     }
 
+    /// The scheduling policy every executor shares (the pool's workers and the
+    /// [`LocalExecutor`](crate::local::LocalExecutor)): run the task once, as
+    /// [`run`](Task::run), and say whether it finished, i.e. whether the executor must count one
+    /// task fewer outstanding. A suspended task is still outstanding; one that was run elsewhere
+    /// was counted there. What can still unwind after the future completed (a panicking
+    /// destructor of the value, dropped here as its last owner) is caught and reported, and the
+    /// task counts as finished, so the executor's loop survives it.
+    #[must_use = "count the task finished if this returns true"]
+    pub fn execute(self, before_complete: impl FnMut()) -> bool {
+        match panic::catch(|| self.run(before_complete)) {
+            Ok(RunOutcome::Completed) => true,
+            Ok(RunOutcome::Suspended | RunOutcome::RanElsewhere) => false,
+            Err(error) => {
+                panic::report("dropping a task's value", &error);
+                true
+            }
+        }
+    }
+
     /// Drop the work unrun and end the future cancelled, waking its waiters. Used by
     /// `shutdown(cancel_futures = true)`; a suspended async task that was woken is cancelled too.
     /// Returns false if the work had already been claimed through [`Future::run_here`] (which

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use crate::queue::{Injector, Stealer, Worker};
 use betterconcurrent_core::sync::{fence, Arc, AtomicBool, AtomicUsize, Ordering, Weak};
-use betterconcurrent_core::task::{RunOutcome, Schedule, Task, TaskWatch};
+use betterconcurrent_core::task::{Schedule, Task, TaskWatch};
 use betterconcurrent_core::{panic, Error, SubmitError};
 
 use crate::executor::ThreadPoolExecutor;
@@ -426,16 +426,8 @@ impl Shared {
             self.discard(task);
             return;
         }
-        // The user's code is already caught inside `run`; this catches what can still unwind
-        // after the future completed (a panicking destructor of the value, dropped here as the
-        // last owner), so the worker survives and the task is counted finished.
-        match panic::catch(|| task.run(|| self.release_idle_token())) {
-            Ok(RunOutcome::Suspended | RunOutcome::RanElsewhere) => {}
-            Ok(RunOutcome::Completed) => self.finish_one(),
-            Err(error) => {
-                panic::report("dropping a task's value", &error);
-                self.finish_one();
-            }
+        if task.execute(|| self.release_idle_token()) {
+            self.finish_one();
         }
     }
 
