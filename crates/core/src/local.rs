@@ -507,11 +507,14 @@ impl<const N: usize> RunQueue<N> {
     }
 }
 
-/// Under loom, a loom-visible stand-in with heapless's failure mode: an enqueue that finds
-/// another context mid-operation fails, so the models explore the parking path.
+/// Under loom, a loom-visible stand-in with heapless's failure mode: an enqueue that lands while
+/// another context is mid-operation on the queue fails, so the models explore the parking path.
+/// (A lock alone would not do: loom never switches threads while one holds a lock without
+/// touching another loom object, so `in_operation` is the window loom can preempt into.)
 #[cfg(feature = "loom")]
 struct RunQueue<const N: usize> {
     tasks: crate::sync::Mutex<alloc::collections::VecDeque<Task>>,
+    in_operation: AtomicUsize,
 }
 
 #[cfg(feature = "loom")]
@@ -519,21 +522,31 @@ impl<const N: usize> RunQueue<N> {
     fn new() -> Self {
         Self {
             tasks: crate::sync::Mutex::new(alloc::collections::VecDeque::with_capacity(N)),
+            in_operation: AtomicUsize::new(0),
         }
     }
 
     fn push(&self, task: Task) -> Result<(), Task> {
-        match self.tasks.try_lock() {
-            Some(mut tasks) if tasks.len() < N => {
+        let result = if self.in_operation.fetch_add(1, Ordering::AcqRel) > 0 {
+            Err(task)
+        } else {
+            let mut tasks = self.tasks.lock();
+            if tasks.len() < N {
                 tasks.push_back(task);
                 Ok(())
+            } else {
+                Err(task)
             }
-            _ => Err(task),
-        }
+        };
+        self.in_operation.fetch_sub(1, Ordering::AcqRel);
+        result
     }
 
     fn pop(&self) -> Option<Task> {
-        self.tasks.lock().pop_front()
+        self.in_operation.fetch_add(1, Ordering::AcqRel);
+        let task = self.tasks.lock().pop_front();
+        self.in_operation.fetch_sub(1, Ordering::AcqRel);
+        task
     }
 }
 
