@@ -269,7 +269,7 @@ impl<const N: usize> LocalExecutor<N> {
     }
 
     /// How many times a failed enqueue parked a task (tests check the path is taken).
-    #[cfg(test)]
+    #[cfg(all(test, feature = "std", not(feature = "loom")))]
     fn parked_total(&self) -> usize {
         self.shared.parked_total.load(Ordering::Relaxed)
     }
