@@ -65,9 +65,7 @@ fn a_wake_from_another_context_racing_the_run_loop_is_never_lost() {
         let doorbell = Doorbell::new();
         let waiting = {
             let doorbell = doorbell.clone();
-            executor
-                .spawn(async move { Ringing(doorbell).await })
-                .unwrap()
+            executor.spawn(Ringing(doorbell)).unwrap()
         };
         let ringer = thread::spawn(move || doorbell.ring());
         executor.join();
@@ -84,9 +82,7 @@ fn a_wake_whose_enqueue_fails_is_parked_and_still_run() {
         let doorbell = Doorbell::new();
         let waiting = {
             let doorbell = doorbell.clone();
-            executor
-                .spawn(async move { Ringing(doorbell).await })
-                .unwrap()
+            executor.spawn(Ringing(doorbell)).unwrap()
         };
         // Suspend the waiting task first, so the ring's wake enqueues it.
         executor.run_until_idle();
