@@ -270,9 +270,10 @@ impl<T> Future<T> {
     }
 
     /// The handle of a task cell's future; see [`crate::task`].
-    pub(crate) fn from_cell(cell: Arc<Cell<T, dyn Body<T>>>) -> Self {
+    pub(crate) fn from_cell<B: Body<T> + 'static>(cell: Arc<Cell<T, B>>) -> Self {
+        let unsized_cell: Arc<Cell<T, dyn Body<T>>> = crate::sync::unsize!(cell);
         Self {
-            cell,
+            cell: unsized_cell,
             shares: PhantomData,
         }
     }

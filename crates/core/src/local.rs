@@ -33,17 +33,19 @@
 //! The parker raises `rescan` after publishing `FULL`; the run loop clears it before scanning,
 //! so a task parked during a scan is found by the next one.
 
-use alloc::task::Wake;
 use core::any::Any;
 use core::fmt;
 use core::future::{Future as StdFuture, IntoFuture};
 use core::marker::PhantomData;
 use core::pin::pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 
 use crate::error::SubmitError;
 use crate::future::Future;
-use crate::sync::{spin_loop, Arc, AtomicBool, AtomicU8, AtomicUsize, Ordering, UnsafeCell, Weak};
+use crate::sync::{
+    spin_loop, unsize, waker, Arc, ArcWake, AtomicBool, AtomicU8, AtomicUsize, Ordering,
+    UnsafeCell, Weak,
+};
 use crate::task::{Schedule, Task};
 
 /// A single-threaded executor for `async` tasks with room for `N` unfinished tasks (`N` a power
@@ -94,6 +96,8 @@ use crate::task::{Schedule, Task};
 /// ```
 pub struct LocalExecutor<const N: usize> {
     shared: Arc<Shared<N>>,
+    /// `shared`, as its tasks' wakers and spawners reach it.
+    handles: Handles,
     /// `Send` but not `Sync`: see the type's docs.
     _not_sync: PhantomData<core::cell::Cell<()>>,
 }
@@ -103,7 +107,14 @@ pub struct LocalExecutor<const N: usize> {
 /// alive; once the executor is dropped, spawning returns [`SubmitError::Shutdown`].
 #[derive(Clone)]
 pub struct LocalSpawner {
-    target: Weak<dyn Spawn>,
+    handles: Handles,
+}
+
+/// Weak handles to an executor's shared state, unsized once when it is created.
+#[derive(Clone)]
+struct Handles {
+    spawn: Weak<dyn Spawn>,
+    schedule: Weak<dyn Schedule>,
 }
 
 /// What a [`LocalSpawner`] needs of the executor, without naming its capacity.
@@ -112,18 +123,21 @@ trait Spawn: Send + Sync {
     fn reserve(&self) -> Result<(), SubmitError>;
     /// Queue a task that `reserve` counted.
     fn enqueue(&self, task: Task);
-    /// Where the task's waker hands it back.
-    fn scheduler(self: Arc<Self>) -> Weak<dyn Schedule>;
 }
 
-/// Create the task for `body` on `target` and queue it.
-fn spawn_on<F>(target: Arc<dyn Spawn>, body: F) -> Result<Future<F::Output>, SubmitError>
+/// Create the task for `body` on `target` (whose tasks' wakers reach it through `scheduler`)
+/// and queue it.
+fn spawn_on<F>(
+    target: &dyn Spawn,
+    scheduler: &Weak<dyn Schedule>,
+    body: F,
+) -> Result<Future<F::Output>, SubmitError>
 where
     F: StdFuture + Send + 'static,
     F::Output: Send + 'static,
 {
     target.reserve()?;
-    let (task, future) = Task::from_async(body, target.clone().scheduler());
+    let (task, future) = Task::from_async(body, scheduler.clone());
     target.enqueue(task);
     Ok(future)
 }
@@ -135,15 +149,15 @@ impl LocalSpawner {
         F: StdFuture + Send + 'static,
         F::Output: Send + 'static,
     {
-        let target = self.target.upgrade().ok_or(SubmitError::Shutdown)?;
-        spawn_on(target, body)
+        let target = self.handles.spawn.upgrade().ok_or(SubmitError::Shutdown)?;
+        spawn_on(&*target, &self.handles.schedule, body)
     }
 }
 
 impl fmt::Debug for LocalSpawner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalSpawner")
-            .field("executor_alive", &(self.target.strong_count() > 0))
+            .field("executor_alive", &(self.handles.spawn.strong_count() > 0))
             .finish()
     }
 }
@@ -156,8 +170,15 @@ impl<const N: usize> LocalExecutor<N> {
     /// If `N` is not a power of two of at least 2 (the queue's requirement; a compile-time error
     /// where the executor is created in a `const` context).
     pub fn new() -> Self {
+        let shared = Arc::new(Shared::new());
+        let spawn: Arc<dyn Spawn> = unsize!(shared.clone());
+        let schedule: Arc<dyn Schedule> = unsize!(shared.clone());
         Self {
-            shared: Arc::new(Shared::new()),
+            handles: Handles {
+                spawn: Arc::downgrade(&spawn),
+                schedule: Arc::downgrade(&schedule),
+            },
+            shared,
             _not_sync: PhantomData,
         }
     }
@@ -174,9 +195,8 @@ impl<const N: usize> LocalExecutor<N> {
 
     /// A handle for spawning from inside tasks, other threads or interrupt handlers.
     pub fn spawner(&self) -> LocalSpawner {
-        let target: Arc<dyn Spawn> = self.shared.clone();
         LocalSpawner {
-            target: Arc::downgrade(&target),
+            handles: self.handles.clone(),
         }
     }
 
@@ -187,7 +207,7 @@ impl<const N: usize> LocalExecutor<N> {
         F: StdFuture + Send + 'static,
         F::Output: Send + 'static,
     {
-        spawn_on(self.shared.clone(), body)
+        spawn_on(&*self.shared, &self.handles.schedule, body)
     }
 
     /// Poll tasks until none is ready (every task is finished or suspended); returns how many
@@ -235,7 +255,7 @@ impl<const N: usize> LocalExecutor<N> {
     pub fn block_on_with<F: IntoFuture>(&self, future: F, mut idle: impl FnMut()) -> F::Output {
         let mut future = pin!(future.into_future());
         // The executor is its own waker for `future`: no allocation.
-        let waker = Waker::from(self.shared.clone());
+        let waker = waker(self.shared.clone());
         let mut cx = Context::from_waker(&waker);
         self.shared.main_woken.store(true, Ordering::Release);
         loop {
@@ -438,19 +458,14 @@ impl<const N: usize> Spawn for Shared<N> {
     fn enqueue(&self, task: Task) {
         self.push(task);
     }
-
-    fn scheduler(self: Arc<Self>) -> Weak<dyn Schedule> {
-        let scheduler: Arc<dyn Schedule> = self;
-        Arc::downgrade(&scheduler)
-    }
 }
 
 impl<const N: usize> Schedule for Shared<N> {
-    fn schedule(self: Arc<Self>, task: Task) {
+    fn schedule(&self, task: Task) {
         self.push(task);
     }
 
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+    fn as_any(&self) -> &dyn Any {
         self
     }
 
@@ -459,14 +474,10 @@ impl<const N: usize> Schedule for Shared<N> {
     }
 }
 
-impl<const N: usize> Wake for Shared<N> {
-    /// The waker of `block_on`'s own future.
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.main_woken.store(true, Ordering::Release);
+/// The waker of `block_on`'s own future.
+impl<const N: usize> ArcWake for Shared<N> {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.main_woken.store(true, Ordering::Release);
     }
 }
 

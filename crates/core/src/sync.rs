@@ -1,20 +1,120 @@
-//! The one place that names atomics, locks and `UnsafeCell`.
+//! The one place that names atomics, locks, `Arc` and `UnsafeCell`.
 //!
 //! Every protocol in this workspace imports its synchronisation primitives from here, never from
 //! `core::sync` or `std::sync` directly, so that the feature `loom` can swap them all for loom's
-//! model-checked versions at once (the approach of tokio's `loom` module and maitake's `loom.rs`).
+//! model-checked versions at once (the approach of tokio's `loom` module and maitake's `loom.rs`),
+//! and the feature `portable-atomic-critical-section` for `portable-atomic`'s on targets without
+//! compare-and-swap.
 //!
 //! `Arc` and `Weak` stay `alloc`'s even under loom: loom's `Arc` cannot be unsized into the
-//! `Arc<dyn ...>` task handles the executor needs, and reference counting is not one of our
+//! `Arc<dyn ...>` handles the executors need, and reference counting is not one of our
 //! protocols. Everything whose interleavings matter (states, waiter lists, queues, parking) goes
 //! through the types below.
+//!
+//! On targets without compare-and-swap (thumbv6m) `alloc` has no `Arc` at all, so it comes from
+//! `portable-atomic-util`. That `Arc` cannot be a method receiver of a trait object or unsize
+//! implicitly on stable Rust, so the code never relies on either: trait objects take `&self`,
+//! unsizing goes through `unsize!`, and wakers are built by `waker` (not `alloc`'s `Wake`).
 
+#[cfg(target_has_atomic = "ptr")]
 pub use alloc::sync::{Arc, Weak};
+#[cfg(all(
+    not(target_has_atomic = "ptr"),
+    feature = "portable-atomic-critical-section"
+))]
+pub use portable_atomic_util::{Arc, Weak};
+#[cfg(all(
+    not(target_has_atomic = "ptr"),
+    not(feature = "portable-atomic-critical-section")
+))]
+compile_error!(
+    "this target has no compare-and-swap: enable betterconcurrent-core's feature \
+     `portable-atomic-critical-section` (and provide a `critical-section` implementation)"
+);
 
-#[cfg(not(feature = "loom"))]
+#[cfg(all(
+    not(feature = "loom"),
+    not(feature = "portable-atomic-critical-section")
+))]
 pub use core::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
 #[cfg(feature = "loom")]
 pub use loom::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+#[cfg(all(not(feature = "loom"), feature = "portable-atomic-critical-section"))]
+pub use portable_atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+
+/// Unsize an `Arc<T>` into the `Arc<dyn Trait>` the context expects. `alloc`'s `Arc` coerces by
+/// itself; `portable-atomic-util`'s cannot on stable Rust, so there the pointer makes a round trip
+/// through `into_raw`/`from_raw`, which its documentation names as the way to do it.
+#[cfg(target_has_atomic = "ptr")]
+macro_rules! unsize {
+    ($arc:expr) => {
+        $arc
+    };
+}
+/// Unsize an `Arc<T>` into the `Arc<dyn Trait>` the context expects. `alloc`'s `Arc` coerces by
+/// itself; `portable-atomic-util`'s cannot on stable Rust, so there the pointer makes a round trip
+/// through `into_raw`/`from_raw`, which its documentation names as the way to do it.
+#[cfg(not(target_has_atomic = "ptr"))]
+macro_rules! unsize {
+    ($arc:expr) => {{
+        let raw = $crate::sync::Arc::into_raw($arc);
+        // SAFETY: the pointer came from `into_raw` of the same allocation; only its type gains
+        // the trait object's metadata (an unsizing coercion of the raw pointer).
+        unsafe { $crate::sync::Arc::from_raw(raw) }
+    }};
+}
+pub(crate) use unsize;
+
+/// What a [`waker`] does when woken: `alloc::task::Wake` for either `Arc` type.
+pub(crate) trait ArcWake: Send + Sync + 'static {
+    /// Wake without consuming the handle.
+    fn wake_by_ref(this: &Arc<Self>);
+
+    /// Wake, consuming the handle.
+    fn wake(this: Arc<Self>) {
+        Self::wake_by_ref(&this);
+    }
+}
+
+/// A waker whose data pointer is an `Arc<W>`: waking calls `W`'s [`ArcWake`] methods, cloning
+/// and dropping the waker count references. Building it allocates nothing.
+pub(crate) fn waker<W: ArcWake>(arc: Arc<W>) -> core::task::Waker {
+    let raw = core::task::RawWaker::new(Arc::into_raw(arc).cast(), &WakerVTable::<W>::VTABLE);
+    // SAFETY: the vtable's functions treat the data pointer as what it is (a pointer from
+    // `Arc::<W>::into_raw` owning one strong reference), which is the `RawWaker` contract.
+    unsafe { core::task::Waker::from_raw(raw) }
+}
+
+/// The `RawWakerVTable` of [`waker`] for each `W`.
+struct WakerVTable<W>(core::marker::PhantomData<W>);
+
+impl<W: ArcWake> WakerVTable<W> {
+    const VTABLE: core::task::RawWakerVTable =
+        core::task::RawWakerVTable::new(Self::clone, Self::wake, Self::wake_by_ref, Self::drop);
+
+    unsafe fn clone(data: *const ()) -> core::task::RawWaker {
+        // SAFETY: `data` owns a strong reference of an `Arc<W>` (see `waker`), so the count is
+        // at least one and incrementing it is sound; the new `RawWaker` owns the new reference.
+        unsafe { Arc::increment_strong_count(data.cast::<W>()) };
+        core::task::RawWaker::new(data, &Self::VTABLE)
+    }
+
+    unsafe fn wake(data: *const ()) {
+        // SAFETY: waking by value consumes the waker's strong reference, which this takes over.
+        W::wake(unsafe { Arc::from_raw(data.cast::<W>()) });
+    }
+
+    unsafe fn wake_by_ref(data: *const ()) {
+        // SAFETY: the waker keeps its reference; `ManuallyDrop` borrows it without releasing it.
+        let arc = core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(data.cast::<W>()) });
+        W::wake_by_ref(&arc);
+    }
+
+    unsafe fn drop(data: *const ()) {
+        // SAFETY: dropping the waker releases the strong reference it owns.
+        drop(unsafe { Arc::from_raw(data.cast::<W>()) });
+    }
+}
 
 /// A short-critical-section lock: `spin` in `no_std`, loom's mutex under loom.
 ///

@@ -27,25 +27,26 @@
 //! running one `NOTIFIED`, or finds it already scheduled or complete); exactly one [`Task`] handle
 //! exists while `SCHEDULED` is set, and none while the task is idle (its waker holds the cell).
 
-use alloc::task::Wake;
 use core::any::Any;
 use core::fmt;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 
 use crate::error::Error;
 use crate::future::{Body, Cell, Future, FutureCore};
 use crate::panic;
-use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, UnsafeCell, Weak};
+use crate::sync::{
+    unsize, waker, Arc, ArcWake, AtomicBool, AtomicUsize, Ordering, UnsafeCell, Weak,
+};
 
 /// An executor's queue, as seen by the tasks it runs: where a woken async task goes back to.
 pub trait Schedule: Send + Sync + 'static {
     /// Queue `task` again: it was woken after suspending. It was counted when first submitted, so
     /// this is not a new submission and must not be refused, even after shutdown.
-    fn schedule(self: Arc<Self>, task: Task);
+    fn schedule(&self, task: Task);
 
     /// This executor as `Any`, so a handle type can be recovered from [`Future::scheduler`].
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    fn as_any(&self) -> &dyn Any;
 
     /// One of this executor's tasks was run to its end through [`Future::run_here`] instead of
     /// from its queue: count it finished (its queued copy will report [`RunOutcome::RanElsewhere`]).
@@ -67,19 +68,24 @@ pub enum RunOutcome {
 }
 
 /// What an executor can do with a queued task; implemented by each kind of task cell.
+///
+/// Methods take `&self` (not `self: Arc<Self>`, which `portable-atomic-util`'s `Arc` cannot be
+/// on a trait object) and `this`, the handle the caller dispatched through, which keeps the cell
+/// alive for the call and from which an implementation takes an owned handle of its own type
+/// (`Cell::handle`).
 trait Runnable: Send + Sync {
-    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome;
+    fn run(&self, this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome;
     /// False if the work was already claimed elsewhere (then it is not this caller's to count).
-    fn cancel(self: Arc<Self>) -> bool;
+    fn cancel(&self, this: &Arc<dyn Runnable>) -> bool;
     /// As `cancel`.
-    fn fail(self: Arc<Self>, error: Error) -> bool;
+    fn fail(&self, this: &Arc<dyn Runnable>, error: Error) -> bool;
     /// A weak handle to an async task (closures never suspend, so they have none).
-    fn watch(self: Arc<Self>) -> Option<TaskWatch>;
+    fn watch(&self, this: &Arc<dyn Runnable>) -> Option<TaskWatch>;
 }
 
-/// What a [`TaskWatch`] can do with the task it watches.
+/// What a [`TaskWatch`] can do with the task it watches; `this` as for [`Runnable`].
 trait Watched: Send + Sync {
-    fn wake_now(self: Arc<Self>);
+    fn wake_now(&self, this: &Arc<dyn Watched>);
 }
 
 /// A weak handle to an async task, for the executor that runs it: a suspended task is held only
@@ -94,7 +100,8 @@ impl TaskWatch {
     /// Wake the task as its waker would, if it still exists: an idle task is queued again.
     pub fn wake(&self) {
         if let Some(task) = self.raw.upgrade() {
-            task.wake_now();
+            task.wake_now(&task);
+            drop_work(task);
         }
     }
 
@@ -140,7 +147,7 @@ impl Task {
             },
         });
         let future = Future::from_cell(cell.clone());
-        (Task { raw: cell }, future)
+        (Task { raw: unsize!(cell) }, future)
     }
 
     /// Package an `async` body as a task that `scheduler` runs; returns the task (already marked
@@ -158,7 +165,7 @@ impl Task {
             },
         });
         let future = Future::from_cell(cell.clone());
-        (Task { raw: cell }, future)
+        (Task { raw: unsize!(cell) }, future)
     }
 
     /// Run the work: call the closure, or poll the async body once.
@@ -169,7 +176,10 @@ impl Task {
     /// the outcome: executors use it to mark the thread idle, so a caller that saw the result and
     /// submits again finds it so.
     pub fn run(self, mut before_complete: impl FnMut()) -> RunOutcome {
-        self.raw.run(&mut before_complete)
+        let outcome = self.raw.run(&self.raw, &mut before_complete);
+        // The cell's last handle may go here, dropping the value: user code, caught.
+        drop_work(self);
+        outcome
     }
 
     /// The scheduling policy every executor shares (the pool's workers and the
@@ -197,19 +207,23 @@ impl Task {
     /// counted it): then there is nothing for the caller to count.
     #[must_use = "count the task finished if this returns true"]
     pub fn cancel(self) -> bool {
-        self.raw.cancel()
+        let cancelled_here = self.raw.cancel(&self.raw);
+        drop_work(self);
+        cancelled_here
     }
 
     /// Drop the work unrun and finish the future with `error` (e.g. [`Error::BrokenExecutor`]).
     /// Returns false as [`cancel`](Task::cancel) does.
     #[must_use = "count the task finished if this returns true"]
     pub fn fail(self, error: Error) -> bool {
-        self.raw.fail(error)
+        let failed_here = self.raw.fail(&self.raw, error);
+        drop_work(self);
+        failed_here
     }
 
     /// A weak handle to this task if it is an async one (which can suspend); see [`TaskWatch`].
     pub fn watch(&self) -> Option<TaskWatch> {
-        self.raw.clone().watch()
+        self.raw.watch(&self.raw)
     }
 }
 
@@ -288,31 +302,47 @@ where
     }
 }
 
+impl<T, B: Body<T>> Cell<T, B> {
+    /// An owned handle to this cell (one more strong reference), from `erased`, the type-erased
+    /// handle the caller dispatched through. (Not from `&self`: a pointer derived from a
+    /// reference to the contents may not reach the reference counts before them.)
+    fn handle<U: ?Sized>(&self, erased: &Arc<U>) -> Arc<Self> {
+        assert!(
+            core::ptr::eq(Arc::as_ptr(erased).cast::<Self>(), self),
+            "a task cell's handle is taken from the handle that points at it"
+        );
+        let raw = Arc::into_raw(erased.clone()).cast::<Self>();
+        // SAFETY: `erased` points at this very cell (checked above), so `raw` is the address of
+        // a `Self` inside an `Arc` allocation, and `into_raw` gave it that allocation's
+        // provenance and one strong reference, which the new handle takes over.
+        unsafe { Arc::from_raw(raw) }
+    }
+}
+
 impl<F, T> Runnable for Cell<T, ClosureBody<F>>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    // Every path ends with `drop_work` of the last handles it holds: dropping the cell may drop
-    // the value (user code), and a panic there must neither escape nor be counted twice.
-    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome {
+    // Every path ends with `drop_work` of the handles it took: dropping the cell may drop the
+    // value (user code), and a panic there must neither escape nor be counted twice. (The
+    // caller's `Task` drops its own handle the same way.)
+    fn run(&self, this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome {
         if !self.body.claim() {
-            drop_work(self);
             return RunOutcome::RanElsewhere;
         }
-        let future = Future::<T>::from_cell(self.clone());
+        let future = Future::<T>::from_cell(self.handle(this));
         self.body.run_claimed(&future, before_complete);
-        drop_work((self, future));
+        drop_work(future);
         RunOutcome::Completed
     }
 
-    fn cancel(self: Arc<Self>) -> bool {
+    fn cancel(&self, this: &Arc<dyn Runnable>) -> bool {
         if !self.body.claim() {
-            drop_work(self);
             return false;
         }
         let work = self.body.take();
-        let future = Future::<T>::from_cell(self);
+        let future = Future::<T>::from_cell(self.handle(this));
         if future.cancel() {
             let _ = future.set_running_or_notify_cancel();
         }
@@ -320,13 +350,12 @@ where
         true
     }
 
-    fn fail(self: Arc<Self>, error: Error) -> bool {
+    fn fail(&self, this: &Arc<dyn Runnable>, error: Error) -> bool {
         if !self.body.claim() {
-            drop_work(self);
             return false;
         }
         let work = self.body.take();
-        let future = Future::<T>::from_cell(self);
+        let future = Future::<T>::from_cell(self.handle(this));
         if let Ok(true) = future.set_running_or_notify_cancel() {
             let _ = future.set_outcome(Err(error));
         }
@@ -334,7 +363,7 @@ where
         true
     }
 
-    fn watch(self: Arc<Self>) -> Option<TaskWatch> {
+    fn watch(&self, _this: &Arc<dyn Runnable>) -> Option<TaskWatch> {
         None
     }
 }
@@ -499,31 +528,33 @@ where
 {
     /// Hand the task back to its executor; if the executor is gone, nothing could ever run it, so
     /// end it cancelled instead of leaving its future pending forever.
-    fn reschedule(self: Arc<Self>) {
-        match self.core.scheduler() {
-            Some(scheduler) => scheduler.schedule(Task { raw: self }),
+    fn reschedule(this: Arc<Self>) {
+        let scheduler = this.core.scheduler();
+        let task = Task { raw: unsize!(this) };
+        match scheduler {
+            Some(scheduler) => scheduler.schedule(task),
             None => {
                 // No executor to count it any more; the return value has no one to tell.
-                let _ = self.cancel();
+                let _ = task.cancel();
             }
         }
     }
 }
 
-impl<F, T> Wake for Cell<T, AsyncBody<F>>
+impl<F, T> ArcWake for Cell<T, AsyncBody<F>>
 where
     F: core::future::Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    fn wake(self: Arc<Self>) {
-        if let WakeTransition::Schedule = self.body.wake() {
-            self.reschedule();
+    fn wake(this: Arc<Self>) {
+        if let WakeTransition::Schedule = this.body.wake() {
+            Self::reschedule(this);
         }
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let WakeTransition::Schedule = self.body.wake() {
-            self.clone().reschedule();
+    fn wake_by_ref(this: &Arc<Self>) {
+        if let WakeTransition::Schedule = this.body.wake() {
+            Self::reschedule(this.clone());
         }
     }
 }
@@ -533,22 +564,22 @@ where
     F: core::future::Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    fn run(self: Arc<Self>, before_complete: &mut dyn FnMut()) -> RunOutcome {
+    fn run(&self, this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome {
         let Some(first_poll) = self.body.start_poll() else {
             // Never queued once complete (module invariants); nothing to count twice.
             debug_assert!(false, "a complete async task was queued");
             return RunOutcome::RanElsewhere;
         };
-        let future = Future::<T>::from_cell(self.clone());
+        let future = Future::<T>::from_cell(self.handle(this));
         // The first poll claims the future; if the user cancelled (or finished) it while it was
         // queued, the body is dropped unpolled.
         if first_poll && future.set_running_or_notify_cancel() != Ok(true) {
             self.body.complete();
             before_complete();
-            drop_work((self, future));
+            drop_work(future);
             return RunOutcome::Completed;
         }
-        let waker = Waker::from(self.clone());
+        let waker = waker(self.handle(this));
         let mut cx = Context::from_waker(&waker);
         let polled = panic::catch(|| {
             self.body.body.with_mut(|slot| {
@@ -569,9 +600,9 @@ where
             Ok(Poll::Pending) => {
                 before_complete();
                 if let IdleTransition::Requeue = self.body.end_poll() {
-                    self.clone().reschedule();
+                    Self::reschedule(self.handle(this));
                 }
-                drop_work((self, future, waker));
+                drop_work((future, waker));
                 return RunOutcome::Suspended;
             }
             Ok(Poll::Ready(value)) => Ok(value),
@@ -580,30 +611,32 @@ where
         self.body.complete();
         before_complete();
         let _ = future.set_outcome(outcome);
-        // The last handles may go here, dropping the value: user code, caught.
-        drop_work((self, future, waker));
+        // Handles may go here, dropping the value: user code, caught.
+        drop_work((future, waker));
         RunOutcome::Completed
     }
 
-    fn cancel(self: Arc<Self>) -> bool {
+    fn cancel(&self, this: &Arc<dyn Runnable>) -> bool {
         self.body.complete();
-        let future = Future::<T>::from_cell(self);
+        let future = Future::<T>::from_cell(self.handle(this));
         future.cancel_started();
         drop_work(future);
         true
     }
 
-    fn fail(self: Arc<Self>, error: Error) -> bool {
+    fn fail(&self, this: &Arc<dyn Runnable>, error: Error) -> bool {
         self.body.complete();
-        let future = Future::<T>::from_cell(self);
+        let future = Future::<T>::from_cell(self.handle(this));
         let _ = future.set_outcome(Err(error));
         drop_work(future);
         true
     }
 
-    fn watch(self: Arc<Self>) -> Option<TaskWatch> {
-        let weak: Weak<Self> = Arc::downgrade(&self);
-        Some(TaskWatch { raw: weak })
+    fn watch(&self, this: &Arc<dyn Runnable>) -> Option<TaskWatch> {
+        let watched: Arc<dyn Watched> = unsize!(self.handle(this));
+        Some(TaskWatch {
+            raw: Arc::downgrade(&watched),
+        })
     }
 }
 
@@ -612,7 +645,7 @@ where
     F: core::future::Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    fn wake_now(self: Arc<Self>) {
-        Wake::wake(self);
+    fn wake_now(&self, this: &Arc<dyn Watched>) {
+        ArcWake::wake(self.handle(this));
     }
 }

@@ -24,11 +24,11 @@ struct Queue {
 }
 
 impl Schedule for Queue {
-    fn schedule(self: Arc<Self>, task: Task) {
+    fn schedule(&self, task: Task) {
         self.tasks.lock().unwrap().push_back(task);
     }
 
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+    fn as_any(&self) -> &dyn Any {
         self
     }
 

@@ -146,29 +146,32 @@ impl Builder {
         };
         let deques: Vec<Worker<Task>> = (0..max_workers).map(|_| Worker::new_lifo()).collect();
         let stealers = deques.iter().map(Worker::stealer).collect();
-        Ok(ThreadPoolExecutor::from_shared(Arc::new(Shared {
-            injector: Injector::new(),
-            stealers,
-            spare_deques: Mutex::new(deques),
-            sleep: Sleep::new(),
-            outstanding: AtomicUsize::new(0),
-            idle_tokens: AtomicUsize::new(0),
-            threads_started: AtomicUsize::new(0),
-            closing: AtomicBool::new(false),
-            cancel_queued: AtomicBool::new(false),
-            broken: Mutex::new(None),
-            handles: Mutex::new(Vec::new()),
-            alive: Mutex::new(0),
-            idle_waiters: AtomicUsize::new(0),
-            watched: Mutex::new(Watched::default()),
-            blocked: AtomicUsize::new(0),
-            spares: AtomicUsize::new(0),
-            spare_cap_reported: AtomicBool::new(false),
-            spares_started: AtomicUsize::new(0),
-            quiescent: Condvar::new(),
-            max_workers,
-            thread_name_prefix,
-            initializer: self.initializer,
+        Ok(ThreadPoolExecutor::from_shared(Arc::new_cyclic(|this| {
+            Shared {
+                this: this.clone(),
+                injector: Injector::new(),
+                stealers,
+                spare_deques: Mutex::new(deques),
+                sleep: Sleep::new(),
+                outstanding: AtomicUsize::new(0),
+                idle_tokens: AtomicUsize::new(0),
+                threads_started: AtomicUsize::new(0),
+                closing: AtomicBool::new(false),
+                cancel_queued: AtomicBool::new(false),
+                broken: Mutex::new(None),
+                handles: Mutex::new(Vec::new()),
+                alive: Mutex::new(0),
+                idle_waiters: AtomicUsize::new(0),
+                watched: Mutex::new(Watched::default()),
+                blocked: AtomicUsize::new(0),
+                spares: AtomicUsize::new(0),
+                spare_cap_reported: AtomicBool::new(false),
+                spares_started: AtomicUsize::new(0),
+                quiescent: Condvar::new(),
+                max_workers,
+                thread_name_prefix,
+                initializer: self.initializer,
+            }
         })))
     }
 }
@@ -183,6 +186,9 @@ struct Watched {
 
 /// The state shared by a pool's handle and its worker threads.
 pub(crate) struct Shared {
+    /// This pool, for the paths that reach it by reference and must hand a thread its own
+    /// handle (`Schedule` takes `&self`).
+    this: Weak<Shared>,
     pub(crate) injector: Injector<Task>,
     /// One per worker slot; slot `i`'s deque is handed to the `i`-th thread started.
     pub(crate) stealers: Box<[Stealer<Task>]>,
@@ -259,7 +265,7 @@ impl Shared {
 
     /// Queue a counted task where the current thread finds it fastest, then claim an idle worker
     /// for it or start one (Python's `_adjust_thread_count`), and wake a sleeper.
-    fn enqueue(self: &Arc<Self>, task: Task) {
+    fn enqueue(&self, task: Task) {
         if let Err(task) = worker::push_local(self, task) {
             self.injector.push(task);
         }
@@ -273,6 +279,11 @@ impl Shared {
     pub(crate) fn scheduler(self: &Arc<Self>) -> Weak<dyn Schedule> {
         let weak: Weak<Shared> = Arc::downgrade(self);
         weak
+    }
+
+    /// An owned handle to this pool, if it is still alive.
+    pub(crate) fn upgrade(&self) -> Option<Arc<Shared>> {
+        self.this.upgrade()
     }
 
     pub(crate) fn max_workers(&self) -> usize {
@@ -310,7 +321,11 @@ impl Shared {
     }
 
     /// Start one more worker thread if fewer than `max_workers` run.
-    fn start_thread(self: &Arc<Self>) {
+    fn start_thread(&self) {
+        // Reached from `submit` or `schedule`, whose callers hold the pool alive.
+        let Some(shared) = self.this.upgrade() else {
+            return;
+        };
         let claimed =
             self.threads_started
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |started| {
@@ -323,7 +338,6 @@ impl Shared {
             return;
         };
         *lock(&self.alive) += 1;
-        let shared = self.clone();
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", self.thread_name_prefix))
             .spawn(move || worker::run(shared, Some(deque)));
@@ -652,11 +666,11 @@ impl Schedule for Shared {
     /// A woken async task goes back to the queue like a new one, but it is already counted, and
     /// it is accepted even after shutdown: a worker ends it (cancels it after
     /// `shutdown(cancel_futures = true)`).
-    fn schedule(self: Arc<Self>, task: Task) {
+    fn schedule(&self, task: Task) {
         self.enqueue(task);
     }
 
-    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+    fn as_any(&self) -> &dyn Any {
         self
     }
 
