@@ -6,10 +6,13 @@
 use std::future::Future as StdFuture;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::sync::{mpsc, Arc};
 
 use betterconcurrent::{Error, Future, LocalExecutor, LocalSpawner, SubmitError};
+
+#[path = "../crates/core/tests/common/doorbell.rs"]
+mod doorbell;
+use doorbell::Doorbell;
 
 /// What the tree search shares: nodes visited, and whether the target was among them.
 #[derive(Default)]
@@ -102,51 +105,18 @@ fn spawning_beyond_capacity_is_a_typed_error_inside_tasks_too() {
     );
 }
 
-/// A waker slot filled by a task and fired from another thread, as firmware's interrupt
-/// handlers do.
-#[derive(Default)]
-struct Doorbell {
-    rung: AtomicBool,
-    waker: Mutex<Option<Waker>>,
-}
-
-impl Doorbell {
-    fn ring(&self) {
-        self.rung.store(true, Ordering::Release);
-        if let Some(waker) = self.waker.lock().unwrap().take() {
-            waker.wake();
-        }
-    }
-}
-
-struct Ringing(Arc<Doorbell>);
-
-impl StdFuture for Ringing {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut waker = self.0.waker.lock().unwrap();
-        if self.0.rung.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        *waker = Some(cx.waker().clone());
-        Poll::Pending
-    }
-}
-
 #[test]
 fn wakes_and_spawns_from_another_thread_reach_the_executor() {
     let executor = LocalExecutor::<64>::new();
-    let doorbell = Arc::new(Doorbell::default());
+    let doorbell = Doorbell::new();
     let (suspended_tx, suspended_rx) = mpsc::channel();
-    let waiting = {
-        let doorbell = doorbell.clone();
-        executor
-            .spawn(async move {
-                Ringing(doorbell).await;
-                "rung"
-            })
-            .unwrap()
-    };
+    let rung = doorbell.rung();
+    let waiting = executor
+        .spawn(async move {
+            rung.await;
+            "rung"
+        })
+        .unwrap();
     executor.run_until_idle();
     assert!(!waiting.done());
     suspended_tx.send(()).unwrap();

@@ -5,15 +5,14 @@
 //! then, as heapless's can) and the task has to go through a parking slot.
 #![cfg(feature = "loom")]
 
-use std::future::Future as StdFuture;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
-use betterconcurrent::LocalExecutor;
-use loom::sync::atomic::{AtomicBool, Ordering};
-use loom::sync::Mutex;
+use betterconcurrent::{Future, LocalExecutor};
 use loom::thread;
+
+#[path = "../crates/core/tests/common/doorbell.rs"]
+mod doorbell;
+use doorbell::Doorbell;
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
@@ -21,52 +20,18 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
-/// A waker slot filled by a task and fired from another thread.
-struct Doorbell {
-    rung: AtomicBool,
-    waker: Mutex<Option<Waker>>,
-}
-
-impl Doorbell {
-    fn new() -> Arc<Self> {
-        Arc::new(Doorbell {
-            rung: AtomicBool::new(false),
-            waker: Mutex::new(None),
-        })
-    }
-
-    fn ring(&self) {
-        self.rung.store(true, Ordering::SeqCst);
-        let waker = self.waker.lock().unwrap().take();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-}
-
-struct Ringing(Arc<Doorbell>);
-
-impl StdFuture for Ringing {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut waker = self.0.waker.lock().unwrap();
-        if self.0.rung.load(Ordering::SeqCst) {
-            return Poll::Ready(());
-        }
-        *waker = Some(cx.waker().clone());
-        Poll::Pending
-    }
+/// An executor with one task suspended (or about to suspend) on a doorbell.
+fn waiting_on_a_doorbell() -> (LocalExecutor<2>, Arc<Doorbell>, Future<()>) {
+    let executor = LocalExecutor::<2>::new();
+    let doorbell = Doorbell::new();
+    let waiting = executor.spawn(doorbell.rung()).unwrap();
+    (executor, doorbell, waiting)
 }
 
 #[test]
 fn a_wake_from_another_context_racing_the_run_loop_is_never_lost() {
     model(|| {
-        let executor = LocalExecutor::<2>::new();
-        let doorbell = Doorbell::new();
-        let waiting = {
-            let doorbell = doorbell.clone();
-            executor.spawn(Ringing(doorbell)).unwrap()
-        };
+        let (executor, doorbell, waiting) = waiting_on_a_doorbell();
         let ringer = thread::spawn(move || doorbell.ring());
         executor.join();
         ringer.join().unwrap();
@@ -78,12 +43,7 @@ fn a_wake_from_another_context_racing_the_run_loop_is_never_lost() {
 #[test]
 fn a_wake_whose_enqueue_fails_is_parked_and_still_run() {
     model(|| {
-        let executor = LocalExecutor::<2>::new();
-        let doorbell = Doorbell::new();
-        let waiting = {
-            let doorbell = doorbell.clone();
-            executor.spawn(Ringing(doorbell)).unwrap()
-        };
+        let (executor, doorbell, waiting) = waiting_on_a_doorbell();
         // Suspend the waiting task first, so the ring's wake enqueues it.
         executor.run_until_idle();
         // A second task keeps the run loop busy on the queue while the wake arrives: the wake's

@@ -6,13 +6,16 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future as StdFuture;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll, Waker};
+use std::sync::mpsc;
+use std::task::{Context, Poll};
 
 use betterconcurrent_core::local::LocalExecutor;
-use betterconcurrent_core::sync::Mutex;
 use betterconcurrent_core::{yield_until_done, Future};
+
+mod common {
+    pub mod doorbell;
+}
+use common::doorbell::Doorbell;
 
 struct CountingAllocator;
 
@@ -85,53 +88,16 @@ impl StdFuture for YieldNow {
     }
 }
 
-/// A one-shot signal fired from another thread, as an interrupt would: the waker is stored in a
-/// slot allocated before counting starts, and woken from outside the executor.
-struct Signal {
-    fired: AtomicBool,
-    waker: Mutex<Option<Waker>>,
-}
-
-impl Signal {
-    fn fire(&self) {
-        self.fired.store(true, Ordering::Release);
-        if let Some(waker) = self.waker.lock().take() {
-            waker.wake();
-        }
-    }
-}
-
-struct WaitSignal(Arc<Signal>);
-
-impl StdFuture for WaitSignal {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut slot = self.0.waker.lock();
-        if self.0.fired.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        match &mut *slot {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            // Cloning a task's waker copies a reference-counted pointer: no allocation.
-            _ => *slot = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    }
-}
-
 const CYCLES: usize = 200;
 const WORKERS: u64 = 8;
 
 #[test]
 fn running_spawned_tasks_through_many_suspend_wake_cycles_allocates_nothing() {
     let executor = LocalExecutor::<32>::new();
-    let signal = Arc::new(Signal {
-        fired: AtomicBool::new(false),
-        waker: Mutex::new(None),
-    });
+    let doorbell = Doorbell::new();
 
     // Workers each yield CYCLES times; a relay awaits each worker in turn (one cross-task wake
-    // per worker); a listener waits for a signal fired by another thread; the root awaits the
+    // per worker); a listener waits for a doorbell rung by another thread; the root awaits the
     // relay and the listener.
     let workers: Vec<Future<u64>> = (0..WORKERS)
         .map(|i| {
@@ -155,10 +121,10 @@ fn running_spawned_tasks_through_many_suspend_wake_cycles_allocates_nothing() {
             sum
         })
         .unwrap();
-    let listener_signal = signal.clone();
+    let rung = doorbell.rung();
     let listener = executor
         .spawn(async move {
-            WaitSignal(listener_signal).await;
+            rung.await;
             7u64
         })
         .unwrap();
@@ -174,22 +140,21 @@ fn running_spawned_tasks_through_many_suspend_wake_cycles_allocates_nothing() {
         })
         .unwrap();
 
-    // The "interrupt": another thread fires the signal once the listener has suspended, and
+    // The "interrupt": another thread rings the doorbell once the listener has suspended, and
     // counts its own allocations while it wakes the task.
     let (fire_tx, fire_rx) = mpsc::channel::<()>();
-    let firer_signal = signal.clone();
-    let firer = std::thread::spawn(move || {
+    let ringer = std::thread::spawn(move || {
         fire_rx.recv().unwrap();
-        allocations_during(|| firer_signal.fire()).1
+        allocations_during(|| doorbell.ring()).1
     });
 
-    // Phase 1: everything runs until only the listener is left, suspended on the signal.
-    let (polls, allocations_before_signal) = allocations_during(|| executor.run_until_idle());
+    // Phase 1: everything runs until only the listener is left, suspended on the doorbell.
+    let (polls, allocations_before_ring) = allocations_during(|| executor.run_until_idle());
     assert!(!listener.done() && root.try_result().is_none());
     fire_tx.send(()).unwrap();
-    // Phase 2: the signal wakes the listener from the other thread; join runs the rest.
-    let ((), allocations_after_signal) = allocations_during(|| executor.join());
-    let allocations_by_the_waker = firer.join().unwrap();
+    // Phase 2: the ring wakes the listener from the other thread; join runs the rest.
+    let ((), allocations_after_ring) = allocations_during(|| executor.join());
+    let allocations_by_the_waker = ringer.join().unwrap();
 
     let expected_sum = (0..WORKERS).sum::<u64>() + 7;
     assert_eq!(*root.try_result().unwrap().unwrap(), expected_sum);
@@ -201,11 +166,11 @@ fn running_spawned_tasks_through_many_suspend_wake_cycles_allocates_nothing() {
     );
     assert_eq!(
         (
-            allocations_before_signal,
-            allocations_after_signal,
+            allocations_before_ring,
+            allocations_after_ring,
             allocations_by_the_waker
         ),
         (0, 0, 0),
-        "allocations while running {polls}+ polls, after the signal, and by the waking thread"
+        "allocations while running {polls}+ polls, after the ring, and by the ringing thread"
     );
 }
