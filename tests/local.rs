@@ -160,3 +160,67 @@ fn a_spawner_outliving_its_executor_reports_shutdown() {
     drop(executor);
     assert_eq!(spawner.spawn(async {}).unwrap_err(), SubmitError::Shutdown);
 }
+
+#[test]
+fn a_waker_kept_by_block_on_s_future_does_not_keep_the_executor_alive() {
+    // e.g. a driver that stores the last waker it was polled with and never clears it.
+    let kept: Arc<std::sync::Mutex<Option<std::task::Waker>>> = Arc::default();
+    let executor = LocalExecutor::<4>::new();
+    let keeper = kept.clone();
+    executor.block_on(std::future::poll_fn(move |cx| {
+        *keeper.lock().unwrap() = Some(cx.waker().clone());
+        std::task::Poll::Ready(())
+    }));
+    let spawner = executor.spawner();
+    let queued = executor.spawn(async { 1 }).unwrap();
+    drop(executor);
+    assert!(
+        matches!(queued.try_result(), Some(Err(Error::Cancelled))),
+        "the dropped executor cancelled its queued task"
+    );
+    assert_eq!(spawner.spawn(async {}).unwrap_err(), SubmitError::Shutdown);
+    assert!(kept.lock().unwrap().is_some());
+}
+
+#[test]
+fn a_nested_block_on_does_not_swallow_the_outer_wake() {
+    let executor = LocalExecutor::<4>::new();
+    let gate = Future::<u32>::new();
+    let opener = gate.clone();
+    let setter = executor
+        .spawn(async move {
+            opener.set_result(7).unwrap();
+        })
+        .unwrap();
+    let nested = &executor;
+    let mut idles = 0u64;
+    let value = executor.block_on_with(
+        async {
+            // Register the outer waker on `gate`, then block on the setter inside: the gate's
+            // wake for the outer call arrives while the inner call runs.
+            let mut gated = std::pin::pin!(async { *(&gate).await.unwrap() });
+            let first = std::future::poll_fn(|cx| std::task::Poll::Ready(gated.as_mut().poll(cx)));
+            assert!(first.await.is_pending());
+            nested.block_on(&setter).unwrap();
+            // Suspend once without waking itself: only the gate's wake can resume it.
+            let mut suspended = false;
+            std::future::poll_fn(|_| {
+                if std::mem::replace(&mut suspended, true) {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+            gated.await
+        },
+        || {
+            idles += 1;
+            assert!(
+                idles < 1_000_000,
+                "the outer block_on was never woken again"
+            );
+        },
+    );
+    assert_eq!(value, 7);
+}

@@ -57,3 +57,25 @@ fn a_wake_whose_enqueue_fails_is_parked_and_still_run() {
         assert_eq!(executor.outstanding(), 0);
     });
 }
+
+#[test]
+fn two_wakes_parked_at_once_are_both_run() {
+    model(|| {
+        let executor = LocalExecutor::<4>::new();
+        let (first_bell, second_bell) = (Doorbell::new(), Doorbell::new());
+        let first = executor.spawn(first_bell.rung()).unwrap();
+        let second = executor.spawn(second_bell.rung()).unwrap();
+        executor.run_until_idle();
+        // Both wakes' enqueues fail: two tasks are parked, each raising `rescan`, while the run
+        // loop may be scanning.
+        executor.fail_next_enqueues(2);
+        let ringers = [first_bell, second_bell].map(|bell| thread::spawn(move || bell.ring()));
+        executor.run_until_idle();
+        for ringer in ringers {
+            ringer.join().unwrap();
+        }
+        executor.run_until_idle();
+        assert!(first.done() && second.done(), "a parked task was stranded");
+        assert_eq!(executor.parked_total(), 2);
+    });
+}

@@ -12,6 +12,7 @@
 //! deadlocking a full pool.
 
 use alloc::task::Wake;
+use core::any::Any;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
@@ -24,7 +25,6 @@ use crate::future::Future;
 use crate::sync::blocking::thread::{self, Thread};
 use crate::sync::blocking::{park_timeout, thread_local};
 use crate::sync::Arc;
-use crate::task::Schedule;
 
 /// How an executor keeps making progress while one of its own threads blocks in a wait.
 pub trait BlockingHook {
@@ -32,7 +32,7 @@ pub trait BlockingHook {
     /// work in place ([`Future::run_here`])? If this returns true, [`end_run_here`] follows.
     ///
     /// [`end_run_here`]: BlockingHook::end_run_here
-    fn begin_run_here(&self, scheduler: &Arc<dyn Schedule>) -> bool;
+    fn begin_run_here(&self, scheduler: &dyn Any) -> bool;
 
     /// The in-place run that [`begin_run_here`](BlockingHook::begin_run_here) allowed is over.
     fn end_run_here(&self);
@@ -138,7 +138,7 @@ impl<T> Future<T> {
             return true;
         }
         if let (None, Some(hook), Some(scheduler)) = (deadline, current_hook(), self.scheduler()) {
-            if hook.begin_run_here(&scheduler) {
+            if hook.begin_run_here(scheduler.as_any()) {
                 self.run_here();
                 hook.end_run_here();
             }

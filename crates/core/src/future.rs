@@ -290,9 +290,18 @@ impl<T> Future<T> {
     }
 
     /// The executor that made this future, if it still exists (Python's original keeps a weak
-    /// reference too). `None` for a free-standing [`Future::new`].
-    pub fn scheduler(&self) -> Option<Arc<dyn Schedule>> {
+    /// reference too). `None` for a free-standing [`Future::new`]. Crate-private: a handle to an
+    /// executor's `Schedule` side could queue tasks it never counted.
+    pub(crate) fn scheduler(&self) -> Option<Arc<dyn Schedule>> {
         self.core().scheduler()
+    }
+
+    /// Call `with` on the executor that made this future, if it still exists and is an `S`:
+    /// how an executor crate recovers its own handle from a future (e.g. `Executor::of`).
+    pub fn executor_as<S: Schedule, R>(&self, with: impl FnOnce(&S) -> R) -> Option<R> {
+        let scheduler = self.scheduler()?;
+        let executor = scheduler.as_any().downcast_ref::<S>()?;
+        Some(with(executor))
     }
 
     fn core(&self) -> &FutureCore<T> {

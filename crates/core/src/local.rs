@@ -31,7 +31,9 @@
 //! | `FULL` | holds a task | the run loop: CAS to `BUSY`, take the task, then `EMPTY` |
 //!
 //! The parker raises `rescan` after publishing `FULL`; the run loop clears it before scanning,
-//! so a task parked during a scan is found by the next one.
+//! so a task parked during a scan is found by the next one. Every write of `rescan` that raises
+//! it is a read-modify-write, so the run loop's clearing swap synchronises with every parker
+//! before it, not only the last.
 
 use core::any::Any;
 use core::fmt;
@@ -58,9 +60,12 @@ use crate::task::{Schedule, Task};
 ///   finished; [`block_on`](LocalExecutor::block_on) runs tasks until a given future is ready.
 ///   These allocate nothing: a scheduling step never does (nor does waking a task, or a task
 ///   awaiting another task's future).
-/// - Wakers may fire from any context, including an interrupt handler: a wake touches only the
-///   task's state word and the lock-free run queue (see the module docs for how a failed enqueue
-///   is never lost).
+/// - Wakers may fire from any context, including an interrupt handler: a wake flips the task's
+///   state word, upgrades the weak handle to the executor and pushes onto the lock-free run
+///   queue (see the module docs for how a failed enqueue is never lost); no lock is taken. A
+///   wake that drops the task's last handle frees the task there (so the allocator must be
+///   interrupt-safe), and one that drops the last handle of an executor already dropped by its
+///   owner cancels its queued tasks there.
 /// - Tasks spawn subtasks through a [`LocalSpawner`] (`Send`, `Sync`, `Clone`), and wait for
 ///   them cooperatively: `(&future).await` or [`yield_until_done`](crate::yield_until_done).
 ///
@@ -98,6 +103,9 @@ pub struct LocalExecutor<const N: usize> {
     shared: Arc<Shared<N>>,
     /// `shared`, as its tasks' wakers and spawners reach it.
     handles: Handles,
+    /// Raised by the waker of `block_on`'s own future. Not part of `shared`: a waker the user's
+    /// future keeps would otherwise keep the executor's queue alive after the executor is gone.
+    main_woken: Arc<MainWoken>,
     /// `Send` but not `Sync`: see the type's docs.
     _not_sync: PhantomData<core::cell::Cell<()>>,
 }
@@ -164,11 +172,8 @@ impl fmt::Debug for LocalSpawner {
 
 impl<const N: usize> LocalExecutor<N> {
     /// A new executor with room for `N` unfinished tasks. Allocates its queue once, here.
-    ///
-    /// # Panics
-    ///
-    /// If `N` is not a power of two of at least 2 (the queue's requirement; a compile-time error
-    /// where the executor is created in a `const` context).
+    /// `N` must be a power of two of at least 2 (the heapless queue's requirement, checked at
+    /// compile time).
     pub fn new() -> Self {
         let shared = Arc::new(Shared::new());
         let spawn: Arc<dyn Spawn> = unsize!(shared.clone());
@@ -179,6 +184,7 @@ impl<const N: usize> LocalExecutor<N> {
                 schedule: Arc::downgrade(&schedule),
             },
             shared,
+            main_woken: Arc::new(MainWoken(AtomicBool::new(false))),
             _not_sync: PhantomData,
         }
     }
@@ -212,7 +218,9 @@ impl<const N: usize> LocalExecutor<N> {
 
     /// Poll tasks until none is ready (every task is finished or suspended); returns how many
     /// polls it made. Call it from a main loop; it never waits. A task that always wakes itself
-    /// is always ready, so it keeps this running.
+    /// is always ready, so it keeps this running. On a multi-core host, a task being queued by
+    /// another thread at that very moment may be left for the next call (`join` and `block_on`
+    /// loop until they are done, so they never miss it).
     pub fn run_until_idle(&self) -> usize {
         let mut polls = 0;
         while self.run_one() {
@@ -254,13 +262,18 @@ impl<const N: usize> LocalExecutor<N> {
     /// `future` is ready (see [`join_with`](LocalExecutor::join_with)).
     pub fn block_on_with<F: IntoFuture>(&self, future: F, mut idle: impl FnMut()) -> F::Output {
         let mut future = pin!(future.into_future());
-        // The executor is its own waker for `future`: no allocation.
-        let waker = waker(self.shared.clone());
+        // Made from the flag allocated with the executor: no allocation here.
+        let waker = waker(self.main_woken.clone());
         let mut cx = Context::from_waker(&waker);
-        self.shared.main_woken.store(true, Ordering::Release);
+        let woken = &self.main_woken.0;
+        woken.store(true, Ordering::Release);
         loop {
-            if self.shared.main_woken.swap(false, Ordering::AcqRel) {
+            if woken.swap(false, Ordering::AcqRel) {
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    // A `block_on` nested in `future` shares the flag: leave it raised, so a
+                    // wake this call consumed for an outer `block_on` is not lost (a spurious
+                    // poll is harmless).
+                    woken.store(true, Ordering::Release);
                     return output;
                 }
             }
@@ -269,7 +282,7 @@ impl<const N: usize> LocalExecutor<N> {
             while polls < N && self.run_one() {
                 polls += 1;
             }
-            if polls == 0 && !self.shared.main_woken.load(Ordering::Acquire) {
+            if polls == 0 && !woken.load(Ordering::Acquire) {
                 idle();
             }
         }
@@ -289,9 +302,18 @@ impl<const N: usize> LocalExecutor<N> {
     }
 
     /// How many times a failed enqueue parked a task (tests check the path is taken).
-    #[cfg(all(test, feature = "std", not(feature = "loom")))]
-    fn parked_total(&self) -> usize {
+    #[cfg(any(test, feature = "loom"))]
+    #[doc(hidden)]
+    pub fn parked_total(&self) -> usize {
         self.shared.parked_total.load(Ordering::Relaxed)
+    }
+
+    /// Make the next `n` enqueues fail, as heapless's can while another context is preempted
+    /// mid-operation, so tests and loom models can force the parking path.
+    #[cfg(any(test, feature = "loom"))]
+    #[doc(hidden)]
+    pub fn fail_next_enqueues(&self, n: usize) {
+        self.shared.failing_enqueues.store(n, Ordering::Release);
     }
 }
 
@@ -339,20 +361,16 @@ struct Shared<const N: usize> {
     rescan: AtomicBool,
     /// Tasks spawned and not finished (join accounting, and the capacity check).
     outstanding: AtomicUsize,
-    /// The waker of `block_on`'s own future fired.
-    main_woken: AtomicBool,
     /// Test hook: make this many enqueues fail, as heapless's can when preempted.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "loom"))]
     failing_enqueues: AtomicUsize,
-    #[cfg(test)]
+    #[cfg(any(test, feature = "loom"))]
     parked_total: AtomicUsize,
 }
 
 // SAFETY: a slot's cell is only touched by the context that moved its state to `BUSY` (a
 // compare-and-swap, so one at a time), and `Task` is `Send`.
 unsafe impl<const N: usize> Sync for Shared<N> {}
-// SAFETY: as above; moving the executor moves `Task`s, which are `Send`.
-unsafe impl<const N: usize> Send for Shared<N> {}
 
 impl<const N: usize> Shared<N> {
     fn new() -> Self {
@@ -364,17 +382,16 @@ impl<const N: usize> Shared<N> {
             }),
             rescan: AtomicBool::new(false),
             outstanding: AtomicUsize::new(0),
-            main_woken: AtomicBool::new(false),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "loom"))]
             failing_enqueues: AtomicUsize::new(0),
-            #[cfg(test)]
+            #[cfg(any(test, feature = "loom"))]
             parked_total: AtomicUsize::new(0),
         }
     }
 
     /// Queue a task; never refuses (the task is counted, and a wake must not be lost).
     fn push(&self, task: Task) {
-        #[cfg(test)]
+        #[cfg(any(test, feature = "loom"))]
         let task =
             match self
                 .failing_enqueues
@@ -390,7 +407,7 @@ impl<const N: usize> Shared<N> {
 
     /// Put a task the queue refused into a free parking slot and raise `rescan`.
     fn park(&self, task: Task) {
-        #[cfg(test)]
+        #[cfg(any(test, feature = "loom"))]
         self.parked_total.fetch_add(1, Ordering::Relaxed);
         let mut task = Some(task);
         loop {
@@ -404,7 +421,10 @@ impl<const N: usize> Shared<N> {
                     // until it publishes `FULL` (Release, paired with the taker's Acquire CAS).
                     slot.task.with_mut(|cell| unsafe { *cell = task.take() });
                     slot.state.store(FULL, Ordering::Release);
-                    self.rescan.store(true, Ordering::Release);
+                    // A read-modify-write, not a store: a store would cut the release sequence
+                    // of another parker's raise, and a run loop reading this one could then miss
+                    // that parker's `FULL`.
+                    self.rescan.fetch_or(true, Ordering::AcqRel);
                     return;
                 }
             }
@@ -418,8 +438,8 @@ impl<const N: usize> Shared<N> {
     fn next_task(&self) -> Option<Task> {
         if self.rescan.load(Ordering::Acquire) && self.rescan.swap(false, Ordering::AcqRel) {
             if let Some(task) = self.take_parked() {
-                // There may be more: look again next time.
-                self.rescan.store(true, Ordering::Release);
+                // There may be more: look again next time (a read-modify-write, as in `park`).
+                self.rescan.fetch_or(true, Ordering::AcqRel);
                 return Some(task);
             }
         }
@@ -474,10 +494,12 @@ impl<const N: usize> Schedule for Shared<N> {
     }
 }
 
-/// The waker of `block_on`'s own future.
-impl<const N: usize> ArcWake for Shared<N> {
+/// The flag the waker of `block_on`'s own future raises.
+struct MainWoken(AtomicBool);
+
+impl ArcWake for MainWoken {
     fn wake_by_ref(this: &Arc<Self>) {
-        this.main_woken.store(true, Ordering::Release);
+        this.0.store(true, Ordering::Release);
     }
 }
 
@@ -619,6 +641,7 @@ mod tests {
         assert!(matches!(root.try_result(), Some(Ok(&60))));
         assert_eq!(executor.outstanding(), 0);
         assert_eq!(executor.shared.failing_enqueues.load(Ordering::Acquire), 0);
+        assert_eq!(executor.outstanding(), 0);
         assert_eq!(
             executor.parked_total(),
             16,

@@ -45,7 +45,8 @@ pub trait Schedule: Send + Sync + 'static {
     /// this is not a new submission and must not be refused, even after shutdown.
     fn schedule(&self, task: Task);
 
-    /// This executor as `Any`, so a handle type can be recovered from [`Future::scheduler`].
+    /// This executor as `Any`, so a handle type can be recovered from a future
+    /// ([`Future::executor_as`]).
     fn as_any(&self) -> &dyn Any;
 
     /// One of this executor's tasks was run to its end through [`Future::run_here`] instead of
@@ -133,7 +134,7 @@ impl Task {
     ///
     /// Running the task calls the closure once (if the future was not cancelled first); a panic
     /// in it is caught (with `std`) and stored in the future as [`Error::Panicked`]. `scheduler` is
-    /// only recorded, for [`Future::scheduler`].
+    /// only recorded, for [`Future::executor_as`].
     pub fn from_closure<F, T>(work: F, scheduler: Option<Weak<dyn Schedule>>) -> (Task, Future<T>)
     where
         F: FnOnce() -> T + Send + 'static,
@@ -312,9 +313,11 @@ impl<T, B: Body<T>> Cell<T, B> {
             "a task cell's handle is taken from the handle that points at it"
         );
         let raw = Arc::into_raw(erased.clone()).cast::<Self>();
-        // SAFETY: `erased` points at this very cell (checked above), so `raw` is the address of
-        // a `Self` inside an `Arc` allocation, and `into_raw` gave it that allocation's
-        // provenance and one strong reference, which the new handle takes over.
+        // SAFETY: `erased` points at this very cell (checked above), and within this crate
+        // every such handle (`Task::raw`, `TaskWatch::raw`) was unsized from an `Arc<Self>`
+        // (cells are never fields of other types), so `raw` is the `Self` of an `Arc<Self>`
+        // allocation; `into_raw` gave it that allocation's provenance and one strong reference,
+        // which the new handle takes over.
         unsafe { Arc::from_raw(raw) }
     }
 }
@@ -400,6 +403,9 @@ impl<F: Send, T> Body<T> for AsyncBody<F> {
         // thread that completed the task (reference counts are `alloc`'s, outside loom's view,
         // so loom needs this; it is also the plainest statement of "has it ever completed?").
         if self.state.fetch_or(0, Ordering::AcqRel) & COMPLETE == 0 {
+            // Drop the body first, so that once the task counts as finished (and `join` may
+            // return) none of its code is still running.
+            self.complete();
             if let Some(scheduler) = core.scheduler() {
                 scheduler.finished_elsewhere();
             }
@@ -488,7 +494,8 @@ impl<F> AsyncBody<F> {
 
     /// Mark complete and drop the body in place (it is pinned: it must not move before its
     /// destructor runs). A panicking destructor is caught and reported. Only the holder of
-    /// `RUNNING`, or of the `Task` handle while `SCHEDULED`, calls this.
+    /// `RUNNING`, or of the `Task` handle while `SCHEDULED`, calls this, or the cell's destructor
+    /// (when no handle is left at all).
     fn complete(&self) {
         let dropped = panic::catch(|| {
             self.body.with_mut(|slot| {

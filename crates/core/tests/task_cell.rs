@@ -104,7 +104,10 @@ fn a_closure_task_runs_once_and_completes_its_future() {
     queue.clone().schedule(task);
     assert_eq!(queue.run_all(), 1);
     assert_eq!(future.try_result().unwrap().unwrap(), "done");
-    assert!(future.scheduler().is_some());
+    assert_eq!(
+        future.executor_as(|queue: &Queue| queue as *const Queue),
+        Some(Arc::as_ptr(&queue))
+    );
 }
 
 #[test]

@@ -13,12 +13,12 @@
 //!    once no thread is blocked. At the cap the wait simply blocks, and the pool reports it once
 //!    on standard error, never silently.
 
+use std::any::Any;
 use std::cell::Cell;
 use std::time::Instant;
 
 use betterconcurrent_core::blocking::{park_plain, BlockingHook};
 use betterconcurrent_core::sync::Arc;
-use betterconcurrent_core::task::Schedule;
 
 use crate::pool::Shared;
 
@@ -41,8 +41,8 @@ impl PoolThreadHook {
 }
 
 impl BlockingHook for PoolThreadHook {
-    fn begin_run_here(&self, scheduler: &Arc<dyn Schedule>) -> bool {
-        let own_pool = std::ptr::addr_eq(Arc::as_ptr(scheduler), Arc::as_ptr(&self.shared));
+    fn begin_run_here(&self, scheduler: &dyn Any) -> bool {
+        let own_pool = std::ptr::addr_eq(scheduler, Arc::as_ptr(&self.shared));
         if own_pool && self.depth.get() < MAX_RUN_HERE_DEPTH && self.shared.may_run_work() {
             self.depth.set(self.depth.get() + 1);
             true

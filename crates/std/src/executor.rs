@@ -62,8 +62,7 @@ impl Executor {
     /// The pool that made `future`, if it still exists (a future does not keep its pool alive,
     /// as in the Python original's weak reference). `None` for futures made with `Future::new`.
     pub fn of<T>(future: &Future<T>) -> Option<Executor> {
-        let scheduler = future.scheduler()?;
-        let shared = scheduler.as_any().downcast_ref::<Shared>()?.upgrade()?;
+        let shared = future.executor_as(Shared::upgrade)??;
         Some(Executor { shared })
     }
 

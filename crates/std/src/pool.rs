@@ -324,6 +324,7 @@ impl Shared {
     fn start_thread(&self) {
         // Reached from `submit` or `schedule`, whose callers hold the pool alive.
         let Some(shared) = self.this.upgrade() else {
+            debug_assert!(false, "a pool reached by reference is alive");
             return;
         };
         let claimed =

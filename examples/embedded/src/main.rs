@@ -8,7 +8,7 @@
 //!    never looks at a result; `join` returns once the whole tree has run;
 //! 2. a cooperative fan-out: a task spawns workers and awaits them all without blocking;
 //! 3. a task asleep until the SysTick interrupt has fired a number of times: the interrupt
-//!    handler wakes it, which is safe because a wake only touches lock-free state.
+//!    handler wakes it, which is safe because a wake takes no lock.
 //!
 //! ```text
 //! cd examples/embedded && cargo run --release
@@ -203,8 +203,8 @@ fn woken_by_interrupt(executor: &LocalExecutor<TASKS>) -> u32 {
 #[exception]
 fn SysTick() {
     TICKS.fetch_add(1, Ordering::AcqRel);
-    // Taken inside the critical section, woken outside it: a wake only flips the task's state
-    // word and pushes onto the lock-free run queue.
+    // Taken inside the critical section, woken outside it: a wake takes no lock (it flips the
+    // task's state word and pushes onto the lock-free run queue).
     if let Some(waker) = interrupt::free(|cs| TICK_WAKER.borrow(cs).borrow_mut().take()) {
         waker.wake();
     }
