@@ -1,0 +1,711 @@
+//! The workloads of issue 7, each run by every implementation that can run it, in one criterion
+//! run: group names `w1_tiny_submits` ... `w6_round_trip`, function names `betterconcurrent`,
+//! `rayon`, `tokio`, `futures_threadpool`, `threadpool`, `std_thread`. Every implementation gets
+//! the same number of worker threads ([`WORKERS`]) and checks its own result: a benchmark that
+//! computes the wrong thing panics. Implementations that cannot run a workload (they would
+//! deadlock, or need one OS thread per task) say so on standard error instead of running.
+//!
+//! ```text
+//! cargo bench --bench workloads                 # all of it (BENCHMARKS.md says how long)
+//! cargo bench --bench workloads -- w3_fib       # one group
+//! cargo bench --bench workloads -- --test       # each benchmark once: does it work?
+//! ```
+#![cfg_attr(feature = "loom", allow(unused))]
+
+use std::future::Future as StdFuture;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use futures::executor::ThreadPool as FuturesThreadPool;
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::task::SpawnExt;
+
+use betterconcurrent::{as_completed, Executor, Future, ThreadPoolExecutor};
+
+/// Worker threads for every implementation: this machine's cores.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// W1: closures submitted from outside the pool.
+const TINY_SUBMITS: usize = 100_000;
+/// W2: the seed's tree, BASE = 10 and MAX_DEPTH = 5 (1 + 10 + ... + 10^5 = 111,111 tasks).
+const TREE_BASE: u64 = 10;
+const TREE_DEPTH: u32 = 5;
+const TREE_TASKS: u64 = 111_111;
+/// W3: fib(20) as tasks awaiting their subtasks (21,891 tasks).
+const FIB_N: u64 = 20;
+const FIB_20: u64 = 6_765;
+/// W4: a chain of tasks each waiting for the next, on 2 workers.
+const CHAIN_DEPTH: u64 = 1_000;
+const CHAIN_WORKERS: usize = 2;
+/// W5: the two sizes whose per-future cost must be alike (linear growth).
+const AS_COMPLETED_SIZES: [usize; 2] = [10_000, 100_000];
+/// W6: one trivial task submitted and waited for, this many times in sequence.
+const ROUND_TRIPS: usize = 10_000;
+
+fn pool(workers: usize) -> ThreadPoolExecutor {
+    ThreadPoolExecutor::builder()
+        .max_workers(workers)
+        .build()
+        .expect("a pool")
+}
+
+fn tokio_runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn rayon_pool(workers: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .expect("a rayon pool")
+}
+
+fn futures_pool(workers: usize) -> FuturesThreadPool {
+    FuturesThreadPool::builder()
+        .pool_size(workers)
+        .create()
+        .expect("a futures ThreadPool")
+}
+
+/// Counts down to zero, then releases whoever waits: for the peers whose fire-and-forget spawns
+/// have no "wait until idle" of their own.
+struct Latch {
+    left: Mutex<u64>,
+    zero: Condvar,
+}
+
+impl Latch {
+    fn new(count: u64) -> Arc<Self> {
+        Arc::new(Latch {
+            left: Mutex::new(count),
+            zero: Condvar::new(),
+        })
+    }
+
+    fn count_down(&self) {
+        let mut left = self.left.lock().unwrap();
+        *left -= 1;
+        if *left == 0 {
+            self.zero.notify_all();
+        }
+    }
+
+    fn wait(&self) {
+        let mut left = self.left.lock().unwrap();
+        while *left > 0 {
+            left = self.zero.wait(left).unwrap();
+        }
+    }
+}
+
+fn not_run(group: &str, implementation: &str, why: &str) {
+    eprintln!("{group}/{implementation}: not run: {why}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// W1: tiny submits from outside.
+
+fn w1_tiny_submits(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w1_tiny_submits");
+    group.sample_size(20);
+    let workers = workers();
+
+    let pool = pool(workers);
+    group.bench_function("betterconcurrent", |b| {
+        b.iter(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            for _ in 0..TINY_SUBMITS {
+                let done = done.clone();
+                drop(pool.submit(move || {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }));
+            }
+            pool.wait_idle().unwrap();
+            assert_eq!(done.load(Ordering::Relaxed), TINY_SUBMITS);
+        })
+    });
+
+    let rayon = rayon_pool(workers);
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            let latch = Latch::new(TINY_SUBMITS as u64);
+            for _ in 0..TINY_SUBMITS {
+                let latch = latch.clone();
+                rayon.spawn(move || latch.count_down());
+            }
+            latch.wait();
+        })
+    });
+
+    let tokio = tokio_runtime(workers);
+    group.bench_function("tokio", |b| {
+        b.iter(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..TINY_SUBMITS)
+                .map(|_| {
+                    let done = done.clone();
+                    tokio.spawn(async move {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    })
+                })
+                .collect();
+            tokio.block_on(async {
+                for handle in handles {
+                    handle.await.unwrap();
+                }
+            });
+            assert_eq!(done.load(Ordering::Relaxed), TINY_SUBMITS);
+        })
+    });
+
+    let futures = futures_pool(workers);
+    group.bench_function("futures_threadpool", |b| {
+        b.iter(|| {
+            let latch = Latch::new(TINY_SUBMITS as u64);
+            for _ in 0..TINY_SUBMITS {
+                let latch = latch.clone();
+                futures.spawn_ok(async move { latch.count_down() });
+            }
+            latch.wait();
+        })
+    });
+
+    let threadpool = threadpool::ThreadPool::new(workers);
+    group.bench_function("threadpool", |b| {
+        b.iter(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            for _ in 0..TINY_SUBMITS {
+                let done = done.clone();
+                threadpool.execute(move || {
+                    done.fetch_add(1, Ordering::Relaxed);
+                });
+            }
+            threadpool.join();
+            assert_eq!(done.load(Ordering::Relaxed), TINY_SUBMITS);
+        })
+    });
+    not_run(
+        "w1_tiny_submits",
+        "std_thread",
+        "one OS thread per closure (100,000 threads)",
+    );
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// W2: the fire-and-forget tree, then join.
+
+/// What a tree node does besides spawning: count itself and compare with a target that is not
+/// in the tree, so every node runs (the seed's search, minus the early exit).
+struct TreeVisit {
+    visited: AtomicU64,
+    found: AtomicBool,
+}
+
+impl TreeVisit {
+    fn new() -> Arc<Self> {
+        Arc::new(TreeVisit {
+            visited: AtomicU64::new(0),
+            found: AtomicBool::new(false),
+        })
+    }
+
+    /// Visit `node`; true if it has children.
+    fn visit(&self, node: u64, depth: u32) -> bool {
+        self.visited.fetch_add(1, Ordering::Relaxed);
+        if node == 0 {
+            self.found.store(true, Ordering::Relaxed);
+        }
+        depth < TREE_DEPTH
+    }
+
+    fn check(&self) {
+        assert_eq!(self.visited.load(Ordering::Relaxed), TREE_TASKS);
+        assert!(!self.found.load(Ordering::Relaxed));
+    }
+}
+
+fn tree_ours(executor: &Executor, tree: &Arc<TreeVisit>, node: u64, depth: u32) {
+    if tree.visit(node, depth) {
+        for i in 0..TREE_BASE {
+            let (child_executor, tree) = (executor.clone(), tree.clone());
+            drop(executor.submit(move || {
+                tree_ours(&child_executor, &tree, node * TREE_BASE + i, depth + 1)
+            }));
+        }
+    }
+}
+
+fn tree_rayon<'s>(scope: &rayon::Scope<'s>, tree: &'s TreeVisit, node: u64, depth: u32) {
+    if tree.visit(node, depth) {
+        for i in 0..TREE_BASE {
+            scope.spawn(move |scope| tree_rayon(scope, tree, node * TREE_BASE + i, depth + 1));
+        }
+    }
+}
+
+fn tree_tokio(tree: Arc<TreeVisit>, latch: Arc<Latch>, node: u64, depth: u32) {
+    if tree.visit(node, depth) {
+        for i in 0..TREE_BASE {
+            let (tree, latch) = (tree.clone(), latch.clone());
+            tokio::spawn(async move { tree_tokio(tree, latch, node * TREE_BASE + i, depth + 1) });
+        }
+    }
+    latch.count_down();
+}
+
+fn tree_futures(
+    pool: FuturesThreadPool,
+    tree: Arc<TreeVisit>,
+    latch: Arc<Latch>,
+    node: u64,
+    depth: u32,
+) {
+    if tree.visit(node, depth) {
+        for i in 0..TREE_BASE {
+            let (child_pool, tree, latch) = (pool.clone(), tree.clone(), latch.clone());
+            pool.spawn_ok(async move {
+                tree_futures(child_pool, tree, latch, node * TREE_BASE + i, depth + 1)
+            });
+        }
+    }
+    latch.count_down();
+}
+
+fn tree_threadpool(pool: threadpool::ThreadPool, tree: Arc<TreeVisit>, node: u64, depth: u32) {
+    if tree.visit(node, depth) {
+        for i in 0..TREE_BASE {
+            let (child_pool, tree) = (pool.clone(), tree.clone());
+            pool.execute(move || {
+                tree_threadpool(child_pool, tree, node * TREE_BASE + i, depth + 1)
+            });
+        }
+    }
+}
+
+fn w2_tree(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w2_tree");
+    group.sample_size(10);
+    let workers = workers();
+
+    let pool = pool(workers);
+    group.bench_function("betterconcurrent", |b| {
+        b.iter(|| {
+            let tree = TreeVisit::new();
+            tree_ours(&pool, &tree, 1, 0);
+            pool.wait_idle().unwrap();
+            tree.check();
+        })
+    });
+
+    let rayon = rayon_pool(workers);
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            let tree = TreeVisit::new();
+            rayon.scope(|scope| tree_rayon(scope, &tree, 1, 0));
+            tree.check();
+        })
+    });
+
+    let tokio = tokio_runtime(workers);
+    group.bench_function("tokio", |b| {
+        b.iter(|| {
+            let (tree, latch) = (TreeVisit::new(), Latch::new(TREE_TASKS));
+            let (root_tree, root_latch) = (tree.clone(), latch.clone());
+            tokio.spawn(async move { tree_tokio(root_tree, root_latch, 1, 0) });
+            latch.wait();
+            tree.check();
+        })
+    });
+
+    let futures = futures_pool(workers);
+    group.bench_function("futures_threadpool", |b| {
+        b.iter(|| {
+            let (tree, latch) = (TreeVisit::new(), Latch::new(TREE_TASKS));
+            tree_futures(futures.clone(), tree.clone(), latch.clone(), 1, 0);
+            latch.wait();
+            tree.check();
+        })
+    });
+
+    let threadpool = threadpool::ThreadPool::new(workers);
+    group.bench_function("threadpool", |b| {
+        b.iter(|| {
+            let tree = TreeVisit::new();
+            tree_threadpool(threadpool.clone(), tree.clone(), 1, 0);
+            threadpool.join();
+            tree.check();
+        })
+    });
+    not_run(
+        "w2_tree",
+        "std_thread",
+        "one OS thread per node (111,111 threads)",
+    );
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// W3: fib(20) as tasks awaiting their subtasks.
+
+fn fib_ours(executor: Executor, n: u64) -> Future<u64> {
+    let spawner = executor.clone();
+    spawner
+        .submit_async(async move {
+            if n < 2 {
+                return n;
+            }
+            let (a, b) = (fib_ours(executor.clone(), n - 1), fib_ours(executor, n - 2));
+            (&a).await.unwrap() + (&b).await.unwrap()
+        })
+        .unwrap()
+}
+
+fn fib_tokio(n: u64) -> tokio::task::JoinHandle<u64> {
+    tokio::spawn(async move {
+        if n < 2 {
+            return n;
+        }
+        let (a, b) = (fib_tokio(n - 1), fib_tokio(n - 2));
+        a.await.unwrap() + b.await.unwrap()
+    })
+}
+
+fn fib_rayon(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (a, b) = rayon::join(|| fib_rayon(n - 1), || fib_rayon(n - 2));
+    a + b
+}
+
+type BoxedU64 = Pin<Box<dyn StdFuture<Output = u64> + Send>>;
+
+fn fib_futures(pool: FuturesThreadPool, n: u64) -> BoxedU64 {
+    let spawner = pool.clone();
+    let handle = spawner
+        .spawn_with_handle(async move {
+            if n < 2 {
+                return n;
+            }
+            let (a, b) = (fib_futures(pool.clone(), n - 1), fib_futures(pool, n - 2));
+            a.await + b.await
+        })
+        .unwrap();
+    Box::pin(handle)
+}
+
+fn w3_fib(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w3_fib");
+    group.sample_size(20);
+    let workers = workers();
+
+    let pool = pool(workers);
+    group.bench_function("betterconcurrent", |b| {
+        b.iter(|| assert_eq!(*fib_ours(pool.executor(), FIB_N).result().unwrap(), FIB_20))
+    });
+
+    let tokio = tokio_runtime(workers);
+    group.bench_function("tokio", |b| {
+        b.iter(|| {
+            assert_eq!(
+                tokio.block_on(async { fib_tokio(FIB_N).await }).unwrap(),
+                FIB_20
+            )
+        })
+    });
+
+    let rayon = rayon_pool(workers);
+    group.bench_function("rayon", |b| {
+        b.iter(|| assert_eq!(rayon.install(|| fib_rayon(FIB_N)), FIB_20))
+    });
+
+    let futures = futures_pool(workers);
+    group.bench_function("futures_threadpool", |b| {
+        b.iter(|| {
+            let value = futures::executor::block_on(fib_futures(futures.clone(), FIB_N));
+            assert_eq!(value, FIB_20);
+        })
+    });
+    not_run(
+        "w3_fib",
+        "threadpool",
+        "no way to wait for a subtask but blocking a worker: deadlocks once every worker waits",
+    );
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// W4: a chain of 1,000 tasks, each waiting for the next, on 2 workers.
+
+fn chain_ours(executor: Executor, n: u64) -> Future<u64> {
+    let spawner = executor.clone();
+    spawner
+        .submit_async(async move {
+            if n == 0 {
+                return 0;
+            }
+            let next = chain_ours(executor, n - 1);
+            (&next).await.unwrap() + 1
+        })
+        .unwrap()
+}
+
+fn chain_tokio(n: u64) -> tokio::task::JoinHandle<u64> {
+    tokio::spawn(async move {
+        if n == 0 {
+            return 0;
+        }
+        chain_tokio(n - 1).await.unwrap() + 1
+    })
+}
+
+fn chain_rayon(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    rayon::join(|| chain_rayon(n - 1), || ()).0 + 1
+}
+
+fn chain_futures(pool: FuturesThreadPool, n: u64) -> BoxedU64 {
+    let spawner = pool.clone();
+    let handle = spawner
+        .spawn_with_handle(async move {
+            if n == 0 {
+                return 0;
+            }
+            chain_futures(pool, n - 1).await + 1
+        })
+        .unwrap();
+    Box::pin(handle)
+}
+
+fn chain_threads(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    std::thread::spawn(move || chain_threads(n - 1))
+        .join()
+        .unwrap()
+        + 1
+}
+
+fn w4_nested(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w4_nested");
+    group.sample_size(20);
+
+    let pool = pool(CHAIN_WORKERS);
+    group.bench_function("betterconcurrent", |b| {
+        b.iter(|| {
+            let value = *chain_ours(pool.executor(), CHAIN_DEPTH).result().unwrap();
+            assert_eq!(value, CHAIN_DEPTH);
+        })
+    });
+
+    let tokio = tokio_runtime(CHAIN_WORKERS);
+    group.bench_function("tokio", |b| {
+        b.iter(|| {
+            let value = tokio
+                .block_on(async { chain_tokio(CHAIN_DEPTH).await })
+                .unwrap();
+            assert_eq!(value, CHAIN_DEPTH);
+        })
+    });
+
+    let rayon = rayon_pool(CHAIN_WORKERS);
+    group.bench_function("rayon", |b| {
+        b.iter(|| assert_eq!(rayon.install(|| chain_rayon(CHAIN_DEPTH)), CHAIN_DEPTH))
+    });
+
+    let futures = futures_pool(CHAIN_WORKERS);
+    group.bench_function("futures_threadpool", |b| {
+        b.iter(|| {
+            let value = futures::executor::block_on(chain_futures(futures.clone(), CHAIN_DEPTH));
+            assert_eq!(value, CHAIN_DEPTH);
+        })
+    });
+
+    group.bench_function("std_thread", |b| {
+        b.iter(|| assert_eq!(chain_threads(CHAIN_DEPTH), CHAIN_DEPTH))
+    });
+    not_run(
+        "w4_nested",
+        "threadpool",
+        "a blocking wait for the next task holds a worker: deadlocks on 2 workers",
+    );
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// W5: as_completed over 10,000 and 100,000 futures.
+
+fn w5_as_completed(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w5_as_completed");
+    group.sample_size(10);
+    let workers = workers();
+
+    let pool = pool(workers);
+    let tokio = tokio_runtime(workers);
+    let futures = futures_pool(workers);
+    for size in AS_COMPLETED_SIZES {
+        group.bench_with_input(
+            BenchmarkId::new("betterconcurrent", size),
+            &size,
+            |b, &size| {
+                b.iter(|| {
+                    let fs: Vec<Future<usize>> =
+                        (0..size).map(|i| pool.submit(move || i).unwrap()).collect();
+                    let mut sum = 0;
+                    for done in as_completed(&fs, None) {
+                        sum += *done.unwrap().try_result().unwrap().unwrap();
+                    }
+                    assert_eq!(sum, size * (size - 1) / 2);
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("tokio", size), &size, |b, &size| {
+            b.iter(|| {
+                let mut pending: FuturesUnordered<_> =
+                    (0..size).map(|i| tokio.spawn(async move { i })).collect();
+                let sum = tokio.block_on(async {
+                    let mut sum = 0;
+                    while let Some(done) = pending.next().await {
+                        sum += done.unwrap();
+                    }
+                    sum
+                });
+                assert_eq!(sum, size * (size - 1) / 2);
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("futures_threadpool", size),
+            &size,
+            |b, &size| {
+                b.iter(|| {
+                    let mut pending: FuturesUnordered<_> = (0..size)
+                        .map(|i| futures.spawn_with_handle(async move { i }).unwrap())
+                        .collect();
+                    let sum = futures::executor::block_on(async {
+                        let mut sum = 0;
+                        while let Some(done) = pending.next().await {
+                            sum += done;
+                        }
+                        sum
+                    });
+                    assert_eq!(sum, size * (size - 1) / 2);
+                })
+            },
+        );
+    }
+    not_run(
+        "w5_as_completed",
+        "rayon, threadpool, std_thread",
+        "no futures to wait on in completion order",
+    );
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// W6: submit one trivial task and wait for it, 10,000 times.
+
+fn w6_round_trip(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w6_round_trip");
+    group.sample_size(20);
+    let workers = workers();
+
+    let pool = pool(workers);
+    group.bench_function("betterconcurrent", |b| {
+        b.iter(|| {
+            let mut sum = 0;
+            for i in 0..ROUND_TRIPS {
+                sum += *pool.submit(move || i).unwrap().result().unwrap();
+            }
+            assert_eq!(sum, ROUND_TRIPS * (ROUND_TRIPS - 1) / 2);
+        })
+    });
+
+    let tokio = tokio_runtime(workers);
+    group.bench_function("tokio", |b| {
+        b.iter(|| {
+            let mut sum = 0;
+            for i in 0..ROUND_TRIPS {
+                sum += tokio.block_on(tokio.spawn(async move { i })).unwrap();
+            }
+            assert_eq!(sum, ROUND_TRIPS * (ROUND_TRIPS - 1) / 2);
+        })
+    });
+
+    let rayon = rayon_pool(workers);
+    group.bench_function("rayon", |b| {
+        b.iter(|| {
+            let mut sum = 0;
+            for i in 0..ROUND_TRIPS {
+                sum += rayon.install(move || i);
+            }
+            assert_eq!(sum, ROUND_TRIPS * (ROUND_TRIPS - 1) / 2);
+        })
+    });
+
+    let futures = futures_pool(workers);
+    group.bench_function("futures_threadpool", |b| {
+        b.iter(|| {
+            let mut sum = 0;
+            for i in 0..ROUND_TRIPS {
+                let handle = futures.spawn_with_handle(async move { i }).unwrap();
+                sum += futures::executor::block_on(handle);
+            }
+            assert_eq!(sum, ROUND_TRIPS * (ROUND_TRIPS - 1) / 2);
+        })
+    });
+
+    let threadpool = threadpool::ThreadPool::new(workers);
+    group.bench_function("threadpool", |b| {
+        b.iter(|| {
+            let mut sum = 0;
+            let (sender, receiver) = mpsc::channel();
+            for i in 0..ROUND_TRIPS {
+                let sender = sender.clone();
+                threadpool.execute(move || sender.send(i).unwrap());
+                sum += receiver.recv().unwrap();
+            }
+            assert_eq!(sum, ROUND_TRIPS * (ROUND_TRIPS - 1) / 2);
+        })
+    });
+
+    group.bench_function("std_thread", |b| {
+        b.iter(|| {
+            let mut sum = 0;
+            for i in 0..ROUND_TRIPS {
+                sum += std::thread::spawn(move || i).join().unwrap();
+            }
+            assert_eq!(sum, ROUND_TRIPS * (ROUND_TRIPS - 1) / 2);
+        })
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+}
+
+criterion_group! {
+    name = workloads;
+    config = config();
+    targets = w1_tiny_submits, w2_tree, w3_fib, w4_nested, w5_as_completed, w6_round_trip
+}
+#[cfg(not(feature = "loom"))]
+criterion_main!(workloads);
+
+/// Under loom every primitive is loom's, which only works inside a model: nothing to measure.
+#[cfg(feature = "loom")]
+fn main() {}
