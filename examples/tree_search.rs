@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use betterconcurrent::{Executor, ThreadPoolExecutor};
+use betterconcurrent::{Executor, Stats, ThreadPoolExecutor};
 
 /// What one search found.
 #[derive(Debug)]
@@ -24,6 +24,8 @@ pub struct Report {
     pub tasks: u64,
     /// Wall time from the first submit to `join` returning.
     pub elapsed: Duration,
+    /// The pool's statistics once `join` returned.
+    pub stats: Stats,
 }
 
 /// The search's shared state, moved into every task.
@@ -81,6 +83,7 @@ pub fn parallel_search(
         found: search.found.load(Ordering::Relaxed),
         tasks: search.tasks.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
+        stats: pool.stats(),
     })
 }
 
@@ -110,5 +113,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.tasks,
         report.elapsed
     );
+    let stats = &report.stats;
+    println!(
+        "pool stats: {} tasks completed ({} panicked), {} steals, {} outstanding, {} queued, \
+         {} threads alive, {} compensating",
+        stats.tasks_completed,
+        stats.tasks_panicked,
+        stats.steals,
+        stats.tasks_outstanding,
+        stats.tasks_queued,
+        stats.threads_alive,
+        stats.compensating_threads
+    );
+    for (slot, worker) in stats.per_worker.iter().enumerate() {
+        if worker.polls > 0 {
+            println!(
+                "  worker {slot}: {} tasks, {} steals",
+                worker.tasks_completed, worker.steals
+            );
+        }
+    }
     Ok(())
 }

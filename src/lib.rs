@@ -131,7 +131,7 @@ pub use betterconcurrent_core::block_until_done;
 #[cfg(feature = "std")]
 pub use betterconcurrent_std::{
     as_completed, wait, AsCompleted, BuildError, Builder, Executor, Map, MapOptions, ReturnWhen,
-    ThreadPoolExecutor, Waited, MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS,
+    Stats, ThreadPoolExecutor, Waited, WorkerStats, MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS,
 };
 
 /// The task cell, for writing executors on the core.

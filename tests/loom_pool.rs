@@ -104,3 +104,27 @@ fn shutdown_cancel_racing_a_completion_and_a_suspended_task() {
         ));
     });
 }
+
+/// Two workers and the wake-up tokens: a submit while one worker searches and the other sleeps
+/// (or both sleep) is always run, and no token is left behind (the pool shuts down cleanly).
+///
+/// Three loom threads (two workers and the submitter) explode the state space at the bound the
+/// other models use, so this one checks every interleaving with at most one preemption.
+#[test]
+fn two_workers_searching_and_sleeping_never_miss_a_submit() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(1);
+    builder.check(|| {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .build()
+            .unwrap();
+        // Two tasks start both workers; then a third arrives as they go idle.
+        let first = pool.submit(|| 1u32).unwrap();
+        let second = pool.submit(|| 2u32).unwrap();
+        assert_eq!(*first.result().unwrap() + *second.result().unwrap(), 3);
+        let third = pool.submit(|| 3u32).unwrap();
+        assert_eq!(*third.result().unwrap(), 3);
+        drop(pool);
+    });
+}

@@ -212,7 +212,7 @@ fn a_panicking_task_and_callback_still_wake_waiters() {
                 (registered, counter, wait)
             })
         };
-        assert_eq!(task.run(|| {}), RunOutcome::Completed);
+        assert_eq!(task.run(|| {}), RunOutcome::Panicked);
         let (registered, counter, _wait) = waiter.join().unwrap();
         if registered {
             assert_eq!(counter.0.load(Ordering::SeqCst), 1, "the waiter was woken");

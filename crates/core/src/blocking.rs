@@ -76,6 +76,10 @@ thread_local! {
     static THREAD_WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
 }
 
+/// Polls before a blocking wait parks (see `block_on_until`); none under loom, where spinning
+/// only multiplies interleavings.
+const SPIN_ROUNDS: u32 = 8;
+
 /// The earliest instant a timeout starting now ends at; `None` (wait forever) if it is too far to
 /// represent.
 pub fn deadline_after(timeout: Duration) -> Option<Instant> {
@@ -93,6 +97,22 @@ pub fn block_on_until<F: core::future::Future + Unpin>(
 ) -> Option<F::Output> {
     THREAD_WAKER.with(|waker| {
         let mut cx = Context::from_waker(waker);
+        // Poll a few more times, with growing pauses, before parking: work that completes
+        // within microseconds (a round trip to an idle pool) is then seen without the cost of
+        // parking and being unparked.
+        let spin_rounds = if cfg!(feature = "loom") {
+            0
+        } else {
+            SPIN_ROUNDS
+        };
+        for round in 0..spin_rounds {
+            if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
+                return Some(output);
+            }
+            for _ in 0..(1u32 << round) {
+                core::hint::spin_loop();
+            }
+        }
         loop {
             if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
                 return Some(output);

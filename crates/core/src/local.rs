@@ -292,7 +292,7 @@ impl<const N: usize> LocalExecutor<N> {
     fn run_one(&self) -> bool {
         match self.shared.next_task() {
             Some(task) => {
-                if task.execute(|| {}) {
+                if task.execute(|| {}).finished() {
                     self.shared.finish_one();
                 }
                 true

@@ -60,12 +60,22 @@ pub trait Schedule: Send + Sync + 'static {
 pub enum RunOutcome {
     /// The task's future is complete and its callbacks have run: count it finished.
     Completed,
+    /// As `Completed`, but the user's code panicked (the future holds [`Error::Panicked`]).
+    Panicked,
     /// The task suspended; it is still outstanding and will be queued again when woken (or it was
     /// woken during the poll and has been queued again already).
     Suspended,
     /// The work was already run (or dropped) through [`Future::run_here`], which counted it:
     /// nothing to count.
     RanElsewhere,
+}
+
+impl RunOutcome {
+    /// Whether the task is finished and the executor must count it so (`Completed` or
+    /// `Panicked`).
+    pub fn finished(self) -> bool {
+        matches!(self, RunOutcome::Completed | RunOutcome::Panicked)
+    }
 }
 
 /// What an executor can do with a queued task; implemented by each kind of task cell.
@@ -185,19 +195,18 @@ impl Task {
 
     /// The scheduling policy every executor shares (the pool's workers and the
     /// [`LocalExecutor`](crate::local::LocalExecutor)): run the task once, as
-    /// [`run`](Task::run), and say whether it finished, i.e. whether the executor must count one
+    /// [`run`](Task::run); [`RunOutcome::finished`] says whether the executor must count one
     /// task fewer outstanding. A suspended task is still outstanding; one that was run elsewhere
     /// was counted there. What can still unwind after the future completed (a panicking
     /// destructor of the value, dropped here as its last owner) is caught and reported, and the
-    /// task counts as finished, so the executor's loop survives it.
-    #[must_use = "count the task finished if this returns true"]
-    pub fn execute(self, before_complete: impl FnMut()) -> bool {
+    /// task counts as completed, so the executor's loop survives it.
+    #[must_use = "count the task finished if the outcome says so"]
+    pub fn execute(self, before_complete: impl FnMut()) -> RunOutcome {
         match panic::catch(|| self.run(before_complete)) {
-            Ok(RunOutcome::Completed) => true,
-            Ok(RunOutcome::Suspended | RunOutcome::RanElsewhere) => false,
+            Ok(outcome) => outcome,
             Err(error) => {
                 panic::report("dropping a task's value", &error);
-                true
+                RunOutcome::Completed
             }
         }
     }
@@ -266,22 +275,26 @@ impl<F> ClosureBody<F> {
     }
 
     /// Run the claimed work and complete `future`: call the closure unless the future was
-    /// cancelled (or finished by the user) first, in which case the work is dropped.
-    fn run_claimed<T>(&self, future: &Future<T>, before_complete: &mut dyn FnMut())
+    /// cancelled (or finished by the user) first, in which case the work is dropped. True if
+    /// the closure panicked.
+    fn run_claimed<T>(&self, future: &Future<T>, before_complete: &mut dyn FnMut()) -> bool
     where
         F: FnOnce() -> T,
     {
         match (future.set_running_or_notify_cancel(), self.take()) {
             (Ok(true), Some(work)) => {
                 let outcome = panic::catch(work);
+                let panicked = outcome.is_err();
                 before_complete();
                 // Only fails if the user finished the future themselves while it ran; then their
                 // outcome stands, as in Python.
                 let _ = future.set_outcome(outcome);
+                panicked
             }
             (_, work) => {
                 drop_work(work);
                 before_complete();
+                false
             }
         }
     }
@@ -335,9 +348,13 @@ where
             return RunOutcome::RanElsewhere;
         }
         let future = Future::<T>::from_cell(self.handle(this));
-        self.body.run_claimed(&future, before_complete);
+        let panicked = self.body.run_claimed(&future, before_complete);
         drop_work(future);
-        RunOutcome::Completed
+        if panicked {
+            RunOutcome::Panicked
+        } else {
+            RunOutcome::Completed
+        }
     }
 
     fn cancel(&self, this: &Arc<dyn Runnable>) -> bool {
@@ -615,12 +632,17 @@ where
             Ok(Poll::Ready(value)) => Ok(value),
             Err(panicked) => Err(panicked),
         };
+        let run_outcome = if outcome.is_err() {
+            RunOutcome::Panicked
+        } else {
+            RunOutcome::Completed
+        };
         self.body.complete();
         before_complete();
         let _ = future.set_outcome(outcome);
         // Handles may go here, dropping the value: user code, caught.
         drop_work((future, waker));
-        RunOutcome::Completed
+        run_outcome
     }
 
     fn cancel(&self, this: &Arc<dyn Runnable>) -> bool {

@@ -55,7 +55,7 @@ impl Queue {
             let Some(task) = task else {
                 return completed;
             };
-            if task.run(|| {}) == RunOutcome::Completed {
+            if task.run(|| {}).finished() {
                 completed += 1;
             }
         }

@@ -12,6 +12,7 @@ use betterconcurrent_core::{Error, Future, SubmitError};
 
 use crate::map::{Map, MapOptions};
 use crate::pool::{Builder, Shared};
+use crate::stats::Stats;
 use crate::worker;
 
 /// A handle to a thread pool: cheap to clone, `Send + Sync`, usable from inside the pool's own
@@ -203,6 +204,29 @@ impl Executor {
         self.shared.wait_idle_until(deadline_after(timeout))?;
         self.shared.shutdown(true, false);
         Ok(())
+    }
+
+    /// A snapshot of the pool's threads and tasks (see [`Stats`]): threads alive, idle,
+    /// searching and compensating; tasks queued, running, suspended and outstanding; and, per
+    /// worker and summed, tasks completed and panicked and steals.
+    ///
+    /// ```
+    /// # #[cfg(not(feature = "loom"))] {
+    /// use betterconcurrent_std::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::builder().max_workers(2).build()?;
+    /// for i in 0..100 {
+    ///     drop(pool.submit(move || i * 2));
+    /// }
+    /// pool.wait_idle()?;
+    /// let stats = pool.stats();
+    /// assert_eq!(stats.tasks_completed, 100);
+    /// assert_eq!(stats.tasks_outstanding, 0);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
     }
 
     /// Block until every task and subtask has finished, but keep the pool open for more work.

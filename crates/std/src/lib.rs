@@ -19,6 +19,7 @@ mod map;
 mod pool;
 mod queue;
 mod sleep;
+mod stats;
 mod wait;
 mod worker;
 
@@ -29,4 +30,5 @@ pub use blocking::MAX_RUN_HERE_DEPTH;
 pub use executor::{Executor, ThreadPoolExecutor};
 pub use map::{Map, MapOptions};
 pub use pool::{BuildError, Builder, MAX_SPARE_THREADS};
+pub use stats::{Stats, WorkerStats};
 pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};

@@ -26,11 +26,12 @@ use std::time::Instant;
 
 use crate::queue::{Injector, Stealer, Worker};
 use betterconcurrent_core::sync::{fence, Arc, AtomicBool, AtomicUsize, Ordering, Weak};
-use betterconcurrent_core::task::{Schedule, Task, TaskWatch};
+use betterconcurrent_core::task::{RunOutcome, Schedule, Task, TaskWatch};
 use betterconcurrent_core::{panic, Error, SubmitError};
 
 use crate::executor::ThreadPoolExecutor;
 use crate::sleep::{Recheck, Sleep};
+use crate::stats::{Event, Stats, WorkerCounters};
 use crate::worker;
 
 /// The most spare threads a pool starts beyond `max_workers` while all its threads are blocked
@@ -149,6 +150,9 @@ impl Builder {
         Ok(ThreadPoolExecutor::from_shared(Arc::new_cyclic(|this| {
             Shared {
                 this: this.clone(),
+                counters: (0..=max_workers)
+                    .map(|slot| WorkerCounters::new(slot < max_workers))
+                    .collect(),
                 injector: Injector::new(),
                 stealers,
                 spare_deques: Mutex::new(deques),
@@ -189,6 +193,8 @@ pub(crate) struct Shared {
     /// This pool, for the paths that reach it by reference and must hand a thread its own
     /// handle (`Schedule` takes `&self`).
     this: Weak<Shared>,
+    /// Event counters: one slot per worker (its start index), then one the spares share.
+    counters: Box<[WorkerCounters]>,
     pub(crate) injector: Injector<Task>,
     /// One per worker slot; slot `i`'s deque is handed to the `i`-th thread started.
     pub(crate) stealers: Box<[Stealer<Task>]>,
@@ -269,7 +275,9 @@ impl Shared {
         if let Err(task) = worker::push_local(self, task) {
             self.injector.push(task);
         }
-        if !self.claim_idle_token() {
+        // Once every worker has started there is no thread to start and no token to claim
+        // (Python's `_adjust_thread_count` stops there too): skip the shared counter.
+        if !self.all_threads_started() && !self.claim_idle_token() {
             self.start_thread();
         }
         self.sleep.notify_one();
@@ -301,6 +309,11 @@ impl Shared {
         }
     }
 
+    /// Every worker slot has a thread: idle tokens no longer decide anything.
+    fn all_threads_started(&self) -> bool {
+        self.threads_started.load(Ordering::Relaxed) >= self.max_workers
+    }
+
     fn claim_idle_token(&self) -> bool {
         self.idle_tokens
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
@@ -312,6 +325,9 @@ impl Shared {
     /// A worker became idle: it will look at the queues before it sleeps. Tokens never exceed the
     /// number of threads, so a burst of completions cannot stop later submits from starting threads.
     pub(crate) fn release_idle_token(&self) {
+        if self.all_threads_started() {
+            return;
+        }
         let threads = self.threads_started.load(Ordering::Acquire);
         let _ = self
             .idle_tokens
@@ -341,7 +357,7 @@ impl Shared {
         *lock(&self.alive) += 1;
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", self.thread_name_prefix))
-            .spawn(move || worker::run(shared, Some(deque)));
+            .spawn(move || worker::run(shared, Some(deque), index));
         match spawned {
             Ok(handle) => lock(&self.handles).push(handle),
             Err(error) => {
@@ -435,14 +451,59 @@ impl Shared {
             && (self.cancel_queued.load(Ordering::Acquire) || self.broken_reason().is_some()))
     }
 
-    /// Run a task taken from a queue (or end it unrun if the pool broke or cancelled its queue).
-    pub(crate) fn execute(&self, task: Task) {
+    /// Run a task taken from a queue (or end it unrun if the pool broke or cancelled its queue),
+    /// counting it in worker slot `slot`.
+    pub(crate) fn execute(&self, task: Task, slot: usize) {
         if !self.may_run_work() {
             self.discard(task);
             return;
         }
-        if task.execute(|| self.release_idle_token()) {
+        let counters = &self.counters[slot];
+        counters.count(Event::PollStarted);
+        let outcome = task.execute(|| self.release_idle_token());
+        counters.count(Event::PollEnded);
+        match outcome {
+            RunOutcome::Completed => counters.count(Event::Completed),
+            RunOutcome::Panicked => {
+                counters.count(Event::Completed);
+                counters.count(Event::Panicked);
+            }
+            RunOutcome::Suspended | RunOutcome::RanElsewhere => {}
+        }
+        if outcome.finished() {
             self.finish_one();
+        }
+    }
+
+    /// Count a steal by the worker in slot `slot`.
+    pub(crate) fn count_steal(&self, slot: usize) {
+        self.counters[slot].count(Event::Steal);
+    }
+
+    /// A snapshot of the pool; see [`Stats`].
+    pub(crate) fn stats(&self) -> Stats {
+        let per_worker: Vec<_> = self.counters.iter().map(WorkerCounters::snapshot).collect();
+        let tasks_queued = self.injector.len()
+            + self
+                .stealers
+                .iter()
+                .map(|stealer| stealer.len())
+                .sum::<usize>();
+        let tasks_running = self.counters.iter().map(WorkerCounters::running).sum();
+        let tasks_outstanding = self.outstanding.load(Ordering::Acquire);
+        Stats {
+            threads_alive: *lock(&self.alive),
+            threads_idle: self.sleep.sleeping(),
+            threads_searching: self.sleep.searching(),
+            compensating_threads: self.spares.load(Ordering::Acquire),
+            tasks_queued,
+            tasks_running,
+            tasks_suspended: tasks_outstanding.saturating_sub(tasks_queued + tasks_running),
+            tasks_outstanding,
+            tasks_completed: per_worker.iter().map(|w| w.tasks_completed).sum(),
+            tasks_panicked: per_worker.iter().map(|w| w.tasks_panicked).sum(),
+            steals: per_worker.iter().map(|w| w.steals).sum(),
+            per_worker,
         }
     }
 
@@ -515,7 +576,7 @@ impl Shared {
     }
 
     /// Whether any queue holds a task.
-    fn has_queued(&self) -> bool {
+    pub(crate) fn has_queued(&self) -> bool {
         !self.injector.is_empty() || self.stealers.iter().any(|stealer| !stealer.is_empty())
     }
 
@@ -588,12 +649,13 @@ impl Shared {
     }
 
     fn start_spare(self: &Arc<Self>) {
+        let spare_slot = self.max_workers;
         *lock(&self.alive) += 1;
         let shared = self.clone();
         let serial = self.spares_started.fetch_add(1, Ordering::Relaxed);
         let spawned = thread::Builder::new()
             .name(format!("{}_spare_{serial}", self.thread_name_prefix))
-            .spawn(move || worker::run(shared, None));
+            .spawn(move || worker::run(shared, None, spare_slot));
         match spawned {
             Ok(handle) => {
                 let mut handles = lock(&self.handles);

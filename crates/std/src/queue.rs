@@ -53,6 +53,10 @@ mod model {
         pub(crate) fn is_empty(&self) -> bool {
             lock(&self.0).is_empty()
         }
+
+        pub(crate) fn len(&self) -> usize {
+            lock(&self.0).len()
+        }
     }
 
     /// A worker's own LIFO deque.
@@ -92,6 +96,10 @@ mod model {
 
         pub(crate) fn is_empty(&self) -> bool {
             lock(&self.0).is_empty()
+        }
+
+        pub(crate) fn len(&self) -> usize {
+            lock(&self.0).len()
         }
     }
 }

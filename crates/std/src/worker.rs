@@ -65,7 +65,8 @@ pub(crate) fn is_worker_of(shared: &Shared) -> bool {
 }
 
 /// The body of a pool thread: a worker with its deque, or a spare without one.
-pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>) {
+/// `slot` is the thread's event-counter slot (see `stats`).
+pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize) {
     let spare = deque.is_none();
     // Registered before the initializer, so that code it runs (or drops) knows this thread is a
     // worker and never joins it.
@@ -82,21 +83,52 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>) {
     set_blocking_hook(Some(Rc::new(PoolThreadHook::new(shared.clone()))));
     // Set when a spare retires: the retirement already took it off the counts.
     let retired = Cell::new(false);
-    loop {
-        match find_task(&shared) {
-            Some(task) => shared.execute(task),
-            None => {
-                let recheck = || match shared.recheck(spare) {
-                    Recheck::Retire => {
-                        retired.set(true);
-                        Recheck::Exit
+    // Counted in the sleep module's `searching` (see `sleep`).
+    let mut searching = false;
+    'work: loop {
+        if let Some(task) = find_task(&shared, slot) {
+            if searching {
+                searching = false;
+                stop_searching(&shared);
+            }
+            shared.execute(task, slot);
+            continue;
+        }
+        if !searching {
+            searching = true;
+            shared.sleep.start_searching();
+        }
+        // One searcher at a time spins a little before sleeping: a submitter that sees a
+        // searcher wakes no one, so a burst of submits costs no wake-up per task. Only one, and
+        // only briefly: on a machine with few cores, spinning threads delay the ones with work.
+        if !cfg!(feature = "loom") && shared.sleep.searching() == 1 {
+            for round in 0..SPIN_ROUNDS {
+                if round < SPIN_ROUNDS / 4 {
+                    for _ in 0..(1 << round) {
+                        std::hint::spin_loop();
                     }
-                    other => other,
-                };
-                if !shared.sleep.sleep_until(recheck) {
-                    break;
+                } else {
+                    // Yield rather than spin: on a machine with few cores the thread that will
+                    // submit the next task may be waiting for this very core.
+                    betterconcurrent_core::sync::blocking::thread::yield_now();
+                }
+                if let Some(task) = find_task(&shared, slot) {
+                    searching = false;
+                    stop_searching(&shared);
+                    shared.execute(task, slot);
+                    continue 'work;
                 }
             }
+        }
+        let recheck = || match shared.recheck(spare) {
+            Recheck::Retire => {
+                retired.set(true);
+                Recheck::Exit
+            }
+            other => other,
+        };
+        if !shared.sleep.sleep_until(recheck) {
+            break;
         }
     }
     set_blocking_hook(None);
@@ -109,8 +141,22 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>) {
     }
 }
 
-/// The next task for this thread: own deque, then the injector, then the other workers.
-fn find_task(shared: &Shared) -> Option<Task> {
+/// Rounds of looking for work before a searching worker sleeps: a quarter with a growing pause,
+/// the rest yielding the core. Skipped under loom, where spinning only multiplies the
+/// interleavings without adding behaviour.
+const SPIN_ROUNDS: u32 = 32;
+
+/// A searching worker found a task: if it was the last searcher and more tasks are queued, wake
+/// another worker for them (they were queued while a searcher made the submitters wake no one).
+fn stop_searching(shared: &Shared) {
+    if shared.sleep.stop_searching() && shared.has_queued() {
+        shared.sleep.notify_one();
+    }
+}
+
+/// The next task for this thread: own deque, then the injector, then the other workers. A task
+/// from elsewhere than its own deque counts as a steal in `slot`.
+fn find_task(shared: &Shared, slot: usize) -> Option<Task> {
     CURRENT.with(|current| {
         let current = current.borrow();
         let deque = current.as_ref()?.deque.as_ref();
@@ -130,6 +176,7 @@ fn find_task(shared: &Shared) -> Option<Task> {
                     if deque.is_some_and(|deque| !deque.is_empty()) {
                         shared.sleep.notify_one();
                     }
+                    shared.count_steal(slot);
                     return Some(task);
                 }
                 Steal::Retry => retry = true,
@@ -137,7 +184,10 @@ fn find_task(shared: &Shared) -> Option<Task> {
             }
             for stealer in shared.stealers.iter() {
                 match stealer.steal() {
-                    Steal::Success(task) => return Some(task),
+                    Steal::Success(task) => {
+                        shared.count_steal(slot);
+                        return Some(task);
+                    }
                     Steal::Retry => retry = true,
                     Steal::Empty => {}
                 }
