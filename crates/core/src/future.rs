@@ -88,64 +88,102 @@ fn is_done(state: u8) -> bool {
 
 type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
 
-/// The registered wakers of a future. The first one lives inline, so the common case (one task
-/// awaiting one future) registers without allocating: a scheduling step allocates nothing, which
-/// the embedded executor promises. More waiters go to a slab. Keys: 0 is the inline slot, `k + 1`
-/// is slab entry `k`.
-#[derive(Default)]
-struct Waiters {
-    first: Option<Waker>,
-    rest: Slab<Waker>,
+/// The registered wakers and done callbacks of a future. The first waker lives inline, so the
+/// common case (one task awaiting one future) registers without allocating: a scheduling step
+/// allocates nothing, which the embedded executor promises. More waiters and any callbacks go to
+/// a box allocated on first need, which keeps every future (and so every task cell) small.
+/// Waiter keys: 0 is the inline slot, `k + 1` is slab entry `k`.
+struct Lists<T> {
+    first_waiter: Option<Waker>,
+    more: Option<Box<MoreLists<T>>>,
 }
 
-impl Waiters {
-    fn insert(&mut self, waker: Waker) -> usize {
-        if self.first.is_none() {
-            self.first = Some(waker);
+/// The rarely needed part of [`Lists`].
+struct MoreLists<T> {
+    /// Keyed so a waiter that gives up removes itself.
+    waiters: Slab<Waker>,
+    /// In registration order.
+    callbacks: Vec<Callback<T>>,
+}
+
+/// What completion hands out: the lists moved out of the lock.
+type Notify<T> = Lists<T>;
+
+impl<T> Default for Lists<T> {
+    fn default() -> Self {
+        Self {
+            first_waiter: None,
+            more: None,
+        }
+    }
+}
+
+impl<T> Lists<T> {
+    fn more(&mut self) -> &mut MoreLists<T> {
+        self.more.get_or_insert_with(|| {
+            Box::new(MoreLists {
+                waiters: Slab::new(),
+                callbacks: Vec::new(),
+            })
+        })
+    }
+
+    fn insert_waiter(&mut self, waker: Waker) -> usize {
+        if self.first_waiter.is_none() {
+            self.first_waiter = Some(waker);
             0
         } else {
-            self.rest.insert(waker) + 1
+            self.more().waiters.insert(waker) + 1
         }
     }
 
     /// The waker under `key`, which must be registered.
-    fn get_mut(&mut self, key: usize) -> &mut Waker {
+    fn waiter_mut(&mut self, key: usize) -> &mut Waker {
         match key {
-            0 => self.first.as_mut().expect("a registered waiter key"),
-            _ => &mut self.rest[key - 1],
+            0 => self.first_waiter.as_mut(),
+            _ => self
+                .more
+                .as_mut()
+                .and_then(|more| more.waiters.get_mut(key - 1)),
         }
+        .expect("a registered waiter key")
     }
 
     /// Remove and return the waker under `key`, which must be registered.
-    fn remove(&mut self, key: usize) -> Waker {
+    fn remove_waiter(&mut self, key: usize) -> Waker {
         match key {
-            0 => self.first.take().expect("a registered waiter key"),
-            _ => self.rest.remove(key - 1),
+            0 => self.first_waiter.take(),
+            _ => self
+                .more
+                .as_mut()
+                .and_then(|more| more.waiters.try_remove(key - 1)),
         }
+        .expect("a registered waiter key")
     }
 
-    fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.rest.len()
+    fn waiter_count(&self) -> usize {
+        usize::from(self.first_waiter.is_some())
+            + self.more.as_ref().map_or(0, |more| more.waiters.len())
     }
 
-    /// Every waker, the inline one first.
-    fn into_iter(self) -> impl Iterator<Item = Waker> {
-        self.first
+    fn push_callback(&mut self, callback: Callback<T>) {
+        self.more().callbacks.push(callback);
+    }
+
+    /// Every waker (the inline one first), and the callbacks in registration order.
+    fn into_parts(self) -> (impl Iterator<Item = Waker>, Vec<Callback<T>>) {
+        let (waiters, callbacks) = match self.more {
+            Some(more) => {
+                let more = *more;
+                (Some(more.waiters), more.callbacks)
+            }
+            None => (None, Vec::new()),
+        };
+        let rest = waiters
             .into_iter()
-            .chain(self.rest.into_iter().map(|(_, waker)| waker))
+            .flat_map(|waiters| waiters.into_iter().map(|(_, waker)| waker));
+        (self.first_waiter.into_iter().chain(rest), callbacks)
     }
-}
-
-/// What completion hands out: the waiters and callbacks moved out of the lock.
-struct Notify<T> {
-    waiters: Waiters,
-    callbacks: Vec<Callback<T>>,
-}
-
-struct Lists<T> {
-    /// Wakers of everyone waiting for completion; keyed so a waiter that gives up removes itself.
-    waiters: Waiters,
-    callbacks: Vec<Callback<T>>,
 }
 
 /// The shared state of a future: everything but the work itself.
@@ -174,10 +212,7 @@ impl<T> FutureCore<T> {
         Self {
             scheduler,
             state: AtomicU8::new(PENDING),
-            lists: Mutex::new(Lists {
-                waiters: Waiters::default(),
-                callbacks: Vec::new(),
-            }),
+            lists: Mutex::new(Lists::default()),
             outcome: UnsafeCell::new(None),
         }
     }
@@ -488,12 +523,13 @@ impl<T> Future<T> {
     /// Wake the waiters, then run the callbacks in registration order. Called without the lock.
     /// A panicking waker or callback is caught and reported; the rest still run.
     fn notify(&self, notify: Notify<T>) {
-        for waker in notify.waiters.into_iter() {
+        let (waiters, callbacks) = notify.into_parts();
+        for waker in waiters {
             if let Err(error) = panic::catch(|| waker.wake()) {
                 panic::report("a waker", &error);
             }
         }
-        for callback in notify.callbacks {
+        for callback in callbacks {
             if let Err(error) = panic::catch(|| callback(self)) {
                 panic::report("a done callback", &error);
             }
@@ -516,7 +552,7 @@ impl<T> Future<T> {
             if is_done(self.core().state.load(Ordering::Relaxed)) {
                 Some(callback)
             } else {
-                lists.callbacks.push(callback);
+                lists.push_callback(callback);
                 None
             }
         };
@@ -553,14 +589,14 @@ impl<T> Future<T> {
                 *key = None;
                 (Poll::Ready(()), Some(waker))
             } else if let Some(slot) = *key {
-                let registered = lists.waiters.get_mut(slot);
+                let registered = lists.waiter_mut(slot);
                 if registered.will_wake(&waker) {
                     (Poll::Pending, Some(waker))
                 } else {
                     (Poll::Pending, Some(mem::replace(registered, waker)))
                 }
             } else {
-                *key = Some(lists.waiters.insert(waker));
+                *key = Some(lists.insert_waiter(waker));
                 (Poll::Pending, None)
             }
         };
@@ -577,7 +613,7 @@ impl<T> Future<T> {
                     // Completion took the list; the slot is gone already.
                     None
                 } else {
-                    Some(lists.waiters.remove(slot))
+                    Some(lists.remove_waiter(slot))
                 }
             };
             drop(removed);
@@ -587,7 +623,7 @@ impl<T> Future<T> {
     /// How many wakers are registered (for tests that check waiters clean up after themselves).
     #[doc(hidden)]
     pub fn waiter_count(&self) -> usize {
-        self.core().lists.lock().waiters.len()
+        self.core().lists.lock().waiter_count()
     }
 }
 
@@ -608,10 +644,7 @@ pub async fn yield_until_done<'a, T: 'a>(futures: impl IntoIterator<Item = &'a F
 }
 
 fn take_lists<T>(lists: &mut Lists<T>) -> Notify<T> {
-    Notify {
-        waiters: mem::take(&mut lists.waiters),
-        callbacks: mem::take(&mut lists.callbacks),
-    }
+    mem::take(lists)
 }
 
 impl<T> PartialEq for Future<T> {
