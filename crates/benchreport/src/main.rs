@@ -22,12 +22,22 @@ const WORKLOADS: [(&str, &str, Option<u32>); 7] = [
     ("w3_fib", "W3 fib(20), cooperative waits", None),
     ("w4_nested", "W4 1,000 nested waits, 2 workers", None),
     ("w5_as_completed", "W5 as_completed (10,000)", Some(10_000)),
-    ("w5_as_completed", "W5 as_completed (100,000)", Some(100_000)),
+    (
+        "w5_as_completed",
+        "W5 as_completed (100,000)",
+        Some(100_000),
+    ),
     ("w6_round_trip", "W6 round trip (10,000)", None),
 ];
 
 /// The peers, in column order.
-const PEERS: [&str; 5] = ["rayon", "tokio", "futures_threadpool", "threadpool", "std_thread"];
+const PEERS: [&str; 5] = [
+    "rayon",
+    "tokio",
+    "futures_threadpool",
+    "threadpool",
+    "std_thread",
+];
 const OURS: &str = "betterconcurrent";
 
 /// Markers around the generated part of BENCHMARKS.md.
@@ -89,10 +99,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let memory: serde_json::Value = serde_json::from_str(&text)?;
         let bytes = |name: &str| memory[name].as_f64();
         if let Some(ours) = bytes(OURS) {
-            write!(
-                table,
-                "\nW7 heap bytes per pending task: ours {ours:.0}"
-            )?;
+            write!(table, "\nW7 heap bytes per pending task: ours {ours:.0}")?;
             for peer in ["tokio", "rayon"] {
                 if let Some(theirs) = bytes(peer) {
                     write!(table, ", {peer} {theirs:.0} ({:.2}×)", ours / theirs)?;
@@ -117,7 +124,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         &report[end..]
     );
     fs::write(&report_path, updated)?;
-    println!("updated {} and {}", report_path.display(), chart_path.display());
+    println!(
+        "updated {} and {}",
+        report_path.display(),
+        chart_path.display()
+    );
     Ok(())
 }
 
@@ -147,9 +158,11 @@ fn draw_chart(path: &Path, bars: &[(String, &str, f64)]) -> Result<(), Box<dyn E
     }
     let root = SVGBackend::new(path, (1100, 560)).into_drawing_area();
     root.fill(&WHITE)?;
-    let (low, high) = bars.iter().fold((0.5f64, 2.0f64), |(low, high), (_, _, r)| {
-        (low.min(*r / 1.5), high.max(*r * 1.5))
-    });
+    let (low, high) = bars
+        .iter()
+        .fold((0.5f64, 2.0f64), |(low, high), (_, _, r)| {
+            (low.min(*r / 1.5), high.max(*r * 1.5))
+        });
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "betterconcurrent time ÷ peer time (median; below 1 = betterconcurrent faster)",
@@ -176,22 +189,24 @@ fn draw_chart(path: &Path, bars: &[(String, &str, f64)]) -> Result<(), Box<dyn E
     let width = 0.8 / PEERS.len() as f64;
     for (peer_index, peer) in PEERS.iter().enumerate() {
         let color = colors[peer_index];
-        let peer_bars = bars.iter().filter(|(_, p, _)| p == peer).map(|(label, _, ratio)| {
-            let x = labels.iter().position(|l| l == label).unwrap_or(0) as f64
-                + 0.1
-                + peer_index as f64 * width;
-            Rectangle::new([(x, low), (x + width * 0.9, *ratio)], color.filled())
-        });
+        let peer_bars = bars
+            .iter()
+            .filter(|(_, p, _)| p == peer)
+            .map(|(label, _, ratio)| {
+                let x = labels.iter().position(|l| l == label).unwrap_or(0) as f64
+                    + 0.1
+                    + peer_index as f64 * width;
+                Rectangle::new([(x, low), (x + width * 0.9, *ratio)], color.filled())
+            });
         chart
             .draw_series(peer_bars)?
             .label(*peer)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
     }
-    chart
-        .draw_series(LineSeries::new(
-            [(0.0, 1.0), (labels.len() as f64, 1.0)],
-            BLACK.stroke_width(1),
-        ))?;
+    chart.draw_series(LineSeries::new(
+        [(0.0, 1.0), (labels.len() as f64, 1.0)],
+        BLACK.stroke_width(1),
+    ))?;
     chart
         .configure_series_labels()
         .border_style(BLACK)

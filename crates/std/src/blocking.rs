@@ -56,6 +56,11 @@ impl BlockingHook for PoolThreadHook {
     }
 
     fn park(&self, deadline: Option<Instant>) -> bool {
+        // A task in this worker's LIFO slot must not wait for the wait to end (it may be what
+        // the wait is for): make it stealable first.
+        if crate::worker::flush_lifo() {
+            self.shared.sleep.notify_one();
+        }
         self.shared.thread_blocked();
         let in_time = park_plain(deadline);
         self.shared.thread_unblocked();

@@ -272,15 +272,23 @@ impl Shared {
     /// Queue a counted task where the current thread finds it fastest, then claim an idle worker
     /// for it or start one (Python's `_adjust_thread_count`), and wake a sleeper.
     fn enqueue(&self, task: Task) {
-        if let Err(task) = worker::push_local(self, task) {
-            self.injector.push(task);
-        }
+        let stealable = match worker::push_local(self, task) {
+            Ok(pushed_to_deque) => pushed_to_deque,
+            Err(task) => {
+                self.injector.push(task);
+                true
+            }
+        };
         // Once every worker has started there is no thread to start and no token to claim
         // (Python's `_adjust_thread_count` stops there too): skip the shared counter.
         if !self.all_threads_started() && !self.claim_idle_token() {
             self.start_thread();
         }
-        self.sleep.notify_one();
+        // A task in the submitting worker's LIFO slot is that worker's to run: waking another
+        // for it would only find nothing to steal.
+        if stealable {
+            self.sleep.notify_one();
+        }
     }
 
     /// The weak back-reference a task keeps to this pool (for re-queueing and `Executor::of`).

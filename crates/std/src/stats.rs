@@ -22,7 +22,9 @@ pub struct Stats {
     pub threads_searching: usize,
     /// Spare threads started because every thread was blocked in a wait.
     pub compensating_threads: usize,
-    /// Tasks in the run queues.
+    /// Tasks in the run queues. (A task in a worker's LIFO slot, which only that worker runs
+    /// and which no other thread can see, is not among them: it shows as suspended until it
+    /// runs.)
     pub tasks_queued: usize,
     /// Tasks being run (polled) right now.
     pub tasks_running: usize,

@@ -26,7 +26,18 @@ struct WorkerContext {
     shared: Arc<Shared>,
     /// `None` for a spare thread: its submits go to the injector.
     deque: Option<Worker<Task>>,
+    /// The task this worker submitted last, run next by this worker and invisible to thieves
+    /// (tokio's LIFO slot): a parent that awaits the child it just submitted, or a chain of
+    /// such, stays on one core instead of bouncing between workers. The previous occupant moves
+    /// to the deque, where others can steal it. Emptied into the deque before the thread blocks.
+    lifo: std::cell::Cell<Option<Task>>,
+    /// Tasks run in a row from the LIFO slot; at `MAX_LIFO_RUNS` the deque goes first once, so a
+    /// task that keeps submitting one child cannot starve the deque.
+    lifo_runs: std::cell::Cell<u32>,
 }
+
+/// See `WorkerContext::lifo_runs`.
+const MAX_LIFO_RUNS: u32 = 16;
 
 thread_local! {
     // Not a `const` initializer: loom's `thread_local!` does not take one.
@@ -34,18 +45,43 @@ thread_local! {
     static CURRENT: RefCell<Option<WorkerContext>> = RefCell::new(None);
 }
 
-/// Push `task` onto the current thread's deque if this thread is a worker of `shared`'s pool;
+/// Put `task` in the current thread's LIFO slot if this thread is a worker of `shared`'s pool
+/// (the slot's previous task goes to the deque: then `Ok(true)`, other workers may steal it);
 /// otherwise hand the task back.
-pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<(), Task> {
+pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<bool, Task> {
     CURRENT.with(|current| match &*current.borrow() {
         Some(WorkerContext {
             shared: own,
             deque: Some(deque),
-        }) if std::ptr::eq(&**own, shared) => {
-            deque.push(task);
-            Ok(())
-        }
+            lifo,
+            ..
+        }) if std::ptr::eq(&**own, shared) => match lifo.replace(Some(task)) {
+            Some(previous) => {
+                deque.push(previous);
+                Ok(true)
+            }
+            None => Ok(false),
+        },
         _ => Err(task),
+    })
+}
+
+/// Move the current worker's LIFO task to its deque, where other threads can take it: called
+/// before the thread blocks. True if a task moved.
+pub(crate) fn flush_lifo() -> bool {
+    CURRENT.with(|current| match &*current.borrow() {
+        Some(WorkerContext {
+            deque: Some(deque),
+            lifo,
+            ..
+        }) => match lifo.take() {
+            Some(task) => {
+                deque.push(task);
+                true
+            }
+            None => false,
+        },
+        _ => false,
     })
 }
 
@@ -74,6 +110,8 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
         *current.borrow_mut() = Some(WorkerContext {
             shared: shared.clone(),
             deque,
+            lifo: std::cell::Cell::new(None),
+            lifo_runs: std::cell::Cell::new(0),
         })
     });
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
@@ -159,7 +197,20 @@ fn stop_searching(shared: &Shared) {
 fn find_task(shared: &Shared, slot: usize) -> Option<Task> {
     CURRENT.with(|current| {
         let current = current.borrow();
-        let deque = current.as_ref()?.deque.as_ref();
+        let context = current.as_ref()?;
+        let deque = context.deque.as_ref();
+        if let Some(task) = context.lifo.take() {
+            if context.lifo_runs.get() < MAX_LIFO_RUNS {
+                context.lifo_runs.set(context.lifo_runs.get() + 1);
+                return Some(task);
+            }
+            // Give the deque a turn: the LIFO task goes behind what is there.
+            context.lifo_runs.set(0);
+            if let Some(deque) = deque {
+                deque.push(task);
+            }
+        }
+        context.lifo_runs.set(0);
         if let Some(task) = deque.and_then(Worker::pop) {
             return Some(task);
         }
