@@ -320,17 +320,19 @@ impl<T, B: Body<T>> Cell<T, B> {
     /// An owned handle to this cell (one more strong reference), from `erased`, the type-erased
     /// handle the caller dispatched through. (Not from `&self`: a pointer derived from a
     /// reference to the contents may not reach the reference counts before them.)
+    ///
+    /// Sound because `erased` points at this very cell (asserted), and within this crate every
+    /// such handle (`Task::raw`, `TaskWatch::raw`) was unsized from an `Arc<Self>` (cells are
+    /// never fields of other types): the pointer is the `Self` of an `Arc<Self>` allocation,
+    /// and `into_raw` gave it that allocation's provenance and one strong reference.
     fn handle<U: ?Sized>(&self, erased: &Arc<U>) -> Arc<Self> {
         assert!(
             core::ptr::eq(Arc::as_ptr(erased).cast::<Self>(), self),
             "a task cell's handle is taken from the handle that points at it"
         );
         let raw = Arc::into_raw(erased.clone()).cast::<Self>();
-        // SAFETY: `erased` points at this very cell (checked above), and within this crate
-        // every such handle (`Task::raw`, `TaskWatch::raw`) was unsized from an `Arc<Self>`
-        // (cells are never fields of other types), so `raw` is the `Self` of an `Arc<Self>`
-        // allocation; `into_raw` gave it that allocation's provenance and one strong reference,
-        // which the new handle takes over.
+        // SAFETY: `raw` is this cell inside its `Arc<Self>` allocation, carrying the strong
+        // reference `into_raw` released, which the new handle takes over (see the doc above).
         unsafe { Arc::from_raw(raw) }
     }
 }
