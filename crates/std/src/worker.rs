@@ -30,10 +30,10 @@ struct WorkerContext {
     /// (tokio's LIFO slot): a parent that awaits the child it just submitted, or a chain of
     /// such, stays on one core instead of bouncing between workers. The previous occupant moves
     /// to the deque, where others can steal it. Emptied into the deque before the thread blocks.
-    lifo: std::cell::Cell<Option<Task>>,
+    lifo: Cell<Option<Task>>,
     /// Tasks run in a row from the LIFO slot; at `MAX_LIFO_RUNS` the deque goes first once, so a
     /// task that keeps submitting one child cannot starve the deque.
-    lifo_runs: std::cell::Cell<u32>,
+    lifo_runs: Cell<u32>,
 }
 
 /// See `WorkerContext::lifo_runs`.
@@ -110,8 +110,8 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
         *current.borrow_mut() = Some(WorkerContext {
             shared: shared.clone(),
             deque,
-            lifo: std::cell::Cell::new(None),
-            lifo_runs: std::cell::Cell::new(0),
+            lifo: Cell::new(None),
+            lifo_runs: Cell::new(0),
         })
     });
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
