@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use betterconcurrent::task::{RunOutcome, Schedule, Task};
+use betterconcurrent::task::{RunOutcome, Schedule, SchedulerHandle, Task};
 use betterconcurrent::{Error, Future};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Mutex;
@@ -52,9 +52,9 @@ impl Queue {
         })
     }
 
-    fn weak(self: &Arc<Self>) -> std::sync::Weak<dyn Schedule> {
+    fn handle(self: &Arc<Self>) -> SchedulerHandle {
         let weak: std::sync::Weak<Queue> = Arc::downgrade(self);
-        weak
+        SchedulerHandle::new(weak)
     }
 
     fn pop(&self) -> Option<Task> {
@@ -99,7 +99,7 @@ fn flagged_task(queue: &Arc<Queue>) -> (Task, Future<u32>, Arc<AtomicBool>, Wake
         slot: slot.clone(),
         in_poll: Arc::new(AtomicBool::new(false)),
     };
-    let (task, future) = Task::from_async(body, queue.weak());
+    let (task, future) = Task::from_async(body, queue.handle());
     (task, future, flag, slot)
 }
 
@@ -159,7 +159,7 @@ fn a_queued_run_racing_an_in_place_run_runs_the_closure_once() {
         let counter = runs.clone();
         let (task, future) = Task::from_closure(
             move || counter.fetch_add(1, Ordering::SeqCst),
-            Some(queue.weak()),
+            Some(queue.handle()),
         );
         let helper = {
             let future = future.clone();
@@ -195,7 +195,7 @@ fn a_panicking_task_and_callback_still_wake_waiters() {
     model(|| {
         let queue = Queue::new();
         let (task, future) =
-            Task::from_closure(|| -> u32 { panic!("task failure") }, Some(queue.weak()));
+            Task::from_closure(|| -> u32 { panic!("task failure") }, Some(queue.handle()));
         let ran = Arc::new(AtomicBool::new(false));
         future.add_done_callback(|_| panic!("callback failure"));
         let flag = ran.clone();

@@ -41,8 +41,8 @@ use slab::Slab;
 
 use crate::error::{Error, InvalidStateError};
 use crate::panic;
-use crate::sync::{Arc, AtomicU8, Mutex, Ordering, UnsafeCell, Weak};
-use crate::task::Schedule;
+use crate::sync::{Arc, AtomicU8, Mutex, Ordering, UnsafeCell};
+use crate::task::{Schedule, SchedulerHandle};
 
 /// The state of a [`Future`], as in Python's `concurrent.futures`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -189,7 +189,7 @@ impl<T> Lists<T> {
 /// The shared state of a future: everything but the work itself.
 pub(crate) struct FutureCore<T> {
     /// The executor whose task completes this future (weak: a future does not keep it alive).
-    scheduler: Option<Weak<dyn Schedule>>,
+    scheduler: Option<SchedulerHandle>,
     state: AtomicU8,
     lists: Mutex<Lists<T>>,
     /// Written once, with `lists` locked, while the state is not done; read only after loading
@@ -208,7 +208,7 @@ unsafe impl<T: Send> Sync for FutureCore<T> {}
 unsafe impl<T: Send> Send for FutureCore<T> {}
 
 impl<T> FutureCore<T> {
-    pub(crate) fn new(scheduler: Option<Weak<dyn Schedule>>) -> Self {
+    pub(crate) fn new(scheduler: Option<SchedulerHandle>) -> Self {
         Self {
             scheduler,
             state: AtomicU8::new(PENDING),

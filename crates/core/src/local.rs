@@ -48,7 +48,7 @@ use crate::sync::{
     spin_loop, unsize, waker, Arc, ArcWake, AtomicBool, AtomicU8, AtomicUsize, Ordering,
     UnsafeCell, Weak,
 };
-use crate::task::{Schedule, Task};
+use crate::task::{Schedule, SchedulerHandle, Task};
 
 /// A single-threaded executor for `async` tasks with room for `N` unfinished tasks (`N` a power
 /// of two, at least 2), for firmware main loops and hosts alike.
@@ -122,7 +122,7 @@ pub struct LocalSpawner {
 #[derive(Clone)]
 struct Handles {
     spawn: Weak<dyn Spawn>,
-    schedule: Weak<dyn Schedule>,
+    schedule: SchedulerHandle,
 }
 
 /// What a [`LocalSpawner`] needs of the executor, without naming its capacity.
@@ -137,7 +137,7 @@ trait Spawn: Send + Sync {
 /// and queue it.
 fn spawn_on<F>(
     target: &dyn Spawn,
-    scheduler: &Weak<dyn Schedule>,
+    scheduler: &SchedulerHandle,
     body: F,
 ) -> Result<Future<F::Output>, SubmitError>
 where
@@ -181,7 +181,7 @@ impl<const N: usize> LocalExecutor<N> {
         Self {
             handles: Handles {
                 spawn: Arc::downgrade(&spawn),
-                schedule: Arc::downgrade(&schedule),
+                schedule: SchedulerHandle::new(Arc::downgrade(&schedule)),
             },
             shared,
             main_woken: Arc::new(MainWoken(AtomicBool::new(false))),

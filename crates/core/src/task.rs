@@ -39,6 +39,37 @@ use crate::sync::{
     unsize, waker, Arc, ArcWake, AtomicBool, AtomicUsize, Ordering, UnsafeCell, Weak,
 };
 
+/// A task's way back to its executor: made once per executor (from a weak reference to its
+/// [`Schedule`] side) and cloned into each task. One pointer per task, and cloning it is a plain
+/// reference-count increment; the executor itself stays weakly held, so a task never keeps its
+/// executor alive.
+#[derive(Clone)]
+pub struct SchedulerHandle {
+    executor: Arc<Weak<dyn Schedule>>,
+}
+
+impl SchedulerHandle {
+    /// The handle of the executor `scheduler` refers to (allocates once).
+    pub fn new(scheduler: Weak<dyn Schedule>) -> Self {
+        Self {
+            executor: Arc::new(scheduler),
+        }
+    }
+
+    /// The executor, if it still exists.
+    pub(crate) fn upgrade(&self) -> Option<Arc<dyn Schedule>> {
+        self.executor.upgrade()
+    }
+}
+
+impl fmt::Debug for SchedulerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SchedulerHandle")
+            .field("executor_alive", &(self.executor.strong_count() > 0))
+            .finish()
+    }
+}
+
 /// An executor's queue, as seen by the tasks it runs: where a woken async task goes back to.
 pub trait Schedule: Send + Sync + 'static {
     /// Queue `task` again: it was woken after suspending. It was counted when first submitted, so
@@ -145,7 +176,7 @@ impl Task {
     /// Running the task calls the closure once (if the future was not cancelled first); a panic
     /// in it is caught (with `std`) and stored in the future as [`Error::Panicked`]. `scheduler` is
     /// only recorded, for [`Future::executor_as`].
-    pub fn from_closure<F, T>(work: F, scheduler: Option<Weak<dyn Schedule>>) -> (Task, Future<T>)
+    pub fn from_closure<F, T>(work: F, scheduler: Option<SchedulerHandle>) -> (Task, Future<T>)
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -163,7 +194,7 @@ impl Task {
 
     /// Package an `async` body as a task that `scheduler` runs; returns the task (already marked
     /// scheduled: queue it) and the future it will complete with the body's output.
-    pub fn from_async<F>(body: F, scheduler: Weak<dyn Schedule>) -> (Task, Future<F::Output>)
+    pub fn from_async<F>(body: F, scheduler: SchedulerHandle) -> (Task, Future<F::Output>)
     where
         F: core::future::Future + Send + 'static,
         F::Output: Send + 'static,

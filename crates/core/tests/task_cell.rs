@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
-use betterconcurrent_core::task::{RunOutcome, Schedule, Task};
+use betterconcurrent_core::task::{RunOutcome, Schedule, SchedulerHandle, Task};
 use betterconcurrent_core::{Error, Future, State};
 
 /// A run queue that counts what it is told: the smallest executor.
@@ -42,9 +42,9 @@ impl Queue {
         Arc::default()
     }
 
-    fn weak(self: &Arc<Self>) -> Weak<dyn Schedule> {
+    fn handle(self: &Arc<Self>) -> SchedulerHandle {
         let weak: Weak<Queue> = Arc::downgrade(self);
-        weak
+        SchedulerHandle::new(weak)
     }
 
     /// Run queued tasks until the queue is empty; returns how many completed.
@@ -100,7 +100,7 @@ fn gate() -> (Gate, Arc<AtomicBool>, Arc<Mutex<Option<Waker>>>) {
 #[test]
 fn a_closure_task_runs_once_and_completes_its_future() {
     let queue = Queue::new();
-    let (task, future) = Task::from_closure(|| String::from("done"), Some(queue.weak()));
+    let (task, future) = Task::from_closure(|| String::from("done"), Some(queue.handle()));
     queue.clone().schedule(task);
     assert_eq!(queue.run_all(), 1);
     assert_eq!(future.try_result().unwrap().unwrap(), "done");
@@ -117,7 +117,7 @@ fn a_closure_run_in_place_is_counted_once_and_its_queued_copy_is_a_no_op() {
     let counter = ran.clone();
     let (task, future) = Task::from_closure(
         move || counter.fetch_add(1, Ordering::SeqCst),
-        Some(queue.weak()),
+        Some(queue.handle()),
     );
     assert!(future.run_here());
     assert!(!future.run_here(), "claimed once");
@@ -137,13 +137,13 @@ fn a_cancelled_closure_task_never_runs() {
 #[test]
 fn failing_and_cancelling_queued_tasks_end_their_futures() {
     let queue = Queue::new();
-    let (closure, closure_future) = Task::from_closure(|| 1u8, Some(queue.weak()));
+    let (closure, closure_future) = Task::from_closure(|| 1u8, Some(queue.handle()));
     assert!(closure.fail(Error::Shutdown));
     assert!(matches!(
         closure_future.try_result(),
         Some(Err(Error::Shutdown))
     ));
-    let (body, body_future) = Task::from_async(async { 2u8 }, queue.weak());
+    let (body, body_future) = Task::from_async(async { 2u8 }, queue.handle());
     assert!(body.cancel());
     assert_eq!(body_future.state(), State::CancelledAndNotified);
 }
@@ -157,7 +157,7 @@ fn an_async_task_suspends_and_resumes_when_woken() {
             gate.await;
             7u32
         },
-        queue.weak(),
+        queue.handle(),
     );
     queue.clone().schedule(task);
     assert_eq!(queue.run_all(), 0, "suspended");
@@ -189,7 +189,7 @@ impl std::future::Future for WakeSelfOnce {
 #[test]
 fn a_wake_while_running_requeues_the_task_once() {
     let queue = Queue::new();
-    let (task, future) = Task::from_async(WakeSelfOnce(false), queue.weak());
+    let (task, future) = Task::from_async(WakeSelfOnce(false), queue.handle());
     queue.clone().schedule(task);
     let first = queue.tasks.lock().unwrap().pop_front().unwrap();
     assert_eq!(first.run(|| {}), RunOutcome::Suspended);
@@ -209,7 +209,7 @@ fn an_async_task_cancelled_before_its_first_poll_is_never_polled() {
     let flag = polled.clone();
     let (task, future) = Task::from_async(
         async move { flag.store(true, Ordering::SeqCst) },
-        queue.weak(),
+        queue.handle(),
     );
     assert!(future.cancel());
     assert_eq!(task.run(|| {}), RunOutcome::Completed);
@@ -221,7 +221,7 @@ fn an_async_task_cancelled_before_its_first_poll_is_never_polled() {
 fn a_watch_wakes_a_suspended_task() {
     let queue = Queue::new();
     let (gate, _open, registered_waker) = gate();
-    let (task, future) = Task::from_async(gate, queue.weak());
+    let (task, future) = Task::from_async(gate, queue.handle());
     let watch = task.watch().expect("async tasks have a watch");
     queue.clone().schedule(task);
     assert_eq!(queue.run_all(), 0);
@@ -247,7 +247,7 @@ fn a_watch_wakes_a_suspended_task() {
 fn freeing_an_unfinished_async_task_counts_it_finished() {
     let queue = Queue::new();
     let (gate, _open, waker) = gate();
-    let (task, future) = Task::from_async(gate, queue.weak());
+    let (task, future) = Task::from_async(gate, queue.handle());
     queue.clone().schedule(task);
     assert_eq!(queue.run_all(), 0);
     drop(future);
@@ -290,7 +290,7 @@ fn a_pinned_body_is_dropped_in_place() {
         moved: moved.clone(),
         _pinned: PhantomPinned,
     };
-    let (task, future) = Task::from_async(body, queue.weak());
+    let (task, future) = Task::from_async(body, queue.handle());
     let watch = task.watch().unwrap();
     queue.clone().schedule(task);
     assert_eq!(queue.run_all(), 0);

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use crate::queue::{Injector, Stealer, Worker};
 use betterconcurrent_core::sync::{fence, Arc, AtomicBool, AtomicUsize, Ordering, Weak};
-use betterconcurrent_core::task::{RunOutcome, Schedule, Task, TaskWatch};
+use betterconcurrent_core::task::{RunOutcome, Schedule, SchedulerHandle, Task, TaskWatch};
 use betterconcurrent_core::{panic, Error, SubmitError};
 
 use crate::executor::ThreadPoolExecutor;
@@ -150,6 +150,7 @@ impl Builder {
         Ok(ThreadPoolExecutor::from_shared(Arc::new_cyclic(|this| {
             Shared {
                 this: this.clone(),
+                scheduler: SchedulerHandle::new(this.clone()),
                 counters: (0..=max_workers)
                     .map(|slot| WorkerCounters::new(slot < max_workers))
                     .collect(),
@@ -195,6 +196,8 @@ pub(crate) struct Shared {
     this: Weak<Shared>,
     /// Event counters: one slot per worker (its start index), then one the spares share.
     counters: Box<[WorkerCounters]>,
+    /// What each task keeps to find this pool again (made once, cloned per task).
+    scheduler: SchedulerHandle,
     pub(crate) injector: Injector<Task>,
     /// One per worker slot; slot `i`'s deque is handed to the `i`-th thread started.
     pub(crate) stealers: Box<[Stealer<Task>]>,
@@ -291,10 +294,9 @@ impl Shared {
         }
     }
 
-    /// The weak back-reference a task keeps to this pool (for re-queueing and `Executor::of`).
-    pub(crate) fn scheduler(self: &Arc<Self>) -> Weak<dyn Schedule> {
-        let weak: Weak<Shared> = Arc::downgrade(self);
-        weak
+    /// The handle a task keeps to this pool (for re-queueing and `Executor::of`).
+    pub(crate) fn scheduler(&self) -> SchedulerHandle {
+        self.scheduler.clone()
     }
 
     /// An owned handle to this pool, if it is still alive.
