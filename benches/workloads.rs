@@ -356,18 +356,10 @@ fn w2_tree(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------------
 // W3: fib(20) as tasks awaiting their subtasks.
 
-fn fib_ours(executor: Executor, n: u64) -> Future<u64> {
-    let spawner = executor.clone();
-    spawner
-        .submit_async(async move {
-            if n < 2 {
-                return n;
-            }
-            let (a, b) = (fib_ours(executor.clone(), n - 1), fib_ours(executor, n - 2));
-            (&a).await.unwrap() + (&b).await.unwrap()
-        })
-        .unwrap()
-}
+/// W3's implementation for this library is the fib example's, so the two cannot drift apart.
+#[path = "../examples/fib.rs"]
+mod fib_example;
+use fib_example::fib as fib_ours;
 
 fn fib_tokio(n: u64) -> tokio::task::JoinHandle<u64> {
     tokio::spawn(async move {

@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use betterconcurrent::{Executor, Future, ThreadPoolExecutor};
 
-fn fib(executor: Executor, n: u64) -> Future<u64> {
+/// `fib(n)` as a task that submits `fib(n - 1)` and `fib(n - 2)` and awaits both.
+pub fn fib(executor: Executor, n: u64) -> Future<u64> {
     let spawner = executor.clone();
     spawner
         .submit_async(async move {
@@ -32,6 +33,7 @@ fn fib_sequential(n: u64) -> u64 {
     }
 }
 
+#[allow(dead_code)] // the benchmarks include this file for `fib` alone
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n = match args.first().filter(|arg| !arg.starts_with("--")) {

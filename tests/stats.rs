@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::sync::mpsc;
-
-use betterconcurrent::{Error, Future, ThreadPoolExecutor};
-use common::pool;
+use betterconcurrent::{Error, Future};
+use common::{block_workers, pool};
 
 #[test]
 fn counters_count_completed_and_panicked_tasks_per_worker_and_in_total() {
@@ -43,19 +41,8 @@ fn counters_count_completed_and_panicked_tasks_per_worker_and_in_total() {
 
 #[test]
 fn gauges_show_a_running_task_the_queue_behind_it_and_a_suspended_task() {
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .unwrap();
-    let (started_tx, started_rx) = mpsc::channel();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let blocker = pool
-        .submit(move || {
-            started_tx.send(()).unwrap();
-            release_rx.recv().unwrap();
-        })
-        .unwrap();
-    started_rx.recv().unwrap();
+    let pool = pool(1);
+    let (release, blockers) = block_workers(&pool, 1);
     let queued: Vec<_> = (0..5).map(|i| pool.submit(move || i).unwrap()).collect();
 
     let stats = pool.stats();
@@ -65,8 +52,8 @@ fn gauges_show_a_running_task_the_queue_behind_it_and_a_suspended_task() {
     assert_eq!(stats.tasks_outstanding, 6);
     assert_eq!(stats.threads_idle, 0);
 
-    release_tx.send(()).unwrap();
-    blocker.result().unwrap();
+    release.send(()).unwrap();
+    blockers[0].result().unwrap();
     for f in &queued {
         f.result().unwrap();
     }
