@@ -76,32 +76,47 @@ fn futures_pool(workers: usize) -> FuturesThreadPool {
 }
 
 /// Counts down to zero, then releases whoever waits: for the peers whose fire-and-forget spawns
-/// have no "wait until idle" of their own.
+/// have no "wait until idle" of their own. Counting down is one atomic decrement; only the last
+/// one takes the lock, so the latch costs a peer what `join`'s count costs this library.
 struct Latch {
-    left: Mutex<u64>,
+    left: AtomicU64,
+    done: Mutex<bool>,
     zero: Condvar,
 }
 
 impl Latch {
-    fn new(count: u64) -> Arc<Self> {
-        Arc::new(Latch {
-            left: Mutex::new(count),
+    /// A latch already at zero; `reset` arms it.
+    const fn released() -> Self {
+        Latch {
+            left: AtomicU64::new(0),
+            done: Mutex::new(true),
             zero: Condvar::new(),
-        })
+        }
+    }
+
+    fn new(count: u64) -> Arc<Self> {
+        let latch = Arc::new(Latch::released());
+        latch.reset(count);
+        latch
+    }
+
+    /// Arm the latch for `count` count-downs; only while nobody counts down or waits.
+    fn reset(&self, count: u64) {
+        *self.done.lock().unwrap() = false;
+        self.left.store(count, Ordering::SeqCst);
     }
 
     fn count_down(&self) {
-        let mut left = self.left.lock().unwrap();
-        *left -= 1;
-        if *left == 0 {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            *self.done.lock().unwrap() = true;
             self.zero.notify_all();
         }
     }
 
     fn wait(&self) {
-        let mut left = self.left.lock().unwrap();
-        while *left > 0 {
-            left = self.zero.wait(left).unwrap();
+        let mut done = self.done.lock().unwrap();
+        while !*done {
+            done = self.zero.wait(done).unwrap();
         }
     }
 }
@@ -205,17 +220,30 @@ fn w1_tiny_submits(c: &mut Criterion) {
 
 /// What a tree node does besides spawning: count itself and compare with a target that is not
 /// in the tree, so every node runs (the seed's search, minus the early exit).
+///
+/// One `static` instance ([`TREE`]) serves every implementation, reset per iteration: rayon's
+/// scope borrows its state, and with a `static` the others need no reference counting either,
+/// so the group compares the executors, not `Arc` clones.
 struct TreeVisit {
     visited: AtomicU64,
     found: AtomicBool,
+    /// For the peers with no "wait until idle": counted down by every node.
+    latch: Latch,
 }
 
+static TREE: TreeVisit = TreeVisit {
+    visited: AtomicU64::new(0),
+    found: AtomicBool::new(false),
+    latch: Latch::released(),
+};
+
 impl TreeVisit {
-    fn new() -> Arc<Self> {
-        Arc::new(TreeVisit {
-            visited: AtomicU64::new(0),
-            found: AtomicBool::new(false),
-        })
+    /// Ready `TREE` for one more search; only between iterations.
+    fn reset(&'static self) -> &'static Self {
+        self.visited.store(0, Ordering::SeqCst);
+        self.found.store(false, Ordering::SeqCst);
+        self.latch.reset(TREE_TASKS);
+        self
     }
 
     /// Visit `node`; true if it has children.
@@ -233,13 +261,12 @@ impl TreeVisit {
     }
 }
 
-fn tree_ours(executor: &Executor, tree: &Arc<TreeVisit>, node: u64, depth: u32) {
+fn tree_ours(executor: &Executor, tree: &'static TreeVisit, node: u64, depth: u32) {
     if tree.visit(node, depth) {
         for i in 0..TREE_BASE {
-            let (child_executor, tree) = (executor.clone(), tree.clone());
-            drop(executor.submit(move || {
-                tree_ours(&child_executor, &tree, node * TREE_BASE + i, depth + 1)
-            }));
+            executor
+                .spawn(move |executor| tree_ours(executor, tree, node * TREE_BASE + i, depth + 1))
+                .expect("the pool is open");
         }
     }
 }
@@ -252,40 +279,33 @@ fn tree_rayon<'s>(scope: &rayon::Scope<'s>, tree: &'s TreeVisit, node: u64, dept
     }
 }
 
-fn tree_tokio(tree: Arc<TreeVisit>, latch: Arc<Latch>, node: u64, depth: u32) {
+fn tree_tokio(tree: &'static TreeVisit, node: u64, depth: u32) {
     if tree.visit(node, depth) {
         for i in 0..TREE_BASE {
-            let (tree, latch) = (tree.clone(), latch.clone());
-            tokio::spawn(async move { tree_tokio(tree, latch, node * TREE_BASE + i, depth + 1) });
+            tokio::spawn(async move { tree_tokio(tree, node * TREE_BASE + i, depth + 1) });
         }
     }
-    latch.count_down();
+    tree.latch.count_down();
 }
 
-fn tree_futures(
-    pool: FuturesThreadPool,
-    tree: Arc<TreeVisit>,
-    latch: Arc<Latch>,
-    node: u64,
-    depth: u32,
-) {
+fn tree_futures(pool: &FuturesThreadPool, tree: &'static TreeVisit, node: u64, depth: u32) {
     if tree.visit(node, depth) {
         for i in 0..TREE_BASE {
-            let (child_pool, tree, latch) = (pool.clone(), tree.clone(), latch.clone());
+            let child_pool = pool.clone();
             pool.spawn_ok(async move {
-                tree_futures(child_pool, tree, latch, node * TREE_BASE + i, depth + 1)
+                tree_futures(&child_pool, tree, node * TREE_BASE + i, depth + 1)
             });
         }
     }
-    latch.count_down();
+    tree.latch.count_down();
 }
 
-fn tree_threadpool(pool: threadpool::ThreadPool, tree: Arc<TreeVisit>, node: u64, depth: u32) {
+fn tree_threadpool(pool: &threadpool::ThreadPool, tree: &'static TreeVisit, node: u64, depth: u32) {
     if tree.visit(node, depth) {
         for i in 0..TREE_BASE {
-            let (child_pool, tree) = (pool.clone(), tree.clone());
+            let child_pool = pool.clone();
             pool.execute(move || {
-                tree_threadpool(child_pool, tree, node * TREE_BASE + i, depth + 1)
+                tree_threadpool(&child_pool, tree, node * TREE_BASE + i, depth + 1)
             });
         }
     }
@@ -299,8 +319,8 @@ fn w2_tree(c: &mut Criterion) {
     let pool = pool(workers);
     group.bench_function("betterconcurrent", |b| {
         b.iter(|| {
-            let tree = TreeVisit::new();
-            tree_ours(&pool, &tree, 1, 0);
+            let tree = TREE.reset();
+            tree_ours(&pool, tree, 1, 0);
             pool.wait_idle().unwrap();
             tree.check();
         })
@@ -309,8 +329,8 @@ fn w2_tree(c: &mut Criterion) {
     let rayon = rayon_pool(workers);
     group.bench_function("rayon", |b| {
         b.iter(|| {
-            let tree = TreeVisit::new();
-            rayon.scope(|scope| tree_rayon(scope, &tree, 1, 0));
+            let tree = TREE.reset();
+            rayon.scope(|scope| tree_rayon(scope, tree, 1, 0));
             tree.check();
         })
     });
@@ -318,10 +338,9 @@ fn w2_tree(c: &mut Criterion) {
     let tokio = tokio_runtime(workers);
     group.bench_function("tokio", |b| {
         b.iter(|| {
-            let (tree, latch) = (TreeVisit::new(), Latch::new(TREE_TASKS));
-            let (root_tree, root_latch) = (tree.clone(), latch.clone());
-            tokio.spawn(async move { tree_tokio(root_tree, root_latch, 1, 0) });
-            latch.wait();
+            let tree = TREE.reset();
+            tokio.spawn(async move { tree_tokio(tree, 1, 0) });
+            tree.latch.wait();
             tree.check();
         })
     });
@@ -329,9 +348,9 @@ fn w2_tree(c: &mut Criterion) {
     let futures = futures_pool(workers);
     group.bench_function("futures_threadpool", |b| {
         b.iter(|| {
-            let (tree, latch) = (TreeVisit::new(), Latch::new(TREE_TASKS));
-            tree_futures(futures.clone(), tree.clone(), latch.clone(), 1, 0);
-            latch.wait();
+            let tree = TREE.reset();
+            tree_futures(&futures, tree, 1, 0);
+            tree.latch.wait();
             tree.check();
         })
     });
@@ -339,8 +358,8 @@ fn w2_tree(c: &mut Criterion) {
     let threadpool = threadpool::ThreadPool::new(workers);
     group.bench_function("threadpool", |b| {
         b.iter(|| {
-            let tree = TreeVisit::new();
-            tree_threadpool(threadpool.clone(), tree.clone(), 1, 0);
+            let tree = TREE.reset();
+            tree_threadpool(&threadpool, tree, 1, 0);
             threadpool.join();
             tree.check();
         })

@@ -79,6 +79,32 @@ fn join_waits_for_subtasks_submitted_while_it_waits() {
     });
 }
 
+/// The prepaid shares of the join count: a detached task's detached child is counted from the
+/// worker's share, not the shared counter. join returns only after both ran (the share never
+/// lets the count fall early), it does return (the idle worker gives its share back), and
+/// `stats()` reports nothing outstanding afterwards.
+#[test]
+fn join_waits_for_spawns_counted_from_a_prepaid_share() {
+    model(|| {
+        let pool = one_worker();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counter = ran.clone();
+        pool.spawn(move |executor| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let counter = counter.clone();
+            executor
+                .spawn(move |_| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                })
+                .unwrap();
+        })
+        .unwrap();
+        pool.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+        assert_eq!(pool.stats().tasks_outstanding, 0);
+    });
+}
+
 /// shutdown(cancel_futures) racing the completion a suspended task awaits: every future ends
 /// done (the task's continuation ran, or it was cancelled), and shutdown returns.
 #[test]

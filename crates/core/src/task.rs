@@ -192,6 +192,20 @@ impl Task {
         (Task { raw: unsize!(cell) }, future)
     }
 
+    /// Package a fire-and-forget closure as a task with no future: nothing can wait for it,
+    /// cancel it or read its result, so the cell holds the closure alone (no future state, no
+    /// executor handle). Running it calls the closure once; a panic is caught (with `std`) and
+    /// reported as [`RunOutcome::Panicked`].
+    pub fn detached<F>(work: F) -> Task
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let cell = Arc::new(DetachedBody {
+            work: UnsafeCell::new(Some(work)),
+        });
+        Task { raw: unsize!(cell) }
+    }
+
     /// Package an `async` body as a task that `scheduler` runs; returns the task (already marked
     /// scheduled: queue it) and the future it will complete with the body's output.
     pub fn from_async<F>(body: F, scheduler: SchedulerHandle) -> (Task, Future<F::Output>)
@@ -414,6 +428,52 @@ where
         }
         drop_work((work, future));
         true
+    }
+
+    fn watch(&self, _this: &Arc<dyn Runnable>) -> Option<TaskWatch> {
+        None
+    }
+}
+
+/// The work of a detached task ([`Task::detached`]): the closure alone. Its one [`Task`] handle
+/// is the only handle there is, and `run`, `cancel` and `fail` consume it, so the work is
+/// touched by one thread only and needs no claim.
+struct DetachedBody<F> {
+    work: UnsafeCell<Option<F>>,
+}
+
+// SAFETY: only the holder of the cell's single `Task` handle touches the work (the handle is
+// never cloned, and the methods that reach the work consume it), so sharing the cell only
+// requires that the closure can move between threads.
+unsafe impl<F: Send> Sync for DetachedBody<F> {}
+
+impl<F> DetachedBody<F> {
+    /// Take the work out; only the single `Task` handle's holder calls this.
+    fn take(&self) -> Option<F> {
+        // SAFETY: see the `Sync` impl: the holder of the one `Task` handle is the only caller.
+        self.work.with_mut(|work| unsafe { (*work).take() })
+    }
+}
+
+impl<F: FnOnce() + Send + 'static> Runnable for DetachedBody<F> {
+    fn run(&self, _this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome {
+        let outcome = self.take().map(panic::catch);
+        before_complete();
+        match outcome {
+            // The panic hook has reported it (on standard error); with no future to hold the
+            // error, the executor counts it.
+            Some(Err(_)) => RunOutcome::Panicked,
+            _ => RunOutcome::Completed,
+        }
+    }
+
+    fn cancel(&self, _this: &Arc<dyn Runnable>) -> bool {
+        drop_work(self.take());
+        true
+    }
+
+    fn fail(&self, this: &Arc<dyn Runnable>, _error: Error) -> bool {
+        self.cancel(this)
     }
 
     fn watch(&self, _this: &Arc<dyn Runnable>) -> Option<TaskWatch> {

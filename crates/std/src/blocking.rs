@@ -61,6 +61,10 @@ impl BlockingHook for PoolThreadHook {
         if crate::worker::flush_lifo() {
             self.shared.sleep.notify_one();
         }
+        // Nor may its prepaid share of the pool's count wait for it (see `pool`).
+        if let Some(slot) = crate::worker::current_slot_of(&self.shared) {
+            self.shared.return_prepaid(slot);
+        }
         self.shared.thread_blocked();
         let in_time = park_plain(deadline);
         self.shared.thread_unblocked();

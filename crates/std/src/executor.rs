@@ -33,7 +33,7 @@ use crate::worker;
 /// ```
 #[derive(Clone)]
 pub struct Executor {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl fmt::Debug for Executor {
@@ -80,6 +80,47 @@ impl Executor {
         let (task, future) = Task::from_closure(work, Some(self.shared.scheduler()));
         self.shared.submit(task)?;
         Ok(future)
+    }
+
+    /// Run `work` on a pool thread, fire-and-forget: no future is made, so nothing can wait for
+    /// this one task, but [`join`](Self::join) and [`wait_idle`](Self::wait_idle) wait for it
+    /// (and for everything it spawns in turn). `work` is given the pool's handle, to spawn or
+    /// submit subtasks without cloning one; this is the cheapest way to run a tree of tasks.
+    ///
+    /// A panic in `work` is caught: the thread lives on, the panic hook reports it (on standard
+    /// error, by default) and [`Stats::tasks_panicked`] counts it. Fails as
+    /// [`submit`](Self::submit) does; `work` is then dropped unrun.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use betterconcurrent_std::{Executor, ThreadPoolExecutor};
+    ///
+    /// /// Count the nodes of a tree of the given depth and fan-out, a task per node.
+    /// fn visit(executor: &Executor, nodes: Arc<AtomicU64>, depth: u32) {
+    ///     nodes.fetch_add(1, Ordering::Relaxed);
+    ///     if depth > 0 {
+    ///         for _ in 0..3 {
+    ///             let nodes = nodes.clone();
+    ///             executor
+    ///                 .spawn(move |executor| visit(executor, nodes, depth - 1))
+    ///                 .unwrap();
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let pool = ThreadPoolExecutor::new();
+    /// let nodes = Arc::new(AtomicU64::new(0));
+    /// visit(&pool, nodes.clone(), 4);
+    /// pool.join().unwrap();
+    /// assert_eq!(nodes.load(Ordering::Relaxed), 1 + 3 + 9 + 27 + 81);
+    /// ```
+    pub fn spawn<F>(&self, work: F) -> Result<(), SubmitError>
+    where
+        F: FnOnce(&Executor) + Send + 'static,
+    {
+        self.shared
+            .submit(Task::detached(move || worker::with_current_executor(work)))
     }
 
     /// Run an `async` body on the pool; returns the future of its output.

@@ -3,13 +3,26 @@
 //!
 //! # Accounting
 //!
-//! - `outstanding`: tasks accepted and not yet finished (queued or running). `submit` increments it
-//!   *before* it checks `closing` and enqueues; a worker decrements it after the task's future is
-//!   complete and its callbacks have run.
+//! - `outstanding`: tasks accepted and not yet finished (queued, running or suspended), plus the
+//!   workers' *prepaid shares*. A submit counts its task *before* it checks `closing` and
+//!   enqueues; a finished task is counted off after its future is complete and its callbacks
+//!   have run. So `outstanding == 0` means every task has finished: what `join` waits for.
+//! - Prepaid shares keep that one shared counter off the per-task path of a pool's own tasks
+//!   (on two cores, a read-modify-write of a line the other core just wrote costs more than
+//!   running a tiny task). Each worker keeps a share of `outstanding`, counted there but not
+//!   yet used, in its slot (`WorkerCounters::prepaid`, written only by that worker). A submit
+//!   from the worker takes one unit of the share (adding `PREPAY` to `outstanding` when it is
+//!   empty); a task the worker finishes adds one unit back instead of decrementing; the share is
+//!   given back (one `fetch_sub`) whenever it passes `MAX_PREPAID`, and in full before the worker
+//!   looks for work in vain, parks in a blocking wait, or exits. Shares never make the count
+//!   low, only late to fall, and a worker cannot idle while holding one, so the count still
+//!   reaches zero once the tasks are done. Spare threads and outside threads count directly.
 //! - `closing`: set by `shutdown` or when the pool breaks; never unset. Workers exit when
-//!   `closing && outstanding == 0`. Because a submit increments `outstanding` before it loads
-//!   `closing` (both SeqCst), a task that slips in concurrently with `shutdown` either sees
-//!   `closing` and is refused, or is counted before any worker can decide to exit.
+//!   `closing && outstanding == 0`. A submit from outside increments `outstanding` before it
+//!   loads `closing` (both SeqCst, with a fence), so a task that slips in concurrently with
+//!   `shutdown` either sees `closing` and is refused, or is counted before any worker can decide
+//!   to exit. A submit from a worker needs no fence: its task lands in that worker's own queue,
+//!   which the worker empties before it can exit.
 //! - `idle_tokens`: workers that have become idle and are not yet claimed by a submit (Python's
 //!   `_idle_semaphore`). A submit claims one or, if none, starts a thread (up to `max_workers`).
 //!   A worker releases its token as soon as the user's closure returns, *before* the future
@@ -33,6 +46,12 @@ use crate::executor::ThreadPoolExecutor;
 use crate::sleep::{Recheck, Sleep};
 use crate::stats::{Event, Stats, WorkerCounters};
 use crate::worker;
+
+/// Units of `outstanding` a worker prepays when its share is used up (see the module docs).
+const PREPAY: usize = 32;
+
+/// A worker's prepaid share beyond this is given back, down to `PREPAY`.
+const MAX_PREPAID: usize = 2 * PREPAY;
 
 /// The most spare threads a pool starts beyond `max_workers` while all its threads are blocked
 /// in waits (Java's ForkJoinPool caps its compensation threads the same way).
@@ -244,10 +263,16 @@ fn lock<T>(mutex: &Mutex<T>) -> betterconcurrent_core::sync::blocking::MutexGuar
 impl Shared {
     /// Accept a new task: count it, refuse it if the pool is closing, then queue it.
     pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
-        self.outstanding.fetch_add(1, Ordering::SeqCst);
-        // Pairs with the fence in `shutdown`/`mark_broken` (store `closing`, fence, load
-        // `outstanding` in the workers' exit check): one side sees the other.
-        fence(Ordering::SeqCst);
+        match worker::current_slot_of(self) {
+            // A worker's submit lands in its own queue (see the module docs).
+            Some(slot) if self.counters[slot].is_exclusive() => self.count_prepaid(slot),
+            _ => {
+                self.outstanding.fetch_add(1, Ordering::SeqCst);
+                // Pairs with the fence in `shutdown`/`mark_broken` (store `closing`, fence, load
+                // `outstanding` in the workers' exit check): one side sees the other.
+                fence(Ordering::SeqCst);
+            }
+        }
         if self.closing.load(Ordering::SeqCst) {
             let error = self.submit_error();
             // Ended (not merely dropped), so the cell does not count itself unfinished later.
@@ -481,7 +506,50 @@ impl Shared {
             RunOutcome::Suspended | RunOutcome::RanElsewhere => {}
         }
         if outcome.finished() {
-            self.finish_one();
+            if counters.is_exclusive() {
+                self.finish_prepaid(slot);
+            } else {
+                self.finish_one();
+            }
+        }
+    }
+
+    /// Count a task submitted by the worker in slot `slot` from its prepaid share (see the
+    /// module docs), prepaying `PREPAY` more first if the share is used up.
+    fn count_prepaid(&self, slot: usize) {
+        let counters = &self.counters[slot];
+        match counters.prepaid() {
+            0 => {
+                self.outstanding.fetch_add(PREPAY, Ordering::SeqCst);
+                counters.set_prepaid(PREPAY - 1);
+            }
+            prepaid => counters.set_prepaid(prepaid - 1),
+        }
+    }
+
+    /// A task the worker in slot `slot` ran has finished: its unit goes to the worker's prepaid
+    /// share, and the share beyond `PREPAY` is given back once it passes `MAX_PREPAID`.
+    fn finish_prepaid(&self, slot: usize) {
+        let counters = &self.counters[slot];
+        let prepaid = counters.prepaid() + 1;
+        if prepaid > MAX_PREPAID {
+            counters.set_prepaid(PREPAY);
+            self.finish(prepaid - PREPAY);
+        } else {
+            counters.set_prepaid(prepaid);
+        }
+    }
+
+    /// Give back the whole prepaid share of the worker in slot `slot`: it is about to look for
+    /// work in vain, park, or exit, and `join` must not wait for a share nobody will use.
+    pub(crate) fn return_prepaid(&self, slot: usize) {
+        let counters = &self.counters[slot];
+        if counters.is_exclusive() {
+            let prepaid = counters.prepaid();
+            if prepaid > 0 {
+                counters.set_prepaid(0);
+                self.finish(prepaid);
+            }
         }
     }
 
@@ -500,7 +568,11 @@ impl Shared {
                 .map(|stealer| stealer.len())
                 .sum::<usize>();
         let tasks_running = self.counters.iter().map(WorkerCounters::running).sum();
-        let tasks_outstanding = self.outstanding.load(Ordering::Acquire);
+        let prepaid: usize = self.counters.iter().map(WorkerCounters::prepaid).sum();
+        let tasks_outstanding = self
+            .outstanding
+            .load(Ordering::Acquire)
+            .saturating_sub(prepaid);
         Stats {
             threads_alive: *lock(&self.alive),
             threads_idle: self.sleep.sleeping(),
@@ -520,7 +592,13 @@ impl Shared {
     /// A task finished; if it was the last one of a closing pool, wake the workers so they exit
     /// and whoever waits in `shutdown(wait = true)`.
     fn finish_one(&self) {
-        if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
+        self.finish(1);
+    }
+
+    /// `finished` units of `outstanding` are done (tasks, or a returned prepaid share); as
+    /// `finish_one` if that was the last.
+    fn finish(&self, finished: usize) {
+        if self.outstanding.fetch_sub(finished, Ordering::SeqCst) == finished {
             // Pairs with the fence in `wait_idle_until` (count the waiter, fence, load
             // `outstanding`) and with `closing`'s store: one side sees the other.
             fence(Ordering::SeqCst);

@@ -69,6 +69,10 @@ pub(crate) struct WorkerCounters {
     completed: AtomicUsize,
     panicked: AtomicUsize,
     steals: AtomicUsize,
+    /// The worker's prepaid share of the pool's `outstanding` count (see `pool`'s accounting):
+    /// counted there, not yet used by a submit nor given back. Written only by the slot's own
+    /// worker (exclusive slots only); read by `stats()` to report the true count.
+    prepaid: AtomicUsize,
 }
 
 /// Which counter to bump.
@@ -90,7 +94,28 @@ impl WorkerCounters {
             completed: AtomicUsize::new(0),
             panicked: AtomicUsize::new(0),
             steals: AtomicUsize::new(0),
+            prepaid: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether this slot belongs to one worker (not the spares' shared slot): only then does it
+    /// keep a prepaid share.
+    pub(crate) fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
+    /// The prepaid share (see `prepaid`).
+    pub(crate) fn prepaid(&self) -> usize {
+        self.prepaid.load(Ordering::Relaxed)
+    }
+
+    /// Set the prepaid share; only the slot's own worker calls this.
+    pub(crate) fn set_prepaid(&self, prepaid: usize) {
+        debug_assert!(
+            self.exclusive,
+            "only a worker's own slot keeps a prepaid share"
+        );
+        self.prepaid.store(prepaid, Ordering::Relaxed);
     }
 
     /// Count one `event`. Only the slot's own worker calls this on an exclusive slot, so a plain

@@ -18,12 +18,14 @@ use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::task::Task;
 
 use crate::blocking::PoolThreadHook;
+use crate::executor::Executor;
 use crate::pool::Shared;
 use crate::sleep::Recheck;
 
 /// What the current thread is, if it is a pool thread.
 struct WorkerContext {
-    shared: Arc<Shared>,
+    /// The pool, as the handle a detached task is given (`Executor::spawn`).
+    executor: Executor,
     /// `None` for a spare thread: its submits go to the injector.
     deque: Option<Worker<Task>>,
     /// The task this worker submitted last, run next by this worker and invisible to thieves
@@ -34,6 +36,8 @@ struct WorkerContext {
     /// Tasks run in a row from the LIFO slot; at `MAX_LIFO_RUNS` the deque goes first once, so a
     /// task that keeps submitting one child cannot starve the deque.
     lifo_runs: Cell<u32>,
+    /// This thread's event-counter slot (see `stats`).
+    slot: usize,
 }
 
 /// See `WorkerContext::lifo_runs`.
@@ -51,11 +55,11 @@ thread_local! {
 pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<bool, Task> {
     CURRENT.with(|current| match &*current.borrow() {
         Some(WorkerContext {
-            shared: own,
+            executor: own,
             deque: Some(deque),
             lifo,
             ..
-        }) if std::ptr::eq(&**own, shared) => match lifo.replace(Some(task)) {
+        }) if std::ptr::eq(&*own.shared, shared) => match lifo.replace(Some(task)) {
             Some(previous) => {
                 deque.push(previous);
                 Ok(true)
@@ -85,9 +89,33 @@ pub(crate) fn flush_lifo() -> bool {
     })
 }
 
+/// The event-counter slot of the current thread if it is one of `shared`'s threads.
+pub(crate) fn current_slot_of(shared: &Shared) -> Option<usize> {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        let context = current.as_ref()?;
+        std::ptr::eq(&*context.executor.shared, shared).then_some(context.slot)
+    })
+}
+
 /// The pool the current thread works for, if it is a pool thread.
 pub(crate) fn current_pool() -> Option<Arc<Shared>> {
-    CURRENT.with(|current| Some(current.borrow().as_ref()?.shared.clone()))
+    CURRENT.with(|current| Some(current.borrow().as_ref()?.executor.shared.clone()))
+}
+
+/// Call `work` with the handle of the pool the current thread works for, without cloning it
+/// (a reference-count increment every worker would contend on).
+///
+/// # Panics
+/// If this is not a pool thread: only a pool's own threads run its queued tasks.
+pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        let context = current
+            .as_ref()
+            .expect("a pool's queued tasks run on that pool's threads");
+        work(&context.executor)
+    })
 }
 
 /// Whether the current thread is one of `shared`'s threads.
@@ -96,7 +124,7 @@ pub(crate) fn is_worker_of(shared: &Shared) -> bool {
         current
             .borrow()
             .as_ref()
-            .is_some_and(|context| std::ptr::eq(&*context.shared, shared))
+            .is_some_and(|context| std::ptr::eq(&*context.executor.shared, shared))
     })
 }
 
@@ -108,10 +136,13 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
     // worker and never joins it.
     CURRENT.with(|current| {
         *current.borrow_mut() = Some(WorkerContext {
-            shared: shared.clone(),
+            executor: Executor {
+                shared: shared.clone(),
+            },
             deque,
             lifo: Cell::new(None),
             lifo_runs: Cell::new(0),
+            slot,
         })
     });
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
@@ -133,6 +164,9 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
             continue;
         }
         if !searching {
+            // Nothing to run: give back this worker's prepaid share, so that `join` sees the
+            // count fall to zero if this was the last work.
+            shared.return_prepaid(slot);
             searching = true;
             shared.sleep.start_searching();
         }
@@ -170,6 +204,7 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
         }
     }
     set_blocking_hook(None);
+    shared.return_prepaid(slot);
     CURRENT.with(|current| current.borrow_mut().take());
     if !retired.get() {
         if spare {
