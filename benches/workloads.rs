@@ -32,6 +32,15 @@ fn workers() -> usize {
 
 /// W1: closures submitted from outside the pool.
 const TINY_SUBMITS: usize = 100_000;
+/// W1's name for this library: built without the `stats` feature (`--no-default-features
+/// --features std`) it is measured under its own name, for the cost of the event counters.
+const W1_OURS: &str = if cfg!(feature = "stats") {
+    "betterconcurrent"
+} else {
+    "betterconcurrent_no_stats"
+};
+/// W1's extra function: this library with `submit` (a future per closure) instead of `spawn`.
+const SUBMIT_WITH_FUTURE: &str = "betterconcurrent_submit";
 /// W2: the seed's tree, BASE = 10 and MAX_DEPTH = 5 (1 + 10 + ... + 10^5 = 111,111 tasks).
 const TREE_BASE: u64 = 10;
 const TREE_DEPTH: u32 = 5;
@@ -134,7 +143,22 @@ fn w1_tiny_submits(c: &mut Criterion) {
     let workers = workers();
 
     let pool = pool(workers);
-    group.bench_function("betterconcurrent", |b| {
+    group.bench_function(W1_OURS, |b| {
+        b.iter(|| {
+            let done = Arc::new(AtomicUsize::new(0));
+            for _ in 0..TINY_SUBMITS {
+                let done = done.clone();
+                pool.spawn(move |_| {
+                    done.fetch_add(1, Ordering::Relaxed);
+                })
+                .expect("the pool is open");
+            }
+            pool.wait_idle().unwrap();
+            assert_eq!(done.load(Ordering::Relaxed), TINY_SUBMITS);
+        })
+    });
+    // The same with a future per closure (dropped unread), for what a result handle costs.
+    group.bench_function(SUBMIT_WITH_FUTURE, |b| {
         b.iter(|| {
             let done = Arc::new(AtomicUsize::new(0));
             for _ in 0..TINY_SUBMITS {

@@ -1,5 +1,5 @@
 //! `stats()`: the event counters add up, and the gauges describe a pool held in a known state.
-#![cfg(not(feature = "loom"))]
+#![cfg(all(not(feature = "loom"), feature = "stats"))]
 
 mod common;
 

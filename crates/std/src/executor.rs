@@ -249,10 +249,11 @@ impl Executor {
 
     /// A snapshot of the pool's threads and tasks (see [`Stats`]): threads alive, idle,
     /// searching and compensating; tasks queued, running, suspended and outstanding; and, per
-    /// worker and summed, tasks completed and panicked and steals.
+    /// worker and summed, tasks completed and panicked and steals (these event counters, and
+    /// tasks running, read zero without the `stats` feature, which is on by default).
     ///
     /// ```
-    /// # #[cfg(not(feature = "loom"))] {
+    /// # #[cfg(all(not(feature = "loom"), feature = "stats"))] {
     /// use betterconcurrent_std::ThreadPoolExecutor;
     ///
     /// let pool = ThreadPoolExecutor::builder().max_workers(2).build()?;

@@ -7,6 +7,9 @@
 //! slot, written with read-modify-writes. The gauges (queued, running, idle, ...) are read from
 //! the pool's own state when the snapshot is taken; they are a moment's picture of a moving
 //! pool, not a consistent cut.
+//!
+//! Without the `stats` feature (on by default) the event counters are compiled out: they read
+//! zero, and so does `tasks_running`, which they derive.
 
 use betterconcurrent_core::sync::{AtomicUsize, Ordering};
 
@@ -121,6 +124,9 @@ impl WorkerCounters {
     /// Count one `event`. Only the slot's own worker calls this on an exclusive slot, so a plain
     /// load and store suffice there (readers only need each value to be one that was written).
     pub(crate) fn count(&self, event: Event) {
+        if !cfg!(feature = "stats") {
+            return;
+        }
         let counter = match event {
             Event::PollStarted => &self.polls_started,
             Event::PollEnded => &self.polls_ended,
