@@ -1,4 +1,5 @@
-//! W7 of issue 7: heap bytes per pending task, ours against tokio and rayon. Each pool gets one
+//! W7 of issue 7: heap bytes per pending task, ours (with a future per task, and with `spawn`
+//! and none) against tokio and rayon. Each pool gets one
 //! worker, which a first task blocks; then `PENDING` trivial tasks are submitted from outside
 //! and stay queued while a counting global allocator measures the live heap they added (task
 //! cells, queue growth; handles go into a vector allocated beforehand, so they are not counted).
@@ -106,6 +107,31 @@ fn ours() -> f64 {
     bytes
 }
 
+/// Ours fire-and-forget (`spawn`: no future), the counterpart of rayon's `spawn`.
+fn ours_spawn() -> f64 {
+    let pool = betterconcurrent::ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let (hold, inside, open) = gate();
+    pool.spawn(move |_| hold()).unwrap();
+    inside.recv().unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let bytes = bytes_per_task(|| {
+        for _ in 0..PENDING {
+            let ran = ran.clone();
+            pool.spawn(move |_| {
+                ran.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap();
+        }
+    });
+    open.send(()).unwrap();
+    pool.join().unwrap();
+    assert_eq!(ran.load(Ordering::Relaxed), PENDING);
+    bytes
+}
+
 fn tokio() -> f64 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -170,12 +196,13 @@ fn main() {}
 fn main() {
     let results = [
         ("betterconcurrent", ours()),
+        ("betterconcurrent_spawn", ours_spawn()),
         ("tokio", tokio()),
         ("rayon", rayon()),
     ];
     println!("w7_memory: live heap bytes per pending task ({PENDING} pending, 1 worker)");
     for (implementation, bytes) in &results {
-        println!("  {implementation:<18} {bytes:8.1}");
+        println!("  {implementation:<22} {bytes:8.1}");
     }
     let json = results
         .iter()

@@ -1,5 +1,5 @@
 //! The Python original's tree search, fire-and-forget: every node is a task that checks itself
-//! against the target and submits a task for each child, never looking at any result. `join`
+//! against the target and spawns a task for each child, never looking at any result. `join`
 //! returns when the whole unfolding tree has been searched (or abandoned after a find).
 //!
 //! Nodes are numbered as in the original: the root is 1; node `n` at depth `d < depth` has the
@@ -50,11 +50,12 @@ fn visit(executor: &Executor, search: &Arc<Search>, node: u64, depth: u32) {
         return;
     }
     for i in 0..search.base {
-        let (executor_for_child, search) = (executor.clone(), search.clone());
+        let search = search.clone();
         let child = node * search.base + i;
-        // Fire and forget: the future is dropped; `join` still waits for the task. A refusal
-        // only happens after shutdown, which this program never calls before `join`.
-        let _ = executor.submit(move || visit(&executor_for_child, &search, child, depth + 1));
+        // Fire and forget (Python's `submit` with the future dropped): `spawn` makes no future,
+        // and `join` still waits for the task. A refusal only happens after shutdown, which
+        // this program never calls before `join`.
+        let _ = executor.spawn(move |executor| visit(executor, &search, child, depth + 1));
     }
 }
 
