@@ -186,7 +186,7 @@ impl Builder {
                 handles: Mutex::new(Vec::new()),
                 alive: Mutex::new(0),
                 idle_waiters: AtomicUsize::new(0),
-                watched: Mutex::new(Watched::default()),
+                watched: (0..=max_workers).map(|_| WatchList::default()).collect(),
                 blocked: AtomicUsize::new(0),
                 spares: AtomicUsize::new(0),
                 spare_cap_reported: AtomicBool::new(false),
@@ -199,6 +199,11 @@ impl Builder {
         })))
     }
 }
+
+/// One slot's list of `Watched` tasks, alone on its cache line.
+#[derive(Default)]
+#[repr(align(128))]
+struct WatchList(Mutex<Watched>);
 
 /// The async tasks a pool may have to reach while they are suspended.
 #[derive(Default)]
@@ -243,8 +248,10 @@ pub(crate) struct Shared {
     /// Spare threads ever started, for unique names.
     spares_started: AtomicUsize,
     /// Weak handles to the async tasks, so `shutdown(cancel_futures = true)` can reach the
-    /// suspended ones; finished ones are pruned as the list grows.
-    watched: Mutex<Watched>,
+    /// suspended ones; finished ones are pruned as a list grows. One list per worker slot (as
+    /// `counters`; the last is shared by spares and outside threads), so that a worker's
+    /// submits never contend for the lock.
+    watched: Box<[WatchList]>,
     /// Notified, with `alive` locked, when a thread exits or the last outstanding task of a
     /// closing pool finishes: what `shutdown(wait = true)` waits for.
     quiescent: Condvar,
@@ -263,7 +270,8 @@ fn lock<T>(mutex: &Mutex<T>) -> betterconcurrent_core::sync::blocking::MutexGuar
 impl Shared {
     /// Accept a new task: count it, refuse it if the pool is closing, then queue it.
     pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
-        match worker::current_slot_of(self) {
+        let own_slot = worker::current_slot_of(self);
+        match own_slot {
             // A worker's submit lands in its own queue (see the module docs).
             Some(slot) if self.counters[slot].is_exclusive() => self.count_prepaid(slot),
             _ => {
@@ -282,14 +290,15 @@ impl Shared {
             return Err(error);
         }
         if let Some(watch) = task.watch() {
-            self.watch(watch);
+            self.watch(watch, own_slot.unwrap_or(self.max_workers));
         }
         self.enqueue(task);
         Ok(())
     }
 
-    fn watch(&self, watch: TaskWatch) {
-        let mut watched = lock(&self.watched);
+    /// Keep a weak handle to an async task in slot `slot`'s list.
+    fn watch(&self, watch: TaskWatch, slot: usize) {
+        let mut watched = lock(&self.watched[slot].0);
         if watched.tasks.len() >= watched.prune_at {
             watched.tasks.retain(|task| !task.is_finished());
             watched.prune_at = (2 * watched.tasks.len()).max(64);
@@ -776,9 +785,11 @@ impl Shared {
             self.drain_queues();
             // Suspended tasks sit in no queue: wake each, so a worker pops it and cancels it,
             // even if what it awaits never completes.
-            let watched = std::mem::take(&mut lock(&self.watched).tasks);
-            for task in watched {
-                task.wake();
+            for list in self.watched.iter() {
+                let watched = std::mem::take(&mut lock(&list.0).tasks);
+                for task in watched {
+                    task.wake();
+                }
             }
         }
         self.sleep.notify_all();
