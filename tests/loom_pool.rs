@@ -105,6 +105,36 @@ fn join_waits_for_spawns_counted_from_a_prepaid_share() {
     });
 }
 
+/// The LIFO slot: a worker's submit lands in its slot, invisible to other threads, and the
+/// worker then blocks on something only that task provides (not the task's own future, so it
+/// is not run in place). Before parking the worker moves the task to its deque; as the pool's
+/// only thread is now blocked, a spare thread starts, steals it and runs it, and the worker
+/// wakes. A task left in the slot would hang this model.
+///
+/// Three loom threads (the worker, the spare and the caller), so at most one preemption, as in
+/// the two-worker model below.
+#[test]
+fn a_task_in_the_lifo_slot_of_a_blocked_worker_still_runs() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(1);
+    builder.check(|| {
+        let pool = one_worker();
+        let executor = pool.executor();
+        let signal = Future::<u32>::new();
+        let parent = pool
+            .submit(move || {
+                let for_child = signal.clone();
+                let _child = executor
+                    .submit(move || for_child.set_result(7).unwrap())
+                    .unwrap();
+                *signal.result().unwrap()
+            })
+            .unwrap();
+        assert_eq!(*parent.result().unwrap(), 7);
+        drop(pool);
+    });
+}
+
 /// shutdown(cancel_futures) racing the completion a suspended task awaits: every future ends
 /// done (the task's continuation ran, or it was cancelled), and shutdown returns.
 #[test]
