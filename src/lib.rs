@@ -3,7 +3,9 @@
 //! Python's `concurrent.futures` for Rust: [`Future`]s with Python's states, done callbacks and
 //! typed errors, and a [`ThreadPoolExecutor`] with `submit`, ordered `map`, `shutdown`, [`wait`]
 //! and [`as_completed`]. The future core is `no_std` + `alloc` (build with
-//! `default-features = false`); the thread pool needs the default feature `std`.
+//! `default-features = false`); the thread pool needs the default feature `std`. The default
+//! feature `stats` keeps the per-worker event counters behind `stats()`; without it they read
+//! zero and no task pays for counting them.
 //!
 //! ```
 //! # #[cfg(not(feature = "loom"))] {
