@@ -175,7 +175,8 @@ impl Builder {
                     .collect(),
                 injector: Injector::new(),
                 stealers,
-                spare_deques: Mutex::new(deques),
+                // Popped from the end: slot 0 first.
+                spare_deques: Mutex::new(deques.into_iter().enumerate().rev().collect()),
                 sleep: Sleep::new(),
                 outstanding: AtomicUsize::new(0),
                 idle_tokens: AtomicUsize::new(0),
@@ -205,7 +206,9 @@ impl Builder {
 #[repr(align(128))]
 struct WatchList(Mutex<Watched>);
 
-/// The async tasks a pool may have to reach while they are suspended.
+/// The async tasks a pool may have to reach while they are suspended. A list is pruned when
+/// pushed to, so a slot whose worker stops submitting async tasks keeps up to `prune_at` dead
+/// weak handles (their cells' memory, not their contents) until the pool is dropped.
 #[derive(Default)]
 struct Watched {
     tasks: Vec<TaskWatch>,
@@ -223,10 +226,13 @@ pub(crate) struct Shared {
     /// What each task keeps to find this pool again (made once, cloned per task).
     scheduler: SchedulerHandle,
     pub(crate) injector: Injector<Task>,
-    /// One per worker slot; slot `i`'s deque is handed to the `i`-th thread started.
+    /// One per worker slot: the stealing side of slot `i`'s deque.
     pub(crate) stealers: Box<[Stealer<Task>]>,
-    /// The deques of slots whose thread has not started yet.
-    spare_deques: Mutex<Vec<Worker<Task>>>,
+    /// The slots whose thread has not started yet, each with its deque. A thread's slot comes
+    /// from here, never from a count: a slot is then as unique as its deque even after a failed
+    /// start, which matters because a worker's slot holds state only it may write (its prepaid
+    /// share of `outstanding`, its event counters).
+    spare_deques: Mutex<Vec<(usize, Worker<Task>)>>,
     pub(crate) sleep: Sleep,
     outstanding: AtomicUsize,
     idle_tokens: AtomicUsize,
@@ -393,7 +399,7 @@ impl Shared {
                     (started < self.max_workers).then_some(started + 1)
                 });
         let Ok(index) = claimed else { return };
-        let Some(deque) = lock(&self.spare_deques).pop() else {
+        let Some((slot, deque)) = lock(&self.spare_deques).pop() else {
             // A slot whose spawn failed earlier lost its deque.
             self.thread_not_started("no worker slot is left after an earlier failed start");
             return;
@@ -401,7 +407,7 @@ impl Shared {
         *lock(&self.alive) += 1;
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", self.thread_name_prefix))
-            .spawn(move || worker::run(shared, Some(deque), index));
+            .spawn(move || worker::run(shared, Some(deque), slot));
         match spawned {
             Ok(handle) => lock(&self.handles).push(handle),
             Err(error) => {
@@ -577,11 +583,7 @@ impl Shared {
                 .map(|stealer| stealer.len())
                 .sum::<usize>();
         let tasks_running = self.counters.iter().map(WorkerCounters::running).sum();
-        let prepaid: usize = self.counters.iter().map(WorkerCounters::prepaid).sum();
-        let tasks_outstanding = self
-            .outstanding
-            .load(Ordering::Acquire)
-            .saturating_sub(prepaid);
+        let tasks_outstanding = self.outstanding_tasks().max(tasks_queued + tasks_running);
         Stats {
             threads_alive: *lock(&self.alive),
             threads_idle: self.sleep.sleeping(),
@@ -596,6 +598,27 @@ impl Shared {
             steals: per_worker.iter().map(|w| w.steals).sum(),
             per_worker,
         }
+    }
+
+    /// `outstanding` less the workers' prepaid shares: the tasks alone, for `stats()`.
+    ///
+    /// The shares are read one by one while workers move units between them and the counter,
+    /// so the count is re-read around them until it held still (a few tries at most): a worker
+    /// that gave its share back or refilled it in between is then seen before or after both
+    /// steps. What remains can only count high (a share that changed on one side of the steady
+    /// counter), or be off by the few tasks submitted and finished during the reads.
+    fn outstanding_tasks(&self) -> usize {
+        let mut before = self.outstanding.load(Ordering::Acquire);
+        for _ in 0..4 {
+            let prepaid: usize = self.counters.iter().map(WorkerCounters::prepaid).sum();
+            let after = self.outstanding.load(Ordering::Acquire);
+            if after == before {
+                return after.saturating_sub(prepaid);
+            }
+            before = after;
+        }
+        // Still moving: the counter alone never counts low.
+        before
     }
 
     /// A task finished; if it was the last one of a closing pool, wake the workers so they exit

@@ -34,6 +34,9 @@ pub struct Stats {
     /// Async tasks suspended on something they await (outstanding, neither queued nor running).
     pub tasks_suspended: usize,
     /// Tasks submitted and not finished, suspended ones included (what `join` waits for).
+    /// Exact when the pool is at rest; while workers are busy it may count a few tasks high (a
+    /// worker moving its prepaid share of the join count while the snapshot is taken), and it
+    /// is never below `tasks_queued + tasks_running`.
     pub tasks_outstanding: usize,
     /// Tasks finished by the pool's threads since it started, panicked ones included.
     pub tasks_completed: u64,
