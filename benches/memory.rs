@@ -79,11 +79,16 @@ fn gate() -> (
     (hold, inside_rx, open_tx)
 }
 
-fn ours() -> f64 {
-    let pool = betterconcurrent::ThreadPoolExecutor::builder()
+/// Our pool with the one worker every implementation gets here.
+fn one_worker_pool() -> betterconcurrent::ThreadPoolExecutor {
+    betterconcurrent::ThreadPoolExecutor::builder()
         .max_workers(1)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn ours() -> f64 {
+    let pool = one_worker_pool();
     let (hold, inside, open) = gate();
     let blocker = pool.submit(hold).unwrap();
     inside.recv().unwrap();
@@ -109,10 +114,7 @@ fn ours() -> f64 {
 
 /// Ours fire-and-forget (`spawn`: no future), the counterpart of rayon's `spawn`.
 fn ours_spawn() -> f64 {
-    let pool = betterconcurrent::ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .unwrap();
+    let pool = one_worker_pool();
     let (hold, inside, open) = gate();
     pool.spawn(move |_| hold()).unwrap();
     inside.recv().unwrap();
