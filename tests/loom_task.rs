@@ -5,14 +5,12 @@
 //! step; the task cell and the future are the real ones.
 #![cfg(feature = "loom")]
 
-use std::any::Any;
-use std::collections::VecDeque;
 use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use betterconcurrent::task::{RunOutcome, Schedule, SchedulerHandle, Task};
+use betterconcurrent::task::{RunOutcome, Task};
 use betterconcurrent::{Error, Future};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Mutex;
@@ -24,43 +22,9 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
-/// The smallest executor: a loom-visible queue, counting tasks finished elsewhere.
-struct Queue {
-    tasks: Mutex<VecDeque<Task>>,
-    finished_elsewhere: AtomicUsize,
-}
-
-impl Schedule for Queue {
-    fn schedule(&self, task: Task) {
-        self.tasks.lock().unwrap().push_back(task);
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn finished_elsewhere(&self) {
-        self.finished_elsewhere.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Queue {
-    fn new() -> Arc<Self> {
-        Arc::new(Queue {
-            tasks: Mutex::new(VecDeque::new()),
-            finished_elsewhere: AtomicUsize::new(0),
-        })
-    }
-
-    fn handle(self: &Arc<Self>) -> SchedulerHandle {
-        let weak: std::sync::Weak<Queue> = Arc::downgrade(self);
-        SchedulerHandle::new(weak)
-    }
-
-    fn pop(&self) -> Option<Task> {
-        self.tasks.lock().unwrap().pop_front()
-    }
-}
+#[path = "../crates/core/tests/common/queue.rs"]
+mod queue;
+use queue::Queue;
 
 /// A body that is ready once `flag` is set; it registers its waker, then re-checks the flag
 /// (the check-then-register pattern every waker-based future uses), and asserts it is never
@@ -142,7 +106,7 @@ fn concurrent_wakes_queue_the_task_at_most_once() {
         flag.store(true, Ordering::SeqCst);
         waker.wake();
         other.join().unwrap();
-        let queued = queue.tasks.lock().unwrap().len();
+        let queued = queue.len();
         assert_eq!(queued, 1, "woken twice while idle, queued once");
         assert_eq!(queue.pop().unwrap().run(|| {}), RunOutcome::Completed);
         assert_eq!(future.try_result().unwrap().unwrap(), &1);
@@ -171,7 +135,7 @@ fn a_queued_run_racing_an_in_place_run_runs_the_closure_once() {
         let counted_by_queue = from_queue == RunOutcome::Completed;
         assert_ne!(counted_by_queue, in_place, "exactly one side ran it");
         assert_eq!(
-            queue.finished_elsewhere.load(Ordering::SeqCst),
+            queue.finished_elsewhere(),
             usize::from(in_place),
             "counted once"
         );

@@ -4,63 +4,20 @@
 //! `cargo +nightly miri test -p betterconcurrent-core`.
 #![cfg(not(feature = "loom"))]
 
-use std::any::Any;
-use std::collections::VecDeque;
 use std::future::Future as _;
 use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use betterconcurrent_core::task::{RunOutcome, Schedule, SchedulerHandle, Task};
+use betterconcurrent_core::task::{RunOutcome, Schedule, Task};
 use betterconcurrent_core::{Error, Future, State};
 
-/// A run queue that counts what it is told: the smallest executor.
-#[derive(Default)]
-struct Queue {
-    tasks: Mutex<VecDeque<Task>>,
-    finished_elsewhere: AtomicUsize,
+mod common {
+    pub mod queue;
 }
-
-impl Schedule for Queue {
-    fn schedule(&self, task: Task) {
-        self.tasks.lock().unwrap().push_back(task);
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn finished_elsewhere(&self) {
-        self.finished_elsewhere.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Queue {
-    fn new() -> Arc<Self> {
-        Arc::default()
-    }
-
-    fn handle(self: &Arc<Self>) -> SchedulerHandle {
-        let weak: Weak<Queue> = Arc::downgrade(self);
-        SchedulerHandle::new(weak)
-    }
-
-    /// Run queued tasks until the queue is empty; returns how many completed.
-    fn run_all(&self) -> usize {
-        let mut completed = 0;
-        loop {
-            let task = self.tasks.lock().unwrap().pop_front();
-            let Some(task) = task else {
-                return completed;
-            };
-            if task.run(|| {}).finished() {
-                completed += 1;
-            }
-        }
-    }
-}
+use common::queue::Queue;
 
 /// A future that is pending until its flag is set, registering the waker each time.
 struct Gate {
@@ -121,7 +78,7 @@ fn a_closure_run_in_place_is_counted_once_and_its_queued_copy_is_a_no_op() {
     );
     assert!(future.run_here());
     assert!(!future.run_here(), "claimed once");
-    assert_eq!(queue.finished_elsewhere.load(Ordering::SeqCst), 1);
+    assert_eq!(queue.finished_elsewhere(), 1);
     assert_eq!(task.run(|| {}), RunOutcome::RanElsewhere);
     assert_eq!(ran.load(Ordering::SeqCst), 1);
 }
@@ -191,13 +148,9 @@ fn a_wake_while_running_requeues_the_task_once() {
     let queue = Queue::new();
     let (task, future) = Task::from_async(WakeSelfOnce(false), queue.handle());
     queue.clone().schedule(task);
-    let first = queue.tasks.lock().unwrap().pop_front().unwrap();
+    let first = queue.pop().unwrap();
     assert_eq!(first.run(|| {}), RunOutcome::Suspended);
-    assert_eq!(
-        queue.tasks.lock().unwrap().len(),
-        1,
-        "queued again exactly once"
-    );
+    assert_eq!(queue.len(), 1, "queued again exactly once");
     assert_eq!(queue.run_all(), 1);
     assert_eq!(future.try_result().unwrap().unwrap(), &3);
 }
@@ -226,12 +179,7 @@ fn a_watch_wakes_a_suspended_task() {
     queue.clone().schedule(task);
     assert_eq!(queue.run_all(), 0);
     watch.wake();
-    let woken = queue
-        .tasks
-        .lock()
-        .unwrap()
-        .pop_front()
-        .expect("queued by the watch");
+    let woken = queue.pop().expect("queued by the watch");
     assert!(woken.cancel());
     assert!(future.cancelled());
     assert!(
@@ -252,7 +200,7 @@ fn freeing_an_unfinished_async_task_counts_it_finished() {
     assert_eq!(queue.run_all(), 0);
     drop(future);
     drop(waker.lock().unwrap().take()); // the last handle: nothing can wake it now
-    assert_eq!(queue.finished_elsewhere.load(Ordering::SeqCst), 1);
+    assert_eq!(queue.finished_elsewhere(), 1);
 }
 
 /// Records where it was polled; its destructor checks it was not moved.
@@ -295,7 +243,7 @@ fn a_pinned_body_is_dropped_in_place() {
     queue.clone().schedule(task);
     assert_eq!(queue.run_all(), 0);
     watch.wake();
-    let woken = queue.tasks.lock().unwrap().pop_front().unwrap();
+    let woken = queue.pop().unwrap();
     assert!(woken.cancel());
     assert!(future.cancelled());
     assert!(!moved.load(Ordering::SeqCst));
