@@ -5,13 +5,16 @@
 
 use std::future::{Future as _, IntoFuture};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
 use betterconcurrent::{Error, Future, InvalidStateError, State};
+
+#[path = "../crates/core/tests/common/counting_waker.rs"]
+mod counting_waker;
+use counting_waker::CountingWaker;
 
 const SHORT: Duration = Duration::from_millis(20);
 
@@ -392,26 +395,12 @@ fn error_messages_say_what_happened() {
     assert!(shown(invalid.into()).contains("set_result"));
 }
 
-/// Counts wakes, so polling tests see exactly when a waker fired.
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-    (counter.clone(), Waker::from(counter))
-}
-
 // Two waiters on one future: both are woken by one completion.
 #[test]
 fn every_registered_waiter_is_woken_once() {
     let future = Future::<i32>::new();
-    let (first, first_waker) = counting_waker();
-    let (second, second_waker) = counting_waker();
+    let (first, first_waker) = CountingWaker::new();
+    let (second, second_waker) = CountingWaker::new();
     let mut wait_a = future.yield_until_done();
     let mut wait_b = future.yield_until_done();
     assert!(Pin::new(&mut wait_a)
@@ -422,8 +411,8 @@ fn every_registered_waiter_is_woken_once() {
         .is_pending());
     assert_eq!(future.waiter_count(), 2);
     future.set_result(1).unwrap();
-    assert_eq!(first.0.load(Ordering::SeqCst), 1);
-    assert_eq!(second.0.load(Ordering::SeqCst), 1);
+    assert_eq!(first.wakes(), 1);
+    assert_eq!(second.wakes(), 1);
     assert!(Pin::new(&mut wait_a)
         .poll(&mut Context::from_waker(&first_waker))
         .is_ready());
@@ -433,7 +422,7 @@ fn every_registered_waiter_is_woken_once() {
 #[test]
 fn abandoned_waits_leave_no_waker_behind() {
     let future = Future::<i32>::new();
-    let (_, waker) = counting_waker();
+    let (_, waker) = CountingWaker::new();
     let mut wait = future.yield_until_done();
     for _ in 0..3 {
         assert!(Pin::new(&mut wait)
@@ -460,8 +449,8 @@ fn abandoned_waits_leave_no_waker_behind() {
 #[test]
 fn repolling_with_a_new_waker_replaces_the_old_one() {
     let future = Future::<i32>::new();
-    let (old, old_waker) = counting_waker();
-    let (new, new_waker) = counting_waker();
+    let (old, old_waker) = CountingWaker::new();
+    let (new, new_waker) = CountingWaker::new();
     let mut wait = future.yield_until_done();
     assert!(Pin::new(&mut wait)
         .poll(&mut Context::from_waker(&old_waker))
@@ -470,8 +459,8 @@ fn repolling_with_a_new_waker_replaces_the_old_one() {
         .poll(&mut Context::from_waker(&new_waker))
         .is_pending());
     future.cancel();
-    assert_eq!(old.0.load(Ordering::SeqCst), 0);
-    assert_eq!(new.0.load(Ordering::SeqCst), 1);
+    assert_eq!(old.wakes(), 0);
+    assert_eq!(new.wakes(), 1);
 }
 
 // Awaiting `&Future<T>` from inside a tokio runtime gives the outcome by reference.
@@ -504,7 +493,7 @@ fn awaiting_a_future_inside_tokio() {
 #[test]
 fn into_future_resolves_to_a_reference_to_the_value() {
     let future = Future::new();
-    let (_, waker) = counting_waker();
+    let (_, waker) = CountingWaker::new();
     let mut outcome = (&future).into_future();
     assert!(Pin::new(&mut outcome)
         .poll(&mut Context::from_waker(&waker))

@@ -3,28 +3,16 @@
 //! every interleaving of the threads within the preemption bound.
 #![cfg(feature = "loom")]
 
-use std::sync::Arc;
-use std::task::{Context, Wake, Waker};
+use std::task::Context;
 
 use betterconcurrent::{Future, State};
-use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 use std::future::Future as _;
 use std::pin::Pin;
 
-/// Counts how often it was woken, through a loom atomic so loom orders it too.
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting_waker() -> (Arc<CountingWaker>, Waker) {
-    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-    (counter.clone(), Waker::from(counter))
-}
+#[path = "../crates/core/tests/common/counting_waker.rs"]
+mod counting_waker;
+use counting_waker::CountingWaker;
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
@@ -40,18 +28,14 @@ fn completion_racing_registration_never_loses_the_wake() {
         let future = Future::<u32>::new();
         let setter = future.clone();
         let completer = thread::spawn(move || setter.set_result(7).unwrap());
-        let (counter, waker) = counting_waker();
+        let (counter, waker) = CountingWaker::new();
         let mut wait = future.yield_until_done();
         let registered = Pin::new(&mut wait)
             .poll(&mut Context::from_waker(&waker))
             .is_pending();
         completer.join().unwrap();
         if registered {
-            assert_eq!(
-                counter.0.load(Ordering::SeqCst),
-                1,
-                "the registered waker was woken"
-            );
+            assert_eq!(counter.wakes(), 1, "the registered waker was woken");
         }
         assert!(Pin::new(&mut wait)
             .poll(&mut Context::from_waker(&waker))
@@ -69,7 +53,7 @@ fn two_waiters_both_resume() {
         let waiter = {
             let future = future.clone();
             thread::spawn(move || {
-                let (counter, waker) = counting_waker();
+                let (counter, waker) = CountingWaker::new();
                 let mut wait = future.yield_until_done();
                 let registered = Pin::new(&mut wait)
                     .poll(&mut Context::from_waker(&waker))
@@ -78,7 +62,7 @@ fn two_waiters_both_resume() {
                 (registered, counter, wait)
             })
         };
-        let (counter, waker) = counting_waker();
+        let (counter, waker) = CountingWaker::new();
         let mut wait = future.yield_until_done();
         let registered = Pin::new(&mut wait)
             .poll(&mut Context::from_waker(&waker))
@@ -86,10 +70,10 @@ fn two_waiters_both_resume() {
         future.set_result(1).unwrap();
         let (other_registered, other_counter, _other_wait) = waiter.join().unwrap();
         if registered {
-            assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+            assert_eq!(counter.wakes(), 1);
         }
         if other_registered {
-            assert_eq!(other_counter.0.load(Ordering::SeqCst), 1);
+            assert_eq!(other_counter.wakes(), 1);
         }
     });
 }

@@ -8,7 +8,7 @@
 use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use betterconcurrent::task::{RunOutcome, Task};
 use betterconcurrent::{Error, Future};
@@ -22,8 +22,11 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
+#[path = "../crates/core/tests/common/counting_waker.rs"]
+mod counting_waker;
 #[path = "../crates/core/tests/common/queue.rs"]
 mod queue;
+use counting_waker::CountingWaker;
 use queue::Queue;
 
 /// A body that is ready once `flag` is set; it registers its waker, then re-checks the flag
@@ -143,14 +146,6 @@ fn a_queued_run_racing_an_in_place_run_runs_the_closure_once() {
     });
 }
 
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// A task that panics, with a panicking done callback, completing while another thread
 /// registers a waiter: the future holds the panic, the other callback runs, and a registered
 /// waiter is woken. (DESIGN.md section 6, cases 3 and 4.)
@@ -167,8 +162,7 @@ fn a_panicking_task_and_callback_still_wake_waiters() {
         let waiter = {
             let future = future.clone();
             thread::spawn(move || {
-                let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-                let waker = Waker::from(counter.clone());
+                let (counter, waker) = CountingWaker::new();
                 let mut wait = future.yield_until_done();
                 let registered = Pin::new(&mut wait)
                     .poll(&mut Context::from_waker(&waker))
@@ -179,7 +173,7 @@ fn a_panicking_task_and_callback_still_wake_waiters() {
         assert_eq!(task.run(|| {}), RunOutcome::Panicked);
         let (registered, counter, _wait) = waiter.join().unwrap();
         if registered {
-            assert_eq!(counter.0.load(Ordering::SeqCst), 1, "the waiter was woken");
+            assert_eq!(counter.wakes(), 1, "the waiter was woken");
         }
         assert!(matches!(future.try_result(), Some(Err(Error::Panicked(_)))));
         assert!(ran.load(Ordering::SeqCst), "the other callback ran");

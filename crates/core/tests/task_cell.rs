@@ -9,14 +9,16 @@ use std::marker::PhantomPinned;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 
 use betterconcurrent_core::task::{RunOutcome, Schedule, Task};
 use betterconcurrent_core::{Error, Future, State};
 
 mod common {
+    pub mod counting_waker;
     pub mod queue;
 }
+use common::counting_waker::CountingWaker;
 use common::queue::Queue;
 
 /// A future that is pending until its flag is set, registering the waker each time.
@@ -249,19 +251,10 @@ fn a_pinned_body_is_dropped_in_place() {
     assert!(!moved.load(Ordering::SeqCst));
 }
 
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[test]
 fn waits_register_once_and_clean_up() {
     let future = Future::<u8>::new();
-    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-    let waker = Waker::from(counter.clone());
+    let (counter, waker) = CountingWaker::new();
     let mut wait = future.yield_until_done();
     for _ in 0..3 {
         assert!(Pin::new(&mut wait)
@@ -276,7 +269,7 @@ fn waits_register_once_and_clean_up() {
     drop(abandoned);
     assert_eq!(future.waiter_count(), 1);
     future.set_result(5).unwrap();
-    assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+    assert_eq!(counter.wakes(), 1);
     assert!(Pin::new(&mut wait)
         .poll(&mut Context::from_waker(&waker))
         .is_ready());
@@ -285,8 +278,7 @@ fn waits_register_once_and_clean_up() {
 #[test]
 fn completion_on_another_thread_wakes_the_waiter() {
     let future = Future::<u8>::new();
-    let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
-    let waker = Waker::from(counter.clone());
+    let (counter, waker) = CountingWaker::new();
     let mut wait = future.yield_until_done();
     let registered = Pin::new(&mut wait)
         .poll(&mut Context::from_waker(&waker))
@@ -296,7 +288,7 @@ fn completion_on_another_thread_wakes_the_waiter() {
         .join()
         .unwrap();
     if registered {
-        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert_eq!(counter.wakes(), 1);
     }
     assert_eq!(future.try_result().unwrap().unwrap(), &9);
 }

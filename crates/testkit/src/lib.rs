@@ -4,9 +4,8 @@
 //! One place for the logic, so a corpus file means the same thing to the fuzzer and to `cargo
 //! test` on stable.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Waker};
 use std::thread;
 use std::time::Duration;
 
@@ -15,6 +14,10 @@ use betterconcurrent::{
     as_completed, wait, Error, Executor, Future, MapOptions, ReturnWhen, State, ThreadPoolExecutor,
     WaitDone,
 };
+
+#[path = "../../core/tests/common/counting_waker.rs"]
+mod counting_waker;
+use counting_waker::CountingWaker;
 
 /// How long a harness waits for anything before it calls the run a hang.
 const HANG: Duration = Duration::from_secs(60);
@@ -89,14 +92,6 @@ impl Model {
             Model::CancelledAndNotified => State::CancelledAndNotified,
             Model::FinishedValue(_) | Model::FinishedException => State::Finished,
         }
-    }
-}
-
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -188,7 +183,7 @@ pub fn future_ops(data: &[u8]) {
                 let waiter = slot.get_or_insert_with(|| Waiter {
                     wait: future.yield_until_done(),
                     registered: false,
-                    wakes: Arc::new(CountingWaker(AtomicUsize::new(0))),
+                    wakes: CountingWaker::new().0,
                 });
                 let waker = Waker::from(waiter.wakes.clone());
                 let ready = std::pin::Pin::new(&mut waiter.wait)
@@ -210,7 +205,7 @@ pub fn future_ops(data: &[u8]) {
         if !was_done && model.done() {
             // Completion: every registered, live waiter was woken once; callbacks ran in order.
             for waiter in waiters.iter().flatten().filter(|w| w.registered) {
-                assert_eq!(waiter.wakes.0.load(Ordering::SeqCst), 1, "woken once");
+                assert_eq!(waiter.wakes.wakes(), 1, "woken once");
                 completed_with_registered.push(waiter.wakes.clone());
             }
             let expected: Vec<usize> = (0..callbacks_before_done).collect();
@@ -226,7 +221,7 @@ pub fn future_ops(data: &[u8]) {
         assert_eq!(future.waiter_count(), live_registered, "no stale wakers");
     }
     for wakes in completed_with_registered {
-        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "never woken twice");
+        assert_eq!(wakes.wakes(), 1, "never woken twice");
     }
     let ran = log.lock().unwrap().len();
     assert_eq!(
