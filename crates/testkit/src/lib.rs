@@ -257,6 +257,8 @@ struct NodeSpec {
     cancel: bool,
     /// It panics after submitting and waiting for its children.
     panics: bool,
+    /// Unless awaited: started with `spawn` (no future, so never cancelled) instead of `submit`.
+    spawned: bool,
     value: u8,
 }
 
@@ -268,10 +270,13 @@ struct Graph {
 
 const MAX_NODES: usize = 12;
 
-/// What the graph ran: each node's future and whether its parent's cancel succeeded.
+/// What the graph ran: each node's future and whether its parent's cancel succeeded; for a
+/// spawned node (no future), that it was spawned and the value it finished with.
 struct Ran {
     futures: Vec<Option<Future<u64>>>,
     cancelled: Vec<bool>,
+    spawned: Vec<bool>,
+    spawned_values: Vec<Option<u64>>,
 }
 
 struct GraphRun {
@@ -285,6 +290,22 @@ impl GraphRun {
     fn body(self: &Arc<Self>, executor: &Executor, index: usize) -> Vec<(bool, Future<u64>)> {
         let mut awaited = Vec::new();
         for &child in &self.children[index] {
+            if self.nodes[child].spawned && !self.nodes[child].awaited {
+                self.ran.lock().unwrap().spawned[child] = true;
+                let run = self.clone();
+                executor
+                    .spawn(move |executor| {
+                        let sum = run
+                            .body(executor, child)
+                            .iter()
+                            .map(|(_, grandchild)| grandchild.result().map_or(0, |value| *value))
+                            .sum();
+                        let value = run.finish(child, sum);
+                        run.ran.lock().unwrap().spawned_values[child] = Some(value);
+                    })
+                    .expect("the pool is open until join");
+                continue;
+            }
             let future = self.submit(executor, child);
             let cancelled = self.nodes[child].cancel && future.cancel();
             {
@@ -371,6 +392,8 @@ pub fn task_graph(data: &[u8]) {
         ran: Mutex::new(Ran {
             futures: vec![None; count],
             cancelled: vec![false; count],
+            spawned: vec![false; count],
+            spawned_values: vec![None; count],
         }),
     });
     let pool = pool(1 + usize::from(graph.workers % 3));
@@ -378,9 +401,17 @@ pub fn task_graph(data: &[u8]) {
     run.ran.lock().unwrap().futures[0] = Some(root);
     pool.join_timeout(HANG).expect("join returns");
     let ran = run.ran.lock().unwrap();
+    for index in (0..count).filter(|&index| ran.spawned[index]) {
+        // Ran once to its end (a value) or panicked (none): join waited for it.
+        assert_eq!(
+            ran.spawned_values[index],
+            run.expected(index, &ran),
+            "node {index}"
+        );
+    }
     for (index, future) in ran.futures.iter().enumerate() {
         let Some(future) = future else {
-            continue; // its parent was cancelled before it ran, so it was never submitted
+            continue; // spawned, or its parent was cancelled before it ran (never submitted)
         };
         assert!(future.done(), "node {index} done after join");
         match (
