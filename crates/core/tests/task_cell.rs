@@ -93,6 +93,57 @@ fn a_cancelled_closure_task_never_runs() {
     assert_eq!(future.state(), State::CancelledAndNotified);
 }
 
+/// Counts the drops of what holds it, to see a detached task's closure dropped exactly once.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_detached_task_runs_its_closure_once_and_drops_it_once() {
+    let (ran, drops) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (counter, guard) = (ran.clone(), DropCount(drops.clone()));
+    let task = Task::detached(move || {
+        let _guard = guard;
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    assert!(
+        task.watch().is_none(),
+        "nothing to watch: it never suspends"
+    );
+    let mut before_complete = 0;
+    assert_eq!(task.run(|| before_complete += 1), RunOutcome::Completed);
+    assert_eq!(before_complete, 1);
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_cancelled_or_failed_detached_task_drops_its_closure_unrun() {
+    for end in [Task::cancel as fn(Task) -> bool, |task| {
+        task.fail(Error::Shutdown)
+    }] {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let guard = DropCount(drops.clone());
+        let task = Task::detached(move || {
+            let _guard = guard;
+            panic!("must not run");
+        });
+        assert!(end(task), "the one handle always ends its task");
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn a_panicking_detached_task_reports_panicked() {
+    let task = Task::detached(|| panic!("counted by the executor"));
+    assert_eq!(task.execute(|| {}), RunOutcome::Panicked);
+}
+
 #[test]
 fn failing_and_cancelling_queued_tasks_end_their_futures() {
     let queue = Queue::new();
