@@ -5,12 +5,15 @@
 #![cfg(not(feature = "loom"))]
 
 mod common;
+#[path = "../crates/core/tests/common/drop_count.rs"]
+mod drop_count;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
 use betterconcurrent::{Executor, SubmitError};
 use common::pool;
+use drop_count::DropCount;
 
 /// Spawn a full tree of `fan_out` children per node down to `depth`, counting the nodes.
 fn tree(executor: &Executor, nodes: Arc<AtomicUsize>, fan_out: usize, depth: u32) {
@@ -75,21 +78,12 @@ fn a_panicking_spawned_task_is_counted_and_the_pool_lives_on() {
     assert_eq!(stats.tasks_outstanding, 0);
 }
 
-/// Counts the drops of the closures that hold one.
-struct DropCounter(Arc<AtomicUsize>);
-
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 #[test]
 fn a_spawn_after_shutdown_is_refused_and_its_closure_dropped_unrun() {
     let pool = pool(1);
     pool.shutdown(true, false);
     let (drops, ran) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let (guard, flag) = (DropCounter(drops.clone()), ran.clone());
+    let (guard, flag) = (DropCount(drops.clone()), ran.clone());
     let refused = pool.spawn(move |_| {
         let _guard = guard;
         flag.fetch_add(1, Ordering::SeqCst);
@@ -114,7 +108,7 @@ fn shutdown_with_cancel_drops_queued_spawned_closures_unrun() {
     // The one worker is busy: these stay queued.
     let (drops, ran) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     for _ in 0..10 {
-        let (guard, flag) = (DropCounter(drops.clone()), ran.clone());
+        let (guard, flag) = (DropCount(drops.clone()), ran.clone());
         pool.spawn(move |_| {
             let _guard = guard;
             flag.fetch_add(1, Ordering::SeqCst);

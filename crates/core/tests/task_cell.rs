@@ -16,9 +16,11 @@ use betterconcurrent_core::{Error, Future, State};
 
 mod common {
     pub mod counting_waker;
+    pub mod drop_count;
     pub mod queue;
 }
 use common::counting_waker::CountingWaker;
+use common::drop_count::DropCount;
 use common::queue::Queue;
 
 /// A future that is pending until its flag is set, registering the waker each time.
@@ -91,15 +93,6 @@ fn a_cancelled_closure_task_never_runs() {
     assert!(future.cancel());
     assert_eq!(task.run(|| {}), RunOutcome::Completed);
     assert_eq!(future.state(), State::CancelledAndNotified);
-}
-
-/// Counts the drops of what holds it, to see a detached task's closure dropped exactly once.
-struct DropCount(Arc<AtomicUsize>);
-
-impl Drop for DropCount {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 #[test]
