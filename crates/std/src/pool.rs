@@ -521,11 +521,7 @@ impl Shared {
             RunOutcome::Suspended | RunOutcome::RanElsewhere => {}
         }
         if outcome.finished() {
-            if counters.is_exclusive() {
-                self.finish_prepaid(slot);
-            } else {
-                self.finish_one();
-            }
+            self.finish_in_slot(slot);
         }
     }
 
@@ -542,10 +538,15 @@ impl Shared {
         }
     }
 
-    /// A task the worker in slot `slot` ran has finished: its unit goes to the worker's prepaid
-    /// share, and the share beyond `PREPAY` is given back once it passes `MAX_PREPAID`.
-    fn finish_prepaid(&self, slot: usize) {
+    /// A task the thread in slot `slot` ran has finished. On a worker's own slot its unit goes to
+    /// the worker's prepaid share, and the share beyond `PREPAY` is given back once it passes
+    /// `MAX_PREPAID`; the spares' shared slot keeps no share.
+    fn finish_in_slot(&self, slot: usize) {
         let counters = &self.counters[slot];
+        if !counters.is_exclusive() {
+            self.finish_one();
+            return;
+        }
         let prepaid = counters.prepaid() + 1;
         if prepaid > MAX_PREPAID {
             counters.set_prepaid(PREPAY);
