@@ -88,8 +88,8 @@ impl Executor {
     /// submit subtasks without cloning one; this is the cheapest way to run a tree of tasks.
     ///
     /// A panic in `work` is caught: the thread lives on, the panic hook reports it (on standard
-    /// error, by default) and [`Stats::tasks_panicked`] counts it (with the `stats` feature). Fails as
-    /// [`submit`](Self::submit) does; `work` is then dropped unrun.
+    /// error, by default) and [`Stats::tasks_panicked`] counts it (with the `stats` feature).
+    /// Fails as [`submit`](Self::submit) does; `work` is then dropped unrun.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU64, Ordering};

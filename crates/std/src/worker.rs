@@ -120,12 +120,7 @@ pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
 
 /// Whether the current thread is one of `shared`'s threads.
 pub(crate) fn is_worker_of(shared: &Shared) -> bool {
-    CURRENT.with(|current| {
-        current
-            .borrow()
-            .as_ref()
-            .is_some_and(|context| std::ptr::eq(&*context.executor.shared, shared))
-    })
+    current_slot_of(shared).is_some()
 }
 
 /// The body of a pool thread: a worker with its deque, or a spare without one.
