@@ -6,6 +6,9 @@
 //! - an `async` body ([`Task::from_async`]): polled; it may suspend (return `Pending`) without
 //!   holding a thread, and its waker re-queues it on its executor through [`Schedule`].
 //!
+//! A third, [`Task::detached`], is a fire-and-forget closure with no future at all: its cell
+//! holds the closure alone, and its one [`Task`] handle is the only way to it.
+//!
 //! # Ownership
 //!
 //! The work is touched only by the thread that holds the task's run right: for a closure, the one
@@ -162,7 +165,8 @@ impl fmt::Debug for TaskWatch {
     }
 }
 
-/// A submitted unit of work and the future it completes, ready to be queued by an executor.
+/// A submitted unit of work and the future it completes (none for a detached task), ready to be
+/// queued by an executor.
 ///
 /// Executors end every task with [`run`](Task::run) (until it completes), [`cancel`](Task::cancel)
 /// or [`fail`](Task::fail); a `Task` dropped otherwise leaves its future pending.
