@@ -83,8 +83,9 @@ pub trait Schedule: Send + Sync + 'static {
     /// ([`Future::executor_as`]).
     fn as_any(&self) -> &dyn Any;
 
-    /// One of this executor's tasks was run to its end through [`Future::run_here`] instead of
-    /// from its queue: count it finished (its queued copy will report [`RunOutcome::RanElsewhere`]).
+    /// One of this executor's tasks ended away from its queue: run to its end through
+    /// [`Future::run_here`] (its queued copy will report [`RunOutcome::RanElsewhere`]), or an
+    /// async task freed unfinished because nothing could wake it any more. Count it finished.
     fn finished_elsewhere(&self);
 }
 
@@ -92,9 +93,11 @@ pub trait Schedule: Send + Sync + 'static {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
 pub enum RunOutcome {
-    /// The task's future is complete and its callbacks have run: count it finished.
+    /// The task's future is complete and its callbacks have run (a detached task: its closure
+    /// returned): count it finished.
     Completed,
-    /// As `Completed`, but the user's code panicked (the future holds [`Error::Panicked`]).
+    /// As `Completed`, but the user's code panicked (the future holds [`Error::Panicked`]; a
+    /// detached task's panic was reported by the panic hook).
     Panicked,
     /// The task suspended; it is still outstanding and will be queued again when woken (or it was
     /// woken during the poll and has been queued again already).
@@ -169,7 +172,8 @@ impl fmt::Debug for TaskWatch {
 /// queued by an executor.
 ///
 /// Executors end every task with [`run`](Task::run) (until it completes), [`cancel`](Task::cancel)
-/// or [`fail`](Task::fail); a `Task` dropped otherwise leaves its future pending.
+/// or [`fail`](Task::fail); a `Task` dropped otherwise leaves its future pending (a detached
+/// task's closure is dropped unrun, and the executor never learns it ended).
 pub struct Task {
     raw: Arc<dyn Runnable>,
 }

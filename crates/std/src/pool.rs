@@ -221,7 +221,8 @@ pub(crate) struct Shared {
     /// This pool, for the paths that reach it by reference and must hand a thread its own
     /// handle (`Schedule` takes `&self`).
     this: Weak<Shared>,
-    /// Event counters: one slot per worker (its start index), then one the spares share.
+    /// Event counters: one slot per worker (the slot it took with its deque), then one the
+    /// spares share.
     counters: Box<[WorkerCounters]>,
     /// What each task keeps to find this pool again (made once, cloned per task).
     scheduler: SchedulerHandle,
@@ -244,7 +245,7 @@ pub(crate) struct Shared {
     handles: Mutex<Vec<thread::JoinHandle<()>>>,
     /// Worker threads started (or being started) and not yet exited.
     alive: Mutex<usize>,
-    /// Threads blocked in `wait_idle_until`, so `finish_one` knows to notify `quiescent`.
+    /// Threads blocked in `wait_idle_until`, so `finish` knows to notify `quiescent`.
     idle_waiters: AtomicUsize,
     /// Pool threads parked in a blocking wait (see `thread_blocked`).
     blocked: AtomicUsize,
@@ -649,7 +650,7 @@ impl Shared {
     /// Block until no task is outstanding (the whole tree of tasks converged) or `deadline`.
     ///
     /// Protocol: the waiter counts itself in `idle_waiters` (SeqCst) before it loads
-    /// `outstanding`; `finish_one` decrements `outstanding` (SeqCst) before it loads
+    /// `outstanding`; `finish` decrements `outstanding` (SeqCst) before it loads
     /// `idle_waiters`, and notifies with `alive` locked. So either the waiter sees zero, or the
     /// finisher sees the waiter and wakes it.
     pub(crate) fn wait_idle_until(&self, deadline: Option<Instant>) -> Result<(), Error> {
@@ -782,7 +783,8 @@ impl Shared {
                 let mut handles = lock(&self.handles);
                 // Retired spares come and go in a long-lived pool: reap the finished handles
                 // so their threads' resources are released now, not at shutdown. (loom's
-                // handles cannot tell; its models start no spares.)
+                // handles cannot tell whether their thread finished; under loom they are all
+                // kept until shutdown, which its short models reach.)
                 #[cfg(not(feature = "loom"))]
                 handles.retain(|handle| !handle.is_finished());
                 handles.push(handle);

@@ -9,7 +9,8 @@
 //! pool, not a consistent cut.
 //!
 //! Without the `stats` feature (on by default) the event counters are compiled out: they read
-//! zero, and so does `tasks_running`, which they derive.
+//! zero, and so does `tasks_running`, which they derive (running tasks then count as
+//! suspended).
 
 use betterconcurrent_core::sync::{AtomicUsize, Ordering};
 
@@ -32,6 +33,7 @@ pub struct Stats {
     /// Tasks being run (polled) right now.
     pub tasks_running: usize,
     /// Async tasks suspended on something they await (outstanding, neither queued nor running).
+    /// Without the `stats` feature, `tasks_running` reads zero and running tasks count here.
     pub tasks_suspended: usize,
     /// Tasks submitted and not finished, suspended ones included (what `join` waits for).
     /// Exact when the pool is at rest; while workers are busy it may count a few tasks high (a
@@ -45,8 +47,8 @@ pub struct Stats {
     /// Times a thread took work (one task, or a batch into its own queue) from the shared
     /// queue or another worker's queue.
     pub steals: u64,
-    /// Per worker slot (in start order; the last entry is the spare threads'), the same event
-    /// counters.
+    /// Per worker slot (in start order, unless a thread failed to start; the last entry is the
+    /// spare threads'), the same event counters.
     pub per_worker: Vec<WorkerStats>,
 }
 

@@ -1,9 +1,10 @@
 //! A worker thread's loop, and the thread-local record of which pool (if any) the current thread
-//! works for, so tasks submitted from inside a task go to the worker's own deque.
+//! works for, so tasks submitted from inside a task go to the worker's own LIFO slot (and the
+//! slot's previous task to its deque), and a worker counts them against its prepaid share.
 //!
-//! Search order: the worker's own deque (LIFO: the newest subtask, still hot in cache), then a
-//! batch from the shared injector, then stealing from the other workers' deques. With nothing
-//! found the worker sleeps (see `sleep`).
+//! Search order: the worker's LIFO slot (the newest subtask, still hot in cache), its own deque
+//! (LIFO), then a batch from the shared injector, then stealing from the other workers' deques.
+//! With nothing found the worker gives its prepaid share back and sleeps (see `sleep`).
 //!
 //! Spare threads (started while every thread is blocked in a wait, see `blocking`) run the same
 //! loop without a deque of their own, and retire once no thread is blocked.
