@@ -39,6 +39,7 @@ pub trait BlockingHook {
 
     /// Park the thread until it is unparked or `deadline` passes, as [`park_until`] does, while
     /// making sure the executor can still run its queued work. False if the deadline had passed.
+    /// [`park_until`] calls it only with a deadline that has not passed yet.
     fn park(&self, deadline: Option<Instant>) -> bool;
 }
 
@@ -109,6 +110,10 @@ pub fn block_on_until<F: core::future::Future + Unpin>(
             if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
                 return Some(output);
             }
+            if has_passed(deadline) {
+                // A zero (or spent) timeout: one more poll below, then give up.
+                break;
+            }
             for _ in 0..(1u32 << round) {
                 core::hint::spin_loop();
             }
@@ -124,10 +129,20 @@ pub fn block_on_until<F: core::future::Future + Unpin>(
     })
 }
 
+/// Whether `deadline` (if any) has passed.
+fn has_passed(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|deadline| Instant::now() >= deadline)
+}
+
 /// Park this thread until it is unparked (or spuriously woken) or `deadline` passes. Returns
 /// `false`, without parking, if the deadline has already passed. On an executor's thread the
-/// park goes through its [`BlockingHook`].
+/// park goes through its [`BlockingHook`], but only if it would really park: a wait whose
+/// deadline has passed is not a blocked thread (a zero-timeout poll must not start spare
+/// threads).
 pub fn park_until(deadline: Option<Instant>) -> bool {
+    if has_passed(deadline) {
+        return false;
+    }
     match current_hook() {
         Some(hook) => hook.park(deadline),
         None => park_plain(deadline),

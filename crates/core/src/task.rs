@@ -24,11 +24,22 @@
 //! | `NOTIFIED` | woken while `RUNNING` | the poll returns: the poller re-queues the task itself |
 //! | `COMPLETE` | the body finished, panicked, or was dropped unrun | never |
 //! | `STARTED` | the first poll claimed the future (`set_running_or_notify_cancel`) | never |
+//! | `ABORT` | the executor aborted it ([`TaskWatch::abort`]); an idle task is also `SCHEDULED` | never |
 //!
 //! Invariants: `SCHEDULED` and `RUNNING` are never both set, so a task is in at most one queue and
 //! polled by at most one thread; a wake is never lost (it either schedules an idle task, marks a
 //! running one `NOTIFIED`, or finds it already scheduled or complete); exactly one [`Task`] handle
 //! exists while `SCHEDULED` is set, and none while the task is idle (its waker holds the cell).
+//!
+//! # Abort
+//!
+//! An abort is one read-modify-write of the state word, so it is ordered with every poll's
+//! transitions: whoever holds the run right next sees `ABORT` there and ends the task instead of
+//! polling it (again). A queued task is ended by the worker that pops it (`start_poll` sees the
+//! bit, even if that worker took it from the queue before the abort); a running one ends when its
+//! poll returns `Pending` (`end_poll` sees it: an abort never cuts a poll short); an idle
+//! (suspended) one is scheduled by the abort itself, so it is ended even if nothing it awaits
+//! ever completes. Ending means: the body is dropped in place and the future ends cancelled.
 
 use core::any::Any;
 use core::fmt;
@@ -115,6 +126,18 @@ impl RunOutcome {
     }
 }
 
+/// Which kind of work a [`Task`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TaskKind {
+    /// A closure with a future ([`Task::from_closure`]): runs once, and may block its thread.
+    Closure,
+    /// An `async` body ([`Task::from_async`]): polled, suspends at its `.await`s.
+    Async,
+    /// A fire-and-forget closure with no future ([`Task::detached`]).
+    Detached,
+}
+
 /// What an executor can do with a queued task; implemented by each kind of task cell.
 ///
 /// Methods take `&self` (not `self: Arc<Self>`, which `portable-atomic-util`'s `Arc` cannot be
@@ -129,11 +152,13 @@ trait Runnable: Send + Sync {
     fn fail(&self, this: &Arc<dyn Runnable>, error: Error) -> bool;
     /// A weak handle to an async task (closures never suspend, so they have none).
     fn watch(&self, this: &Arc<dyn Runnable>) -> Option<TaskWatch>;
+    fn kind(&self) -> TaskKind;
 }
 
 /// What a [`TaskWatch`] can do with the task it watches; `this` as for [`Runnable`].
 trait Watched: Send + Sync {
     fn wake_now(&self, this: &Arc<dyn Watched>);
+    fn abort_now(&self, this: &Arc<dyn Watched>);
 }
 
 /// A weak handle to an async task, for the executor that runs it: a suspended task is held only
@@ -149,6 +174,20 @@ impl TaskWatch {
     pub fn wake(&self) {
         if let Some(task) = self.raw.upgrade() {
             task.wake_now(&task);
+            drop_work(task);
+        }
+    }
+
+    /// Abort the task, if it still exists and is not complete (see the module docs' "Abort"): it
+    /// is not polled again; its body is dropped and its future ends cancelled, by the thread
+    /// that holds its run right next: the worker that pops it if it is queued, its poller when
+    /// the current poll returns `Pending` (a poll that returns `Ready` completes it as usual),
+    /// or, for a suspended task, whichever worker runs it after this call schedules it. The
+    /// executor counts it finished as any task that ended (its run reports
+    /// [`RunOutcome::Completed`]).
+    pub fn abort(&self) {
+        if let Some(task) = self.raw.upgrade() {
+            task.abort_now(&task);
             drop_work(task);
         }
     }
@@ -287,6 +326,11 @@ impl Task {
     /// A weak handle to this task if it is an async one (which can suspend); see [`TaskWatch`].
     pub fn watch(&self) -> Option<TaskWatch> {
         self.raw.watch(&self.raw)
+    }
+
+    /// Which kind of work this task holds.
+    pub fn kind(&self) -> TaskKind {
+        self.raw.kind()
     }
 }
 
@@ -441,6 +485,10 @@ where
     fn watch(&self, _this: &Arc<dyn Runnable>) -> Option<TaskWatch> {
         None
     }
+
+    fn kind(&self) -> TaskKind {
+        TaskKind::Closure
+    }
 }
 
 /// The work of a detached task ([`Task::detached`]): the closure alone. Its one [`Task`] handle
@@ -487,6 +535,10 @@ impl<F: FnOnce() + Send + 'static> Runnable for DetachedBody<F> {
     fn watch(&self, _this: &Arc<dyn Runnable>) -> Option<TaskWatch> {
         None
     }
+
+    fn kind(&self) -> TaskKind {
+        TaskKind::Detached
+    }
 }
 
 /// In a run queue (or being handed to one); see the module docs' table.
@@ -499,6 +551,9 @@ const NOTIFIED: usize = 1 << 2;
 const COMPLETE: usize = 1 << 3;
 /// Polled at least once (its future was claimed). Once set, never unset.
 const STARTED: usize = 1 << 4;
+/// Aborted by the executor: the next holder of the run right ends the task instead of polling
+/// it. Once set, it stays until the task is complete.
+const ABORT: usize = 1 << 5;
 
 /// The work of an async task: its state word and the pinned body, polled in place.
 struct AsyncBody<F> {
@@ -547,16 +602,28 @@ enum IdleTransition {
     Requeue,
     /// Now idle: its waker will schedule it.
     Suspended,
+    /// Aborted during the poll: still `RUNNING`, and the poller must end it.
+    Aborted,
+}
+
+/// What the start of a poll found.
+#[must_use]
+enum PollTransition {
+    /// Now `RUNNING`: poll it; `first` if this is the first poll (it must claim the future).
+    Poll { first: bool },
+    /// Aborted: now `RUNNING`, and the caller must end it instead of polling.
+    Aborted,
+    /// Already complete: it must not be touched.
+    Complete,
 }
 
 impl<F> AsyncBody<F> {
-    /// `SCHEDULED` -> `RUNNING | STARTED`. `None` if the task is complete (then it must not be
-    /// polled); otherwise whether this is the first poll.
-    fn start_poll(&self) -> Option<bool> {
+    /// `SCHEDULED` -> `RUNNING | STARTED` (keeping `ABORT`).
+    fn start_poll(&self) -> PollTransition {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
             if state & COMPLETE != 0 {
-                return None;
+                return PollTransition::Complete;
             }
             debug_assert!(state & SCHEDULED != 0 && state & RUNNING == 0);
             let next = (state & !SCHEDULED) | RUNNING | STARTED;
@@ -564,17 +631,27 @@ impl<F> AsyncBody<F> {
                 .state
                 .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return Some(state & STARTED == 0),
+                Ok(_) if state & ABORT != 0 => return PollTransition::Aborted,
+                Ok(_) => {
+                    return PollTransition::Poll {
+                        first: state & STARTED == 0,
+                    }
+                }
                 Err(actual) => state = actual,
             }
         }
     }
 
-    /// After a `Pending` poll: `RUNNING` -> idle, or `RUNNING | NOTIFIED` -> `SCHEDULED`.
+    /// After a `Pending` poll: `RUNNING` -> idle, or `RUNNING | NOTIFIED` -> `SCHEDULED`; if
+    /// `ABORT` was set meanwhile, nothing changes (the poller keeps the run right to end it).
     fn end_poll(&self) -> IdleTransition {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
-            let (next, transition) = if state & NOTIFIED != 0 {
+            let (next, transition) = if state & ABORT != 0 {
+                // The load that saw the bit is ordered after the abort's read-modify-write (the
+                // same location's modification order), and nothing else clears `RUNNING`.
+                return IdleTransition::Aborted;
+            } else if state & NOTIFIED != 0 {
                 (SCHEDULED | STARTED, IdleTransition::Requeue)
             } else {
                 (STARTED, IdleTransition::Suspended)
@@ -610,11 +687,34 @@ impl<F> AsyncBody<F> {
         }
     }
 
+    /// Abort: set `ABORT`, and schedule an idle task so that it is ended even if nothing wakes
+    /// it (then the caller must hand a [`Task`] to the scheduler); a complete task is left alone.
+    fn abort(&self) -> WakeTransition {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            let (next, transition) = if state & COMPLETE != 0 {
+                return WakeTransition::Done;
+            } else if state & (SCHEDULED | RUNNING) != 0 {
+                (state | ABORT, WakeTransition::Done)
+            } else {
+                (state | ABORT | SCHEDULED, WakeTransition::Schedule)
+            };
+            match self
+                .state
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return transition,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
     /// Mark complete and drop the body in place (it is pinned: it must not move before its
-    /// destructor runs). A panicking destructor is caught and reported. Only the holder of
-    /// `RUNNING`, or of the `Task` handle while `SCHEDULED`, calls this, or the cell's destructor
-    /// (when no handle is left at all).
-    fn complete(&self) {
+    /// destructor runs). A panicking destructor is caught and returned (the caller decides
+    /// whether it becomes the task's outcome or is reported). Only the holder of `RUNNING`, or
+    /// of the `Task` handle while `SCHEDULED`, calls this, or the cell's destructor (when no
+    /// handle is left at all).
+    fn complete_catching(&self) -> Result<(), Error> {
         let dropped = panic::catch(|| {
             self.body.with_mut(|slot| {
                 /// Leaves the slot `None` even if the body's destructor unwinds, so it is never
@@ -637,12 +737,18 @@ impl<F> AsyncBody<F> {
                 }
             })
         });
-        if let Err(error) = dropped {
-            panic::report("dropping a task's work", &error);
-        }
         // A read-modify-write, like every other transition of the word, so all of them sit in
         // one modification order (a wake's CAS can never land "after" completion).
         self.state.swap(COMPLETE | STARTED, Ordering::AcqRel);
+        dropped
+    }
+
+    /// As `complete_catching`, reporting a panicking destructor (on paths where the task's
+    /// outcome is already decided: cancelled, failed, or freed).
+    fn complete(&self) {
+        if let Err(error) = self.complete_catching() {
+            panic::report("dropping a task's work", &error);
+        }
     }
 }
 
@@ -651,6 +757,16 @@ where
     F: core::future::Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
+    /// End the task unrun (cancelled, or aborted) while the caller holds its run right: drop the
+    /// body, end the future cancelled. The task is finished.
+    fn end_cancelled<U: ?Sized>(&self, this: &Arc<U>) -> RunOutcome {
+        self.body.complete();
+        let future = Future::<T>::from_cell(self.handle(this));
+        future.cancel_started();
+        drop_work(future);
+        RunOutcome::Completed
+    }
+
     /// Hand the task back to its executor; if the executor is gone, nothing could ever run it, so
     /// end it cancelled instead of leaving its future pending forever.
     fn reschedule(this: Arc<Self>) {
@@ -690,10 +806,17 @@ where
     T: Send + 'static,
 {
     fn run(&self, this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome {
-        let Some(first_poll) = self.body.start_poll() else {
-            // Never queued once complete (module invariants); nothing to count twice.
-            debug_assert!(false, "a complete async task was queued");
-            return RunOutcome::RanElsewhere;
+        let first_poll = match self.body.start_poll() {
+            PollTransition::Poll { first } => first,
+            PollTransition::Aborted => {
+                before_complete();
+                return self.end_cancelled(this);
+            }
+            PollTransition::Complete => {
+                // Never queued once complete (module invariants); nothing to count twice.
+                debug_assert!(false, "a complete async task was queued");
+                return RunOutcome::RanElsewhere;
+            }
         };
         let future = Future::<T>::from_cell(self.handle(this));
         // The first poll claims the future; if the user cancelled (or finished) it while it was
@@ -721,24 +844,35 @@ where
                 }
             })
         });
-        let outcome = match polled {
+        let mut outcome = match polled {
             Ok(Poll::Pending) => {
                 before_complete();
-                if let IdleTransition::Requeue = self.body.end_poll() {
-                    Self::reschedule(self.handle(this));
-                }
+                let outcome = match self.body.end_poll() {
+                    IdleTransition::Requeue => {
+                        Self::reschedule(self.handle(this));
+                        RunOutcome::Suspended
+                    }
+                    IdleTransition::Suspended => RunOutcome::Suspended,
+                    IdleTransition::Aborted => self.end_cancelled(this),
+                };
                 drop_work((future, waker));
-                return RunOutcome::Suspended;
+                return outcome;
             }
             Ok(Poll::Ready(value)) => Ok(value),
             Err(panicked) => Err(panicked),
         };
+        // Dropping the body runs the destructors of what it still holds: a panic there is the
+        // task's panic, as it is for a closure, whose captures drop inside its call.
+        if let Err(error) = self.body.complete_catching() {
+            if let Ok(value) = core::mem::replace(&mut outcome, Err(error)) {
+                drop_work(value);
+            }
+        }
         let run_outcome = if outcome.is_err() {
             RunOutcome::Panicked
         } else {
             RunOutcome::Completed
         };
-        self.body.complete();
         before_complete();
         let _ = future.set_outcome(outcome);
         // Handles may go here, dropping the value: user code, caught.
@@ -747,10 +881,7 @@ where
     }
 
     fn cancel(&self, this: &Arc<dyn Runnable>) -> bool {
-        self.body.complete();
-        let future = Future::<T>::from_cell(self.handle(this));
-        future.cancel_started();
-        drop_work(future);
+        let _finished = self.end_cancelled(this);
         true
     }
 
@@ -768,6 +899,10 @@ where
             raw: Arc::downgrade(&watched),
         })
     }
+
+    fn kind(&self) -> TaskKind {
+        TaskKind::Async
+    }
 }
 
 impl<F, T> Watched for Cell<T, AsyncBody<F>>
@@ -777,5 +912,11 @@ where
 {
     fn wake_now(&self, this: &Arc<dyn Watched>) {
         ArcWake::wake(self.handle(this));
+    }
+
+    fn abort_now(&self, this: &Arc<dyn Watched>) {
+        if let WakeTransition::Schedule = self.body.abort() {
+            Self::reschedule(self.handle(this));
+        }
     }
 }
