@@ -134,6 +134,7 @@ pub use betterconcurrent_core::block_until_done;
 pub use betterconcurrent_std::{
     as_completed, wait, AsCompleted, BuildError, Builder, Executor, Map, MapOptions, ReturnWhen,
     Stats, ThreadPoolExecutor, Waited, WorkerStats, MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS,
+    MAX_WORKERS,
 };
 
 /// The task cell, for writing executors on the core.

@@ -161,6 +161,26 @@ fn shutdown_cancel_racing_a_completion_and_a_suspended_task() {
     });
 }
 
+/// shutdown(cancel_futures) racing the worker that took an async task from the queue: the task
+/// awaits a future nothing completes, so only the cancel can end it. Whether the worker polls
+/// it before, during or after the drain and the abort (a worker that took the task just before
+/// the drain once polled it after the wake meant to cancel it, and it stayed suspended
+/// forever), it ends cancelled and `shutdown(wait = true)` returns.
+#[test]
+fn shutdown_cancel_racing_a_worker_that_took_the_task() {
+    model(|| {
+        let pool = one_worker();
+        let task = pool
+            .submit_async(async move {
+                let never = Future::<u32>::new();
+                (&never).await.is_ok()
+            })
+            .unwrap();
+        pool.shutdown(true, true);
+        assert!(matches!(task.try_result(), Some(Err(Error::Cancelled))));
+    });
+}
+
 /// Two workers and the wake-up tokens: a submit while one worker searches and the other sleeps
 /// (or both sleep) is always run, and no token is left behind (the pool shuts down cleanly).
 ///

@@ -29,6 +29,9 @@ pub const MAX_RUN_HERE_DEPTH: usize = 16;
 pub(crate) struct PoolThreadHook {
     shared: Arc<Shared>,
     depth: Cell<usize>,
+    /// The worker's may-block mark from before the outermost in-place run (which, being a
+    /// closure, may block outside the pool's view: see `worker`).
+    outer_may_block: Cell<bool>,
 }
 
 impl PoolThreadHook {
@@ -36,6 +39,7 @@ impl PoolThreadHook {
         Self {
             shared,
             depth: Cell::new(0),
+            outer_may_block: Cell::new(false),
         }
     }
 }
@@ -44,6 +48,10 @@ impl BlockingHook for PoolThreadHook {
     fn begin_run_here(&self, scheduler: &dyn Any) -> bool {
         let own_pool = std::ptr::addr_eq(scheduler, Arc::as_ptr(&self.shared));
         if own_pool && self.depth.get() < MAX_RUN_HERE_DEPTH && self.shared.may_run_work() {
+            let may_block = crate::worker::set_may_block(true);
+            if self.depth.get() == 0 {
+                self.outer_may_block.set(may_block);
+            }
             self.depth.set(self.depth.get() + 1);
             true
         } else {
@@ -53,6 +61,9 @@ impl BlockingHook for PoolThreadHook {
 
     fn end_run_here(&self) {
         self.depth.set(self.depth.get() - 1);
+        if self.depth.get() == 0 {
+            crate::worker::set_may_block(self.outer_may_block.get());
+        }
     }
 
     fn park(&self, deadline: Option<Instant>) -> bool {

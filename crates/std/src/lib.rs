@@ -29,6 +29,6 @@ pub use betterconcurrent_core::{
 pub use blocking::MAX_RUN_HERE_DEPTH;
 pub use executor::{Executor, ThreadPoolExecutor};
 pub use map::{Map, MapOptions};
-pub use pool::{BuildError, Builder, MAX_SPARE_THREADS};
+pub use pool::{BuildError, Builder, MAX_SPARE_THREADS, MAX_WORKERS};
 pub use stats::{Stats, WorkerStats};
 pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};

@@ -27,13 +27,38 @@
 //!   `_idle_semaphore`). A submit claims one or, if none, starts a thread (up to `max_workers`).
 //!   A worker releases its token as soon as the user's closure returns, *before* the future
 //!   completes, so a caller that saw a result and submits again reuses that thread.
+//! - A task refused by a closing pool was never accepted: its count is undone *before* its work
+//!   is dropped, so a destructor that drops the pool (whose drop waits for the count) does not
+//!   wait for itself. Work ended unrun by the pool itself (drained by `shutdown(cancel_futures)`
+//!   or a break) is counted finished after its drop, as every task is; while the pool drops it,
+//!   the thread counts as running this pool's tasks (`worker::EndingTasks`), so waits on the
+//!   pool from that destructor behave as they do on a worker (no self-wait).
+//!
+//! # Waiting for the pool
+//!
+//! `wait_idle`, `join` and `shutdown(wait = true)` wait for `lifecycle` (threads alive, and
+//! `outstanding`) through a future ([`Quiescence`]) driven by the core's blocking wait, so on
+//! another pool's thread the wait goes through that pool's blocking hook and is compensated
+//! like any blocking wait. Waiters register their waker under the `lifecycle` lock and check
+//! the condition there; every change that can end a wait (a thread exits or retires; the last
+//! outstanding unit of a closing or waited-on pool finishes) wakes them after taking that lock.
+//!
+//! # Worker slots
+//!
+//! A worker's deque, its event counters and its watch list are made when its thread starts and
+//! appended to `slots` (an append-only concurrent vector), so a pool costs memory and search
+//! time for the threads it has, not for `max_workers`. Spare and outside threads share one
+//! more slot (`SHARED_SLOT`), which has no deque.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::num::NonZeroUsize;
+use std::pin::Pin;
 use std::sync::atomic::AtomicUsize as GlobalCounter;
+use std::task::{Context, Poll, Waker};
 
-use betterconcurrent_core::sync::blocking::{thread, Condvar, Mutex};
+use betterconcurrent_core::blocking::block_on_until;
+use betterconcurrent_core::sync::blocking::{thread, Mutex};
 use std::any::Any;
 use std::time::Instant;
 
@@ -57,6 +82,14 @@ const MAX_PREPAID: usize = 2 * PREPAY;
 /// in waits (Java's ForkJoinPool caps its compensation threads the same way).
 pub const MAX_SPARE_THREADS: usize = 256;
 
+/// The largest `max_workers` a pool accepts: 2^22, Linux's `PID_MAX_LIMIT` on 64-bit targets,
+/// beyond which no process can have threads. A larger value is an error
+/// ([`BuildError::TooManyWorkers`]), not a promise the OS cannot keep.
+pub const MAX_WORKERS: usize = 1 << 22;
+
+/// The index of the slot that spare threads and outside threads share (see the module docs).
+pub(crate) const SHARED_SLOT: usize = usize::MAX;
+
 /// An initializer run once on each worker thread before it takes any task.
 type Initializer = Arc<dyn Fn() -> Result<(), Box<dyn StdError + Send + Sync>> + Send + Sync>;
 
@@ -68,6 +101,11 @@ pub enum BuildError {
     ZeroWorkers,
     /// The thread name prefix contains a NUL byte, which no OS thread name may hold.
     NulInThreadName,
+    /// `max_workers` was above [`MAX_WORKERS`].
+    TooManyWorkers {
+        /// What was asked for.
+        requested: usize,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -77,6 +115,10 @@ impl fmt::Display for BuildError {
             BuildError::NulInThreadName => {
                 f.write_str("the thread name prefix must not contain a NUL byte")
             }
+            BuildError::TooManyWorkers { requested } => write!(
+                f,
+                "max_workers must be at most {MAX_WORKERS} (asked for {requested})"
+            ),
         }
     }
 }
@@ -123,7 +165,9 @@ impl fmt::Debug for Builder {
 
 impl Builder {
     /// The most threads the pool starts. Default: `min(32, available parallelism + 4)`.
-    /// 0 makes [`build`](Builder::build) fail with [`BuildError::ZeroWorkers`].
+    /// 0 makes [`build`](Builder::build) fail with [`BuildError::ZeroWorkers`], more than
+    /// [`MAX_WORKERS`] with [`BuildError::TooManyWorkers`]. Nothing is allocated per worker until
+    /// its thread starts.
     pub fn max_workers(mut self, max_workers: usize) -> Self {
         self.max_workers = Some(max_workers);
         self
@@ -156,6 +200,11 @@ impl Builder {
         if max_workers == 0 {
             return Err(BuildError::ZeroWorkers);
         }
+        if max_workers > MAX_WORKERS {
+            return Err(BuildError::TooManyWorkers {
+                requested: max_workers,
+            });
+        }
         let thread_name_prefix = match self.thread_name_prefix {
             Some(prefix) if prefix.contains('\0') => return Err(BuildError::NulInThreadName),
             Some(prefix) => prefix,
@@ -164,19 +213,14 @@ impl Builder {
                 POOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ),
         };
-        let deques: Vec<Worker<Task>> = (0..max_workers).map(|_| Worker::new_lifo()).collect();
-        let stealers = deques.iter().map(Worker::stealer).collect();
         Ok(ThreadPoolExecutor::from_shared(Arc::new_cyclic(|this| {
             Shared {
                 this: this.clone(),
                 scheduler: SchedulerHandle::new(this.clone()),
-                counters: (0..=max_workers)
-                    .map(|slot| WorkerCounters::new(slot < max_workers))
-                    .collect(),
+                slots: boxcar::Vec::new(),
+                shared_counters: WorkerCounters::new(false),
+                shared_watched: WatchList::default(),
                 injector: Injector::new(),
-                stealers,
-                // Popped from the end: slot 0 first.
-                spare_deques: Mutex::new(deques.into_iter().enumerate().rev().collect()),
                 sleep: Sleep::new(),
                 outstanding: AtomicUsize::new(0),
                 idle_tokens: AtomicUsize::new(0),
@@ -185,14 +229,12 @@ impl Builder {
                 cancel_queued: AtomicBool::new(false),
                 broken: Mutex::new(None),
                 handles: Mutex::new(Vec::new()),
-                alive: Mutex::new(0),
+                lifecycle: Mutex::new(Lifecycle::default()),
                 idle_waiters: AtomicUsize::new(0),
-                watched: (0..=max_workers).map(|_| WatchList::default()).collect(),
                 blocked: AtomicUsize::new(0),
                 spares: AtomicUsize::new(0),
                 spare_cap_reported: AtomicBool::new(false),
                 spares_started: AtomicUsize::new(0),
-                quiescent: Condvar::new(),
                 max_workers,
                 thread_name_prefix,
                 initializer: self.initializer,
@@ -216,24 +258,83 @@ struct Watched {
     prune_at: usize,
 }
 
+/// What a started worker thread owns in the pool (see the module docs' "Worker slots").
+pub(crate) struct WorkerSlot {
+    /// The stealing side of the worker's deque.
+    pub(crate) stealer: Stealer<Task>,
+    /// Its event counters and prepaid share, written only by that worker.
+    counters: WorkerCounters,
+    /// The async tasks submitted from it.
+    watched: WatchList,
+}
+
+/// Threads alive, and the wakers of the threads and tasks waiting for the pool to converge or
+/// stop (see the module docs' "Waiting for the pool").
+#[derive(Default)]
+struct Lifecycle {
+    /// Worker threads started (or being started) and not yet exited.
+    alive: usize,
+    waiters: Vec<Waker>,
+}
+
+/// What a wait for the pool waits for.
+#[derive(Clone, Copy)]
+enum Until {
+    /// No task outstanding (`wait_idle`, `join`).
+    Idle,
+    /// No task outstanding and every thread exited (`shutdown(wait = true)`).
+    Stopped,
+}
+
+/// A wait for the pool to reach a state (see the module docs' "Waiting for the pool").
+struct Quiescence<'a> {
+    shared: &'a Shared,
+    until: Until,
+}
+
+impl std::future::Future for Quiescence<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut lifecycle = self.shared.lifecycle();
+        let idle = self.shared.outstanding.load(Ordering::SeqCst) == 0;
+        let reached = match self.until {
+            Until::Idle => idle,
+            Until::Stopped => idle && lifecycle.alive == 0,
+        };
+        if reached {
+            return Poll::Ready(());
+        }
+        // One entry per waiting thread or task: a wait that timed out leaves its waker behind
+        // until the next wake, and the same thread waiting again reuses it.
+        if !lifecycle
+            .waiters
+            .iter()
+            .any(|waiter| waiter.will_wake(cx.waker()))
+        {
+            lifecycle.waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
 /// The state shared by a pool's handle and its worker threads.
 pub(crate) struct Shared {
     /// This pool, for the paths that reach it by reference and must hand a thread its own
     /// handle (`Schedule` takes `&self`).
     this: Weak<Shared>,
-    /// Event counters: one slot per worker (the slot it took with its deque), then one the
-    /// spares share.
-    counters: Box<[WorkerCounters]>,
+    /// One per started worker thread, in start order (see the module docs' "Worker slots"). A
+    /// thread's slot is pushed when it starts, never derived from a count, so no two live
+    /// workers share one even after a failed start, which matters because a slot holds state
+    /// only its worker may write (its prepaid share of `outstanding`, its event counters).
+    pub(crate) slots: boxcar::Vec<WorkerSlot>,
+    /// The event counters of `SHARED_SLOT`: spare and outside threads.
+    shared_counters: WorkerCounters,
+    /// The async tasks submitted from spare and outside threads.
+    shared_watched: WatchList,
     /// What each task keeps to find this pool again (made once, cloned per task).
     scheduler: SchedulerHandle,
     pub(crate) injector: Injector<Task>,
-    /// One per worker slot: the stealing side of slot `i`'s deque.
-    pub(crate) stealers: Box<[Stealer<Task>]>,
-    /// The slots whose thread has not started yet, each with its deque. A thread's slot comes
-    /// from here, never from a count: a slot is then as unique as its deque even after a failed
-    /// start, which matters because a worker's slot holds state only it may write (its prepaid
-    /// share of `outstanding`, its event counters).
-    spare_deques: Mutex<Vec<(usize, Worker<Task>)>>,
     pub(crate) sleep: Sleep,
     outstanding: AtomicUsize,
     idle_tokens: AtomicUsize,
@@ -243,9 +344,8 @@ pub(crate) struct Shared {
     cancel_queued: AtomicBool,
     broken: Mutex<Option<Arc<str>>>,
     handles: Mutex<Vec<thread::JoinHandle<()>>>,
-    /// Worker threads started (or being started) and not yet exited.
-    alive: Mutex<usize>,
-    /// Threads blocked in `wait_idle_until`, so `finish` knows to notify `quiescent`.
+    lifecycle: Mutex<Lifecycle>,
+    /// Threads in `wait_idle_until`, so `finish` knows to wake the lifecycle waiters.
     idle_waiters: AtomicUsize,
     /// Pool threads parked in a blocking wait (see `thread_blocked`).
     blocked: AtomicUsize,
@@ -254,14 +354,6 @@ pub(crate) struct Shared {
     spare_cap_reported: AtomicBool,
     /// Spare threads ever started, for unique names.
     spares_started: AtomicUsize,
-    /// Weak handles to the async tasks, so `shutdown(cancel_futures = true)` can reach the
-    /// suspended ones; finished ones are pruned as a list grows. One list per worker slot (as
-    /// `counters`; the last is shared by spares and outside threads), so that a worker's
-    /// submits never contend for the lock.
-    watched: Box<[WatchList]>,
-    /// Notified, with `alive` locked, when a thread exits or the last outstanding task of a
-    /// closing pool finishes: what `shutdown(wait = true)` waits for.
-    quiescent: Condvar,
     max_workers: usize,
     thread_name_prefix: String,
     initializer: Option<Initializer>,
@@ -275,29 +367,87 @@ fn lock<T>(mutex: &Mutex<T>) -> betterconcurrent_core::sync::blocking::MutexGuar
 }
 
 impl Shared {
+    /// The event counters of slot `slot` (`SHARED_SLOT` included).
+    fn counters(&self, slot: usize) -> &WorkerCounters {
+        match slot {
+            SHARED_SLOT => &self.shared_counters,
+            slot => &self.slots[slot].counters,
+        }
+    }
+
+    /// The watch list of slot `slot` (`SHARED_SLOT` included).
+    fn watch_list(&self, slot: usize) -> &WatchList {
+        match slot {
+            SHARED_SLOT => &self.shared_watched,
+            slot => &self.slots[slot].watched,
+        }
+    }
+
+    /// The stealing sides of every started worker's deque.
+    pub(crate) fn stealers(&self) -> impl Iterator<Item = &Stealer<Task>> {
+        self.slots.iter().map(|(_, slot)| &slot.stealer)
+    }
+
+    fn lifecycle(&self) -> betterconcurrent_core::sync::blocking::MutexGuard<'_, Lifecycle> {
+        lock(&self.lifecycle)
+    }
+
+    /// Wake every lifecycle waiter, after `lifecycle` (taken by the caller) may have changed.
+    fn wake_waiters(
+        &self,
+        mut lifecycle: betterconcurrent_core::sync::blocking::MutexGuard<'_, Lifecycle>,
+    ) {
+        let waiters = std::mem::take(&mut lifecycle.waiters);
+        drop(lifecycle);
+        for waiter in waiters {
+            waiter.wake();
+        }
+    }
+
+    /// Wait until the pool reached `until` or `deadline` passed (false then), through the
+    /// current thread's blocking hook (see the module docs' "Waiting for the pool").
+    fn wait_for(&self, until: Until, deadline: Option<Instant>) -> bool {
+        block_on_until(
+            Quiescence {
+                shared: self,
+                until,
+            },
+            deadline,
+        )
+        .is_some()
+    }
+
     /// Accept a new task: count it, refuse it if the pool is closing, then queue it.
     pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
         let own_slot = worker::current_slot_of(self);
-        match own_slot {
+        let prepaid = match own_slot {
             // A worker's submit lands in its own queue (see the module docs).
-            Some(slot) if self.counters[slot].is_exclusive() => self.count_prepaid(slot),
+            Some(slot) if self.counters(slot).is_exclusive() => {
+                self.count_prepaid(slot);
+                true
+            }
             _ => {
                 self.outstanding.fetch_add(1, Ordering::SeqCst);
                 // Pairs with the fence in `shutdown`/`mark_broken` (store `closing`, fence, load
                 // `outstanding` in the workers' exit check): one side sees the other.
                 fence(Ordering::SeqCst);
+                false
             }
-        }
+        };
         if self.closing.load(Ordering::SeqCst) {
             let error = self.submit_error();
-            // Ended (not merely dropped), so the cell does not count itself unfinished later.
-            if task.cancel() {
-                self.finish_one();
+            // Never accepted: undo its count before its work is dropped (module docs).
+            match (prepaid, own_slot) {
+                (true, Some(slot)) => self.finish_in_slot(slot),
+                _ => self.finish_one(),
             }
+            // Ended (not merely dropped), so the cell does not count itself unfinished later;
+            // nothing is left to count.
+            let _uncounted = task.cancel();
             return Err(error);
         }
         if let Some(watch) = task.watch() {
-            self.watch(watch, own_slot.unwrap_or(self.max_workers));
+            self.watch(watch, own_slot.unwrap_or(SHARED_SLOT));
         }
         self.enqueue(task);
         Ok(())
@@ -305,7 +455,7 @@ impl Shared {
 
     /// Keep a weak handle to an async task in slot `slot`'s list.
     fn watch(&self, watch: TaskWatch, slot: usize) {
-        let mut watched = lock(&self.watched[slot].0);
+        let mut watched = lock(&self.watch_list(slot).0);
         if watched.tasks.len() >= watched.prune_at {
             watched.tasks.retain(|task| !task.is_finished());
             watched.prune_at = (2 * watched.tasks.len()).max(64);
@@ -400,19 +550,20 @@ impl Shared {
                     (started < self.max_workers).then_some(started + 1)
                 });
         let Ok(index) = claimed else { return };
-        let Some((slot, deque)) = lock(&self.spare_deques).pop() else {
-            // A slot whose spawn failed earlier lost its deque.
-            self.thread_not_started("no worker slot is left after an earlier failed start");
-            return;
-        };
-        *lock(&self.alive) += 1;
+        let deque = Worker::new_lifo();
+        let slot = self.slots.push(WorkerSlot {
+            stealer: deque.stealer(),
+            counters: WorkerCounters::new(true),
+            watched: WatchList::default(),
+        });
+        self.lifecycle().alive += 1;
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", self.thread_name_prefix))
             .spawn(move || worker::run(shared, Some(deque), slot));
         match spawned {
             Ok(handle) => lock(&self.handles).push(handle),
             Err(error) => {
-                // The deque went with the closure; this slot stays empty.
+                // The deque went with the closure: this slot stays empty, and no one owns it.
                 self.thread_exited();
                 self.thread_not_started(&format!("could not start a worker thread: {error}"));
             }
@@ -466,13 +617,15 @@ impl Shared {
     /// Take every queued task out and end it without running it: cancelled after
     /// `shutdown(cancel_futures = true)`, failed if the pool is broken.
     fn drain_queues(&self) {
+        // Dropping the work is user code, which may drop (or wait for) this very pool.
+        let _ending = worker::EndingTasks::of(self);
         loop {
             let mut took_any = false;
             while let Some(task) = self.injector.steal().success() {
                 took_any = true;
                 self.discard(task);
             }
-            for stealer in self.stealers.iter() {
+            for stealer in self.stealers() {
                 while let Some(task) = stealer.steal().success() {
                     took_any = true;
                     self.discard(task);
@@ -509,7 +662,7 @@ impl Shared {
             self.discard(task);
             return;
         }
-        let counters = &self.counters[slot];
+        let counters = self.counters(slot);
         counters.count(Event::PollStarted);
         let outcome = task.execute(|| self.release_idle_token());
         counters.count(Event::PollEnded);
@@ -529,7 +682,7 @@ impl Shared {
     /// Count a task submitted by the worker in slot `slot` from its prepaid share (see the
     /// module docs), prepaying `PREPAY` more first if the share is used up.
     fn count_prepaid(&self, slot: usize) {
-        let counters = &self.counters[slot];
+        let counters = self.counters(slot);
         match counters.prepaid() {
             0 => {
                 self.outstanding.fetch_add(PREPAY, Ordering::SeqCst);
@@ -543,7 +696,7 @@ impl Shared {
     /// the worker's prepaid share, and the share beyond `PREPAY` is given back once it passes
     /// `MAX_PREPAID`; the spares' shared slot keeps no share.
     fn finish_in_slot(&self, slot: usize) {
-        let counters = &self.counters[slot];
+        let counters = self.counters(slot);
         if !counters.is_exclusive() {
             self.finish_one();
             return;
@@ -560,7 +713,7 @@ impl Shared {
     /// Give back the whole prepaid share of the worker in slot `slot`: it is about to look for
     /// work in vain, park, or exit, and `join` must not wait for a share nobody will use.
     pub(crate) fn return_prepaid(&self, slot: usize) {
-        let counters = &self.counters[slot];
+        let counters = self.counters(slot);
         if counters.is_exclusive() {
             let prepaid = counters.prepaid();
             if prepaid > 0 {
@@ -572,25 +725,22 @@ impl Shared {
 
     /// Count a steal by the worker in slot `slot`.
     pub(crate) fn count_steal(&self, slot: usize) {
-        self.counters[slot].count(Event::Steal);
+        self.counters(slot).count(Event::Steal);
     }
 
     /// A snapshot of the pool; see [`Stats`].
     pub(crate) fn stats(&self) -> Stats {
-        let per_worker: Vec<_> = self.counters.iter().map(WorkerCounters::snapshot).collect();
-        let tasks_queued = self.injector.len()
-            + self
-                .stealers
-                .iter()
-                .map(|stealer| stealer.len())
-                .sum::<usize>();
-        let tasks_running = self.counters.iter().map(WorkerCounters::running).sum();
+        let per_worker: Vec<_> = self.all_counters().map(WorkerCounters::snapshot).collect();
+        let tasks_queued =
+            self.injector.len() + self.stealers().map(|stealer| stealer.len()).sum::<usize>();
+        let tasks_running = self.all_counters().map(WorkerCounters::running).sum();
         let tasks_outstanding = self.outstanding_tasks().max(tasks_queued + tasks_running);
         Stats {
-            threads_alive: *lock(&self.alive),
+            threads_alive: self.lifecycle().alive,
             threads_idle: self.sleep.sleeping(),
             threads_searching: self.sleep.searching(),
             compensating_threads: self.spares.load(Ordering::Acquire),
+            compensating_threads_started: self.spares_started.load(Ordering::Relaxed),
             tasks_queued,
             tasks_running,
             tasks_suspended: tasks_outstanding.saturating_sub(tasks_queued + tasks_running),
@@ -600,6 +750,14 @@ impl Shared {
             steals: per_worker.iter().map(|w| w.steals).sum(),
             per_worker,
         }
+    }
+
+    /// Every slot's counters: the workers' in start order, then `SHARED_SLOT`'s.
+    fn all_counters(&self) -> impl Iterator<Item = &WorkerCounters> {
+        self.slots
+            .iter()
+            .map(|(_, slot)| &slot.counters)
+            .chain(std::iter::once(&self.shared_counters))
     }
 
     /// `outstanding` less the workers' prepaid shares: the tasks alone, for `stats()`.
@@ -612,7 +770,7 @@ impl Shared {
     fn outstanding_tasks(&self) -> usize {
         let mut before = self.outstanding.load(Ordering::Acquire);
         for _ in 0..4 {
-            let prepaid: usize = self.counters.iter().map(WorkerCounters::prepaid).sum();
+            let prepaid: usize = self.all_counters().map(WorkerCounters::prepaid).sum();
             let after = self.outstanding.load(Ordering::Acquire);
             if after == before {
                 return after.saturating_sub(prepaid);
@@ -641,47 +799,25 @@ impl Shared {
                 self.sleep.notify_all();
             }
             if closing || self.idle_waiters.load(Ordering::SeqCst) > 0 {
-                let _alive = lock(&self.alive);
-                self.quiescent.notify_all();
+                self.wake_waiters(self.lifecycle());
             }
         }
     }
 
     /// Block until no task is outstanding (the whole tree of tasks converged) or `deadline`.
     ///
-    /// Protocol: the waiter counts itself in `idle_waiters` (SeqCst) before it loads
-    /// `outstanding`; `finish` decrements `outstanding` (SeqCst) before it loads
-    /// `idle_waiters`, and notifies with `alive` locked. So either the waiter sees zero, or the
-    /// finisher sees the waiter and wakes it.
+    /// Protocol: the waiter counts itself in `idle_waiters` (SeqCst) and fences before it loads
+    /// `outstanding`; `finish` decrements `outstanding` (SeqCst) and fences before it loads
+    /// `idle_waiters`, and wakes the waiters after taking the `lifecycle` lock, under which the
+    /// waiter checks and registers. So either the waiter sees zero, or the finisher sees the
+    /// waiter and wakes it.
     pub(crate) fn wait_idle_until(&self, deadline: Option<Instant>) -> Result<(), Error> {
-        if worker::is_worker_of(self) {
+        if worker::runs_tasks_of(self) {
             return Err(Error::WouldDeadlock);
         }
         self.idle_waiters.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        let mut alive = lock(&self.alive);
-        let converged = loop {
-            if self.outstanding.load(Ordering::SeqCst) == 0 {
-                break true;
-            }
-            alive = match deadline {
-                None => self
-                    .quiescent
-                    .wait(alive)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break false;
-                    }
-                    self.quiescent
-                        .wait_timeout(alive, deadline - now)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .0
-                }
-            };
-        };
-        drop(alive);
+        let converged = self.wait_for(Until::Idle, deadline);
         self.idle_waiters.fetch_sub(1, Ordering::SeqCst);
         if converged {
             Ok(())
@@ -692,14 +828,14 @@ impl Shared {
 
     /// A worker thread is exiting (or failed to start).
     pub(crate) fn thread_exited(&self) {
-        let mut alive = lock(&self.alive);
-        *alive -= 1;
-        self.quiescent.notify_all();
+        let mut lifecycle = self.lifecycle();
+        lifecycle.alive -= 1;
+        self.wake_waiters(lifecycle);
     }
 
     /// Whether any queue holds a task.
     pub(crate) fn has_queued(&self) -> bool {
-        !self.injector.is_empty() || self.stealers.iter().any(|stealer| !stealer.is_empty())
+        !self.injector.is_empty() || self.stealers().any(|stealer| !stealer.is_empty())
     }
 
     /// The decision a worker re-checks under the sleep lock (see `sleep`).
@@ -722,13 +858,13 @@ impl Shared {
     /// `thread_blocked`: both decide with `alive` locked (and `blocked` is SeqCst), so a thread
     /// that blocks right after sees the lower `alive` and starts a new spare if it must.
     fn try_retire_spare(&self) -> bool {
-        let mut alive = lock(&self.alive);
+        let mut lifecycle = self.lifecycle();
         if self.blocked.load(Ordering::SeqCst) > 0 {
             return false;
         }
-        *alive -= 1;
+        lifecycle.alive -= 1;
         self.spares.fetch_sub(1, Ordering::AcqRel);
-        self.quiescent.notify_all();
+        self.wake_waiters(lifecycle);
         true
     }
 
@@ -738,7 +874,7 @@ impl Shared {
     /// once on standard error.
     pub(crate) fn thread_blocked(self: &Arc<Self>) {
         let blocked = self.blocked.fetch_add(1, Ordering::SeqCst) + 1;
-        if blocked < *lock(&self.alive) {
+        if blocked < self.lifecycle().alive {
             return;
         }
         let claimed = self
@@ -771,13 +907,12 @@ impl Shared {
     }
 
     fn start_spare(self: &Arc<Self>) {
-        let spare_slot = self.max_workers;
-        *lock(&self.alive) += 1;
+        self.lifecycle().alive += 1;
         let shared = self.clone();
         let serial = self.spares_started.fetch_add(1, Ordering::Relaxed);
         let spawned = thread::Builder::new()
             .name(format!("{}_spare_{serial}", self.thread_name_prefix))
-            .spawn(move || worker::run(shared, None, spare_slot));
+            .spawn(move || worker::run(shared, None, SHARED_SLOT));
         match spawned {
             Ok(handle) => {
                 let mut handles = lock(&self.handles);
@@ -809,17 +944,23 @@ impl Shared {
         self.closing.store(true, Ordering::SeqCst);
         if cancel_futures {
             self.drain_queues();
-            // Suspended tasks sit in no queue: wake each, so a worker pops it and cancels it,
-            // even if what it awaits never completes.
-            for list in self.watched.iter() {
+            // Suspended tasks sit in no queue, and a task a worker took from a queue before the
+            // drain may be about to be polled: abort each, so whoever holds it next ends it
+            // (and a suspended one is queued for that), even if what it awaits never completes.
+            let lists = self
+                .slots
+                .iter()
+                .map(|(_, slot)| &slot.watched)
+                .chain(std::iter::once(&self.shared_watched));
+            for list in lists {
                 let watched = std::mem::take(&mut lock(&list.0).tasks);
                 for task in watched {
-                    task.wake();
+                    task.abort();
                 }
             }
         }
         self.sleep.notify_all();
-        if wait && !worker::is_worker_of(self) {
+        if wait && !worker::runs_tasks_of(self) {
             self.join_threads();
         }
     }
@@ -830,14 +971,7 @@ impl Shared {
     /// just before `closing` was set and is still starting its thread, and a second concurrent
     /// `shutdown(wait = true)` that finds the handles already taken.
     fn join_threads(&self) {
-        let mut alive = lock(&self.alive);
-        while *alive > 0 || self.outstanding.load(Ordering::SeqCst) > 0 {
-            alive = self
-                .quiescent
-                .wait(alive)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        drop(alive);
+        self.wait_for(Until::Stopped, None);
         let handles = std::mem::take(&mut *lock(&self.handles));
         for handle in handles {
             // Worker threads catch every user panic; an Err here carries nothing to report.

@@ -24,8 +24,10 @@ pub struct Stats {
     pub threads_idle: usize,
     /// Threads awake and looking for work.
     pub threads_searching: usize,
-    /// Spare threads started because every thread was blocked in a wait.
+    /// Spare threads started because every thread was blocked in a wait, alive now.
     pub compensating_threads: usize,
+    /// Spare threads started since the pool was built (retired ones included).
+    pub compensating_threads_started: usize,
     /// Tasks in the run queues. (A task in a worker's LIFO slot, which only that worker runs
     /// and which no other thread can see, is not among them: it shows as suspended until it
     /// runs.)
@@ -47,8 +49,8 @@ pub struct Stats {
     /// Times a thread took work (one task, or a batch into its own queue) from the shared
     /// queue or another worker's queue.
     pub steals: u64,
-    /// Per worker slot (in start order, unless a thread failed to start; the last entry is the
-    /// spare threads'), the same event counters.
+    /// Per worker slot (one per worker thread started, in start order; the last entry is the
+    /// slot spare threads and outside threads share), the same event counters.
     pub per_worker: Vec<WorkerStats>,
 }
 

@@ -1,6 +1,13 @@
 //! A worker thread's loop, and the thread-local record of which pool (if any) the current thread
-//! works for, so tasks submitted from inside a task go to the worker's own LIFO slot (and the
-//! slot's previous task to its deque), and a worker counts them against its prepaid share.
+//! works for, so tasks submitted from inside a task go to the worker's own queue, and a worker
+//! counts them against its prepaid share.
+//!
+//! A worker's own submit goes to its LIFO slot (the slot's previous task to its deque) only
+//! while the worker polls an async body, which returns to the worker at its next `.await`; while
+//! it runs a closure, which may block on anything (a channel, a barrier, a spin loop, a foreign
+//! `block_on`), its submits go to its deque, where idle workers are woken to steal them. A
+//! blocking wait through the pool (`result()`, `wait`, ...) also empties the slot into the deque
+//! before it parks.
 //!
 //! Search order: the worker's LIFO slot (the newest subtask, still hot in cache), its own deque
 //! (LIFO), then a batch from the shared injector, then stealing from the other workers' deques.
@@ -16,7 +23,7 @@ use crate::queue::{Steal, Worker};
 use betterconcurrent_core::blocking::set_blocking_hook;
 use betterconcurrent_core::sync::blocking::thread_local;
 use betterconcurrent_core::sync::Arc;
-use betterconcurrent_core::task::Task;
+use betterconcurrent_core::task::{Task, TaskKind};
 
 use crate::blocking::PoolThreadHook;
 use crate::executor::Executor;
@@ -37,6 +44,9 @@ struct WorkerContext {
     /// Tasks run in a row from the LIFO slot; at `MAX_LIFO_RUNS` the deque goes first once, so a
     /// task that keeps submitting one child cannot starve the deque.
     lifo_runs: Cell<u32>,
+    /// The code running on this thread may block outside the pool's view (a closure, or a
+    /// closure run in place by a blocking wait): submits skip the hidden LIFO slot (module docs).
+    may_block: Cell<bool>,
     /// This thread's event-counter slot (see `stats`).
     slot: usize,
 }
@@ -59,15 +69,31 @@ pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<bool, Task> {
             executor: own,
             deque: Some(deque),
             lifo,
+            may_block,
             ..
-        }) if std::ptr::eq(&*own.shared, shared) => match lifo.replace(Some(task)) {
-            Some(previous) => {
-                deque.push(previous);
-                Ok(true)
+        }) if std::ptr::eq(&*own.shared, shared) => {
+            if may_block.get() {
+                deque.push(task);
+                return Ok(true);
             }
-            None => Ok(false),
-        },
+            match lifo.replace(Some(task)) {
+                Some(previous) => {
+                    deque.push(previous);
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        }
         _ => Err(task),
+    })
+}
+
+/// Mark the code this worker runs from now on as one that may block outside the pool's view
+/// (`true`) or not; returns the previous mark. For the blocking hook's in-place runs.
+pub(crate) fn set_may_block(may_block: bool) -> bool {
+    CURRENT.with(|current| match &*current.borrow() {
+        Some(context) => context.may_block.replace(may_block),
+        None => false,
     })
 }
 
@@ -119,9 +145,39 @@ pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
     })
 }
 
-/// Whether the current thread is one of `shared`'s threads.
-pub(crate) fn is_worker_of(shared: &Shared) -> bool {
+/// Whether the current thread runs code of `shared`'s tasks: it is one of the pool's threads,
+/// or it is ending queued tasks of the pool unrun (their destructors run here, see
+/// [`EndingTasks`]). Such a thread must not wait for the pool's work or threads: it would wait
+/// for itself.
+pub(crate) fn runs_tasks_of(shared: &Shared) -> bool {
     current_slot_of(shared).is_some()
+        || ENDING_TASKS_OF.with(|ending| std::ptr::eq(ending.get(), shared))
+}
+
+thread_local! {
+    /// The pool whose tasks this thread is ending unrun, or null. (Only compared, never
+    /// dereferenced.)
+    #[allow(clippy::missing_const_for_thread_local)]
+    static ENDING_TASKS_OF: Cell<*const Shared> = Cell::new(std::ptr::null());
+}
+
+/// Marks the current thread as ending a pool's tasks unrun (see [`runs_tasks_of`]) until
+/// dropped.
+pub(crate) struct EndingTasks {
+    previous: *const Shared,
+}
+
+impl EndingTasks {
+    pub(crate) fn of(shared: &Shared) -> Self {
+        let previous = ENDING_TASKS_OF.with(|ending| ending.replace(shared));
+        Self { previous }
+    }
+}
+
+impl Drop for EndingTasks {
+    fn drop(&mut self) {
+        ENDING_TASKS_OF.with(|ending| ending.set(self.previous));
+    }
 }
 
 /// The body of a pool thread: a worker with its deque, or a spare without one.
@@ -138,6 +194,7 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
             deque,
             lifo: Cell::new(None),
             lifo_runs: Cell::new(0),
+            may_block: Cell::new(false),
             slot,
         })
     });
@@ -223,12 +280,22 @@ fn stop_searching(shared: &Shared) {
     }
 }
 
-/// The next task for this thread: own deque, then the injector, then the other workers. A task
-/// from elsewhere than its own deque counts as a steal in `slot`.
+/// The next task for this thread (see `search`), with the thread marked for what it will run:
+/// a closure may block outside the pool's view (module docs).
 fn find_task(shared: &Shared, slot: usize) -> Option<Task> {
     CURRENT.with(|current| {
         let current = current.borrow();
         let context = current.as_ref()?;
+        let task = search(shared, slot, context)?;
+        context.may_block.set(task.kind() != TaskKind::Async);
+        Some(task)
+    })
+}
+
+/// The next task for this thread: its LIFO slot, its own deque, then the injector, then the
+/// other workers. A task from elsewhere than its own deque counts as a steal in `slot`.
+fn search(shared: &Shared, slot: usize, context: &WorkerContext) -> Option<Task> {
+    {
         let deque = context.deque.as_ref();
         if let Some(task) = context.lifo.take() {
             if context.lifo_runs.get() < MAX_LIFO_RUNS {
@@ -264,7 +331,7 @@ fn find_task(shared: &Shared, slot: usize) -> Option<Task> {
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
-            for stealer in shared.stealers.iter() {
+            for stealer in shared.stealers() {
                 match stealer.steal() {
                     Steal::Success(task) => {
                         shared.count_steal(slot);
@@ -278,5 +345,5 @@ fn find_task(shared: &Shared, slot: usize) -> Option<Task> {
                 return None;
             }
         }
-    })
+    }
 }

@@ -1,0 +1,414 @@
+//! Programs a user would write that once hung or leaked: a task waiting for its child by a means
+//! the pool cannot see, shutdown racing the workers, the last pool handle dropped from the
+//! pool's own cancellation path, one pool blocking in another's lifecycle, zero-timeout polls,
+//! absurd pool sizes, and a panicking destructor of an async body. Each test bounds its waits,
+//! so a regression fails instead of hanging the suite.
+#![cfg(not(feature = "loom"))]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::IntoFuture;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use betterconcurrent::{
+    block_until_done, BuildError, Error, Future, LocalExecutor, SubmitError, ThreadPoolExecutor,
+    MAX_WORKERS,
+};
+
+/// Live heap bytes, for the pool-size test.
+struct CountingAllocator;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to `System` unchanged; the counter only observes sizes.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded with the caller's layout, as `GlobalAlloc::alloc` requires.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Long enough never to flake on a loaded machine; a hang shows up as a failure after it.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Run `work` on its own thread; `None` if it did not return within `PATIENCE` (the thread is
+/// then left behind, and the test fails instead of hanging).
+fn within<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (done, result) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    result.recv_timeout(PATIENCE).ok()
+}
+
+/// A pool of `workers` threads, each started and then idle (asleep) when this returns.
+fn started_idle_pool(workers: usize) -> ThreadPoolExecutor {
+    let pool = common::pool(workers);
+    let (release, blockers) = common::block_workers(&pool, workers);
+    drop(release);
+    assert!(block_until_done(&blockers, Some(PATIENCE)));
+    pool.wait_idle().unwrap();
+    pool
+}
+
+#[test]
+fn a_closure_waiting_on_a_std_channel_for_its_child_sees_the_child_run() {
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let pool = started_idle_pool(4);
+    let executor = pool.executor();
+    let _parent = pool
+        .submit(move || {
+            let (tx, rx) = mpsc::channel();
+            let _child = executor.submit(move || tx.send(7u32).unwrap()).unwrap();
+            seen_tx.send(rx.recv_timeout(PATIENCE)).unwrap();
+        })
+        .unwrap();
+    assert_eq!(seen_rx.recv_timeout(PATIENCE + PATIENCE).unwrap(), Ok(7));
+}
+
+#[test]
+fn a_closure_spinning_on_a_flag_its_spawned_child_sets_sees_the_child_run() {
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let pool = started_idle_pool(4);
+    pool.spawn(move |executor| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let for_child = flag.clone();
+        executor
+            .spawn(move |_| for_child.store(true, Ordering::Release))
+            .unwrap();
+        let give_up = Instant::now() + PATIENCE;
+        while !flag.load(Ordering::Acquire) && Instant::now() < give_up {
+            std::hint::spin_loop();
+        }
+        seen_tx.send(flag.load(Ordering::Acquire)).unwrap();
+    })
+    .unwrap();
+    assert!(seen_rx.recv_timeout(PATIENCE + PATIENCE).unwrap());
+}
+
+#[test]
+fn a_closure_meeting_its_child_at_a_barrier_sees_the_child_run() {
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let pool = started_idle_pool(4);
+    let executor = pool.executor();
+    let _parent = pool
+        .submit(move || {
+            let barrier = Arc::new(Barrier::new(2));
+            let for_child = barrier.clone();
+            let _child = executor.submit(move || for_child.wait()).unwrap();
+            barrier.wait();
+            seen_tx.send(()).unwrap();
+        })
+        .unwrap();
+    let met = seen_rx.recv_timeout(PATIENCE + PATIENCE).is_ok();
+    if !met {
+        std::mem::forget(pool);
+    }
+    assert!(met, "parent and child never met at the barrier");
+}
+
+#[test]
+fn a_closure_waiting_on_a_condvar_its_child_signals_sees_the_child_run() {
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let pool = started_idle_pool(4);
+    let executor = pool.executor();
+    let _parent = pool
+        .submit(move || {
+            let signal = Arc::new((Mutex::new(false), Condvar::new()));
+            let for_child = signal.clone();
+            let _child = executor
+                .submit(move || {
+                    *for_child.0.lock().unwrap() = true;
+                    for_child.1.notify_one();
+                })
+                .unwrap();
+            let (set, _) = signal
+                .1
+                .wait_timeout_while(signal.0.lock().unwrap(), PATIENCE, |set| !*set)
+                .unwrap();
+            seen_tx.send(*set).unwrap();
+        })
+        .unwrap();
+    assert!(seen_rx.recv_timeout(PATIENCE + PATIENCE).unwrap());
+}
+
+#[test]
+fn a_closure_awaiting_its_child_in_a_foreign_block_on_sees_the_child_run() {
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let pool = started_idle_pool(4);
+    let executor = pool.executor();
+    let _parent = pool
+        .submit(move || {
+            let child = executor.submit(|| 5u32).unwrap();
+            let via_futures = *futures::executor::block_on((&child).into_future()).unwrap();
+            let second = executor.submit(|| 6u32).unwrap();
+            let via_local_executor = *LocalExecutor::<2>::new().block_on(&second).unwrap();
+            seen_tx.send((via_futures, via_local_executor)).unwrap();
+        })
+        .unwrap();
+    let seen = seen_rx.recv_timeout(PATIENCE + PATIENCE);
+    if seen.is_err() {
+        std::mem::forget(pool);
+    }
+    assert_eq!(seen.unwrap(), (5, 6));
+}
+
+/// The race of issue 12 (defect 2): a graceful shutdown, then, while workers are still
+/// polling, a cancelling one. A worker that took a task from a queue just before the drain
+/// used to poll it anyway, after the wake meant to cancel it, and leave it suspended forever.
+#[test]
+fn cancelling_shutdown_after_a_graceful_one_ends_every_suspended_task() {
+    for round in 0..100 {
+        let pool = common::pool(64);
+        let polled = Arc::new(AtomicUsize::new(0));
+        let futures: Vec<Future<()>> = (0..40_000)
+            .map(|_| {
+                let polled = polled.clone();
+                pool.submit_async(async move {
+                    let never = Future::<()>::new();
+                    polled.fetch_add(1, Ordering::Relaxed);
+                    let _ = (&never).await;
+                })
+                .unwrap()
+            })
+            .collect();
+        pool.shutdown(false, false);
+        let give_up = Instant::now() + PATIENCE;
+        while polled.load(Ordering::Relaxed) < 10_000 && Instant::now() < give_up {
+            std::thread::yield_now();
+        }
+        pool.shutdown(false, true);
+        let all_done = block_until_done(&futures, Some(PATIENCE));
+        let pending = futures.iter().filter(|future| !future.done()).count();
+        if !all_done {
+            std::mem::forget(pool);
+            panic!("round {round}: {pending} futures never ended");
+        }
+        assert!(futures
+            .iter()
+            .all(|future| matches!(future.try_result(), Some(Err(Error::Cancelled)))));
+        assert!(
+            within(move || drop(pool)).is_some(),
+            "round {round}: drop hung"
+        );
+    }
+}
+
+#[test]
+fn a_refused_submit_dropping_the_last_pool_handle_does_not_deadlock() {
+    let refused = within(|| {
+        let pool = common::pool(1);
+        let executor = pool.executor();
+        executor.shutdown(false, false);
+        executor.submit(move || drop(pool)).map(|_| ())
+    });
+    assert_eq!(refused, Some(Err(SubmitError::Shutdown)));
+}
+
+/// Owns the last handle of a pool; dropping it drops the pool, then says so.
+struct OwnsPool {
+    pool: Option<ThreadPoolExecutor>,
+    dropped: mpsc::Sender<()>,
+}
+
+impl Drop for OwnsPool {
+    fn drop(&mut self) {
+        drop(self.pool.take());
+        let _ = self.dropped.send(());
+    }
+}
+
+#[test]
+fn a_cancelling_shutdown_dropping_a_queued_closure_that_owns_the_pool_does_not_deadlock() {
+    let pool = common::pool(1);
+    let executor = pool.executor();
+    let (release, blockers) = common::block_workers(&pool, 1);
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    let owner = OwnsPool {
+        pool: Some(pool),
+        dropped: dropped_tx,
+    };
+    let queued = executor
+        .submit(move || {
+            let _owner = &owner;
+        })
+        .unwrap();
+    let shutdown = {
+        let executor = executor.clone();
+        std::thread::spawn(move || executor.shutdown(true, true))
+    };
+    // The drain dropped the queued closure, and with it the pool, without waiting for itself.
+    assert_eq!(dropped_rx.recv_timeout(PATIENCE), Ok(()));
+    assert!(matches!(queued.try_result(), Some(Err(Error::Cancelled))));
+    drop(release);
+    assert!(within(move || shutdown.join().unwrap()).is_some());
+    assert!(block_until_done(&blockers, Some(PATIENCE)));
+}
+
+/// Pool B's only worker drops pool A, whose task waits for a B task queued behind that very
+/// drop: B must compensate for the thread blocked in A's drop as for any blocking wait.
+#[test]
+fn a_pool_thread_blocked_in_another_pools_drop_is_compensated() {
+    let pool_a = common::pool(1);
+    let pool_b = common::pool(1);
+    let (hand_over, handed) = mpsc::channel::<Future<u32>>();
+    let waits_on_b = pool_a
+        .submit(move || *handed.recv().unwrap().result().unwrap())
+        .unwrap();
+    let started = Arc::new(Barrier::new(2));
+    let dropper = {
+        let started = started.clone();
+        pool_b
+            .submit(move || {
+                started.wait();
+                drop(pool_a);
+            })
+            .unwrap()
+    };
+    started.wait();
+    let behind_the_drop = pool_b.submit(|| 5u32).unwrap();
+    hand_over.send(behind_the_drop).unwrap();
+    let finished = dropper.result_timeout(PATIENCE).is_ok();
+    if !finished {
+        std::mem::forget(pool_b);
+    }
+    assert!(finished, "pool B deadlocked in pool A's drop");
+    assert!(matches!(waits_on_b.result_timeout(PATIENCE), Ok(5)));
+}
+
+/// As above with `wait_idle` and `join` of another pool instead of its drop.
+#[test]
+fn a_pool_thread_waiting_for_another_pool_to_converge_is_compensated() {
+    let pool_a = Arc::new(common::pool(1));
+    let pool_b = common::pool(1);
+    let (hand_over, handed) = mpsc::channel::<Future<u32>>();
+    let waits_on_b = pool_a
+        .submit(move || *handed.recv().unwrap().result().unwrap())
+        .unwrap();
+    let started = Arc::new(Barrier::new(2));
+    let waiter = {
+        let (started, pool_a) = (started.clone(), pool_a.clone());
+        pool_b
+            .submit(move || {
+                started.wait();
+                pool_a.wait_idle().unwrap();
+                pool_a.join().unwrap();
+            })
+            .unwrap()
+    };
+    started.wait();
+    hand_over.send(pool_b.submit(|| 5u32).unwrap()).unwrap();
+    let finished = waiter.result_timeout(PATIENCE).is_ok();
+    if !finished {
+        std::mem::forget(pool_b);
+    }
+    assert!(finished, "pool B deadlocked in pool A's wait_idle");
+    assert!(matches!(waits_on_b.try_result(), Some(Ok(5))));
+}
+
+#[test]
+fn zero_timeout_polls_on_a_pool_thread_start_no_spare_threads() {
+    let pool = common::pool(1);
+    let timeouts = pool
+        .submit(|| {
+            let never = Future::<u32>::new();
+            (0..2_000)
+                .filter(|_| matches!(never.result_timeout(Duration::ZERO), Err(Error::Timeout)))
+                .count()
+        })
+        .unwrap();
+    assert!(matches!(timeouts.result(), Ok(2_000)));
+    assert_eq!(pool.stats().compensating_threads_started, 0);
+}
+
+#[test]
+fn max_workers_beyond_what_an_os_can_run_is_a_build_error() {
+    for requested in [usize::MAX, 1 << 40, MAX_WORKERS + 1] {
+        let built = ThreadPoolExecutor::builder().max_workers(requested).build();
+        assert_eq!(
+            built.err(),
+            Some(BuildError::TooManyWorkers { requested }),
+            "max_workers({requested})"
+        );
+    }
+}
+
+#[test]
+fn a_million_worker_pool_allocates_nothing_per_worker_until_threads_start() {
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1_000_000)
+        .build()
+        .unwrap();
+    let took = started.elapsed();
+    let grew = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    // Other tests allocate concurrently; a per-worker cost would be a million times bigger.
+    assert!(grew < 10 << 20, "build allocated {grew} bytes");
+    assert!(took < Duration::from_secs(1), "build took {took:?}");
+    assert_eq!(*pool.submit(|| 3u32).unwrap().result().unwrap(), 3);
+    assert_eq!(
+        pool.stats().per_worker.len(),
+        2,
+        "one worker slot and the shared one"
+    );
+}
+
+/// A body whose value is ready at once, but whose destructor panics.
+struct PanicsWhenDropped;
+
+impl std::future::Future for PanicsWhenDropped {
+    type Output = u32;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<u32> {
+        std::task::Poll::Ready(9)
+    }
+}
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the body's destructor panicked");
+    }
+}
+
+/// One rule for both kinds of task: a panic while dropping what the task holds (a closure's
+/// captures drop inside its call) ends it `Panicked`, and the worker lives on.
+#[test]
+fn a_panicking_destructor_ends_an_async_task_panicked_as_it_does_a_closure() {
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            panic!("the closure's capture panicked");
+        }
+    }
+    let pool = common::pool(1);
+    let guard = Guard;
+    let closure = pool
+        .submit(move || {
+            let _guard = &guard;
+            9u32
+        })
+        .unwrap();
+    let async_body = pool.submit_async(PanicsWhenDropped).unwrap();
+    assert!(matches!(closure.result(), Err(Error::Panicked(_))));
+    assert!(
+        matches!(async_body.result(), Err(Error::Panicked(message)) if &*message == "the body's destructor panicked")
+    );
+    assert_eq!(*pool.submit(|| 1u32).unwrap().result().unwrap(), 1);
+}
