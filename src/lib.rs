@@ -73,7 +73,11 @@
 //!
 //! A blocking `result()` on one of the pool's own threads is safe as well: an unstarted closure
 //! of the same pool runs in place ([`MAX_RUN_HERE_DEPTH`] nested at most), otherwise a spare
-//! thread is started while every pool thread is blocked ([`MAX_SPARE_THREADS`] at most).
+//! thread is started while every pool thread is blocked ([`MAX_SPARE_THREADS`] at most), so
+//! blocking chains nest `(1 + MAX_SPARE_THREADS) * (1 + MAX_RUN_HERE_DEPTH)` levels deep. A
+//! closure may also wait for its subtasks by means the pool cannot see (a channel, a barrier):
+//! its submits stay visible to idle workers. A task awaiting a future that nothing completes
+//! stays outstanding until `shutdown(_, true)` ends it (the README lists what holds exactly).
 //!
 //! ## join vs shutdown
 //!

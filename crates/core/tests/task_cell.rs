@@ -336,3 +336,104 @@ fn completion_on_another_thread_wakes_the_waiter() {
     }
     assert_eq!(future.try_result().unwrap().unwrap(), &9);
 }
+
+/// An async body that holds a drop counter and awaits a gate.
+async fn counted_wait(_held: DropCount, gate: Gate) {
+    gate.await;
+}
+
+#[test]
+fn an_aborted_queued_task_is_ended_unpolled_and_its_body_dropped_once() {
+    let queue = Queue::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (gate, _open, registered_waker) = gate();
+    let (task, future) =
+        Task::from_async(counted_wait(DropCount(drops.clone()), gate), queue.handle());
+    let watch = task.watch().expect("async tasks have a watch");
+    queue.clone().schedule(task);
+    let taken = queue.pop().expect("queued");
+    // Aborted after a worker took it from the queue, before the poll.
+    watch.abort();
+    assert_eq!(taken.run(|| {}), RunOutcome::Completed);
+    assert!(registered_waker.lock().unwrap().is_none(), "never polled");
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert_eq!(future.state(), State::CancelledAndNotified);
+    assert_eq!(queue.len(), 0);
+}
+
+#[test]
+fn an_aborted_suspended_task_is_queued_and_ended_by_its_next_run() {
+    let queue = Queue::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (gate, _open, _registered_waker) = gate();
+    let (task, future) =
+        Task::from_async(counted_wait(DropCount(drops.clone()), gate), queue.handle());
+    let watch = task.watch().expect("async tasks have a watch");
+    queue.clone().schedule(task);
+    assert_eq!(queue.run_all(), 0, "suspended on the gate");
+    watch.abort();
+    assert_eq!(queue.len(), 1, "the abort queued it");
+    assert_eq!(queue.run_all(), 1);
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(future.cancelled());
+    watch.abort(); // aborting a finished task does nothing
+    assert_eq!(queue.len(), 0);
+}
+
+/// Aborts its own task (through a watch handed in) during its first poll, then suspends.
+struct AbortsWhilePolled {
+    watch: Arc<Mutex<Option<betterconcurrent_core::task::TaskWatch>>>,
+    _held: DropCount,
+}
+
+impl std::future::Future for AbortsWhilePolled {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(watch) = self.watch.lock().unwrap().take() {
+            watch.abort();
+        }
+        cx.waker().wake_by_ref(); // a wake during the poll does not resurrect it either
+        Poll::Pending
+    }
+}
+
+#[test]
+fn a_task_aborted_while_it_runs_ends_when_the_poll_returns() {
+    let queue = Queue::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let slot = Arc::new(Mutex::new(None));
+    let (task, future) = Task::from_async(
+        AbortsWhilePolled {
+            watch: slot.clone(),
+            _held: DropCount(drops.clone()),
+        },
+        queue.handle(),
+    );
+    *slot.lock().unwrap() = task.watch();
+    queue.clone().schedule(task);
+    assert_eq!(queue.run_all(), 1, "ended by the poll that saw the abort");
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(future.cancelled());
+    assert_eq!(queue.len(), 0, "not queued again");
+}
+
+#[test]
+fn a_body_whose_destructor_panics_ends_the_task_panicked() {
+    struct PanicsWhenDropped;
+    impl std::future::Future for PanicsWhenDropped {
+        type Output = u8;
+        fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<u8> {
+            Poll::Ready(1)
+        }
+    }
+    impl Drop for PanicsWhenDropped {
+        fn drop(&mut self) {
+            panic!("destructor");
+        }
+    }
+    let queue = Queue::new();
+    let (task, future) = Task::from_async(PanicsWhenDropped, queue.handle());
+    assert_eq!(task.execute(|| {}), RunOutcome::Panicked);
+    assert!(matches!(future.try_result(), Some(Err(Error::Panicked(_)))));
+}

@@ -284,11 +284,14 @@ impl Executor {
     /// Stop accepting work, as Python's `Executor.shutdown`. Safe to call more than once.
     ///
     /// - `cancel_futures`: cancel every task that has not started; its future ends cancelled.
-    ///   Suspended async tasks are cancelled when they are next woken. Otherwise queued tasks
-    ///   still run, and suspended ones run to completion.
+    ///   Async tasks that started are ended too, at their `.await`: a suspended one at once
+    ///   (even if what it awaits never completes), a running one when its poll returns `Pending`;
+    ///   their futures end cancelled and their bodies are dropped. Running closures finish.
+    ///   Otherwise queued tasks still run, and suspended ones run to completion.
     /// - `wait`: return only when every accepted task has finished and every thread has exited.
-    ///   Called from one of this pool's own threads, it does not wait (a thread cannot wait for
-    ///   itself).
+    ///   Called from one of this pool's own threads, or from a destructor of work the pool is
+    ///   ending unrun, it does not wait (a thread cannot wait for itself). On another pool's
+    ///   thread the wait counts as blocked there, so that pool starts a spare thread if needed.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
         self.shared.shutdown(wait, cancel_futures);
     }
