@@ -7,36 +7,17 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use common::counting_allocator::{live_bytes, CountingAllocator};
+
 use std::future::IntoFuture;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use betterconcurrent::{
-    block_until_done, BuildError, Error, Future, LocalExecutor, SubmitError, ThreadPoolExecutor,
-    MAX_WORKERS,
+    block_until_done, BuildError, Error, Executor, Future, LocalExecutor, SubmitError,
+    ThreadPoolExecutor, MAX_WORKERS,
 };
-
-/// Live heap bytes, for the pool-size test.
-struct CountingAllocator;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; the counter only observes sizes.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded with the caller's layout, as `GlobalAlloc::alloc` requires.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -64,26 +45,38 @@ fn started_idle_pool(workers: usize) -> ThreadPoolExecutor {
     pool
 }
 
-#[test]
-fn a_closure_waiting_on_a_std_channel_for_its_child_sees_the_child_run() {
-    let (seen_tx, seen_rx) = mpsc::channel();
+/// Run `parent` as a closure task on a 4-worker pool whose workers are all started and idle;
+/// it submits a child and waits for it by means the pool cannot see, then reports through the
+/// sender. Returns the report, or fails (leaving the stuck pool behind) if none came.
+fn parent_waiting_by_its_own_means<T: Send + 'static>(
+    parent: impl FnOnce(&Executor, mpsc::Sender<T>) + Send + 'static,
+) -> T {
+    let (report, reported) = mpsc::channel();
     let pool = started_idle_pool(4);
     let executor = pool.executor();
-    let _parent = pool
-        .submit(move || {
-            let (tx, rx) = mpsc::channel();
-            let _child = executor.submit(move || tx.send(7u32).unwrap()).unwrap();
-            seen_tx.send(rx.recv_timeout(PATIENCE)).unwrap();
-        })
-        .unwrap();
-    assert_eq!(seen_rx.recv_timeout(PATIENCE + PATIENCE).unwrap(), Ok(7));
+    let _parent = pool.submit(move || parent(&executor, report)).unwrap();
+    match reported.recv_timeout(PATIENCE + PATIENCE) {
+        Ok(seen) => seen,
+        Err(_) => {
+            std::mem::forget(pool);
+            panic!("the parent never saw its child run");
+        }
+    }
+}
+
+#[test]
+fn a_closure_waiting_on_a_std_channel_for_its_child_sees_the_child_run() {
+    let seen = parent_waiting_by_its_own_means(|executor, report| {
+        let (tx, rx) = mpsc::channel();
+        let _child = executor.submit(move || tx.send(7u32).unwrap()).unwrap();
+        report.send(rx.recv_timeout(PATIENCE)).unwrap();
+    });
+    assert_eq!(seen, Ok(7));
 }
 
 #[test]
 fn a_closure_spinning_on_a_flag_its_spawned_child_sets_sees_the_child_run() {
-    let (seen_tx, seen_rx) = mpsc::channel();
-    let pool = started_idle_pool(4);
-    pool.spawn(move |executor| {
+    let seen = parent_waiting_by_its_own_means(|executor, report| {
         let flag = Arc::new(AtomicBool::new(false));
         let for_child = flag.clone();
         executor
@@ -93,77 +86,52 @@ fn a_closure_spinning_on_a_flag_its_spawned_child_sets_sees_the_child_run() {
         while !flag.load(Ordering::Acquire) && Instant::now() < give_up {
             std::hint::spin_loop();
         }
-        seen_tx.send(flag.load(Ordering::Acquire)).unwrap();
-    })
-    .unwrap();
-    assert!(seen_rx.recv_timeout(PATIENCE + PATIENCE).unwrap());
+        report.send(flag.load(Ordering::Acquire)).unwrap();
+    });
+    assert!(seen);
 }
 
 #[test]
 fn a_closure_meeting_its_child_at_a_barrier_sees_the_child_run() {
-    let (seen_tx, seen_rx) = mpsc::channel();
-    let pool = started_idle_pool(4);
-    let executor = pool.executor();
-    let _parent = pool
-        .submit(move || {
-            let barrier = Arc::new(Barrier::new(2));
-            let for_child = barrier.clone();
-            let _child = executor.submit(move || for_child.wait()).unwrap();
-            barrier.wait();
-            seen_tx.send(()).unwrap();
-        })
-        .unwrap();
-    let met = seen_rx.recv_timeout(PATIENCE + PATIENCE).is_ok();
-    if !met {
-        std::mem::forget(pool);
-    }
-    assert!(met, "parent and child never met at the barrier");
+    parent_waiting_by_its_own_means(|executor, report| {
+        let barrier = Arc::new(Barrier::new(2));
+        let for_child = barrier.clone();
+        let _child = executor.submit(move || for_child.wait()).unwrap();
+        barrier.wait();
+        report.send(()).unwrap();
+    });
 }
 
 #[test]
 fn a_closure_waiting_on_a_condvar_its_child_signals_sees_the_child_run() {
-    let (seen_tx, seen_rx) = mpsc::channel();
-    let pool = started_idle_pool(4);
-    let executor = pool.executor();
-    let _parent = pool
-        .submit(move || {
-            let signal = Arc::new((Mutex::new(false), Condvar::new()));
-            let for_child = signal.clone();
-            let _child = executor
-                .submit(move || {
-                    *for_child.0.lock().unwrap() = true;
-                    for_child.1.notify_one();
-                })
-                .unwrap();
-            let (set, _) = signal
-                .1
-                .wait_timeout_while(signal.0.lock().unwrap(), PATIENCE, |set| !*set)
-                .unwrap();
-            seen_tx.send(*set).unwrap();
-        })
-        .unwrap();
-    assert!(seen_rx.recv_timeout(PATIENCE + PATIENCE).unwrap());
+    let seen = parent_waiting_by_its_own_means(|executor, report| {
+        let signal = Arc::new((Mutex::new(false), Condvar::new()));
+        let for_child = signal.clone();
+        let _child = executor
+            .submit(move || {
+                *for_child.0.lock().unwrap() = true;
+                for_child.1.notify_one();
+            })
+            .unwrap();
+        let (set, _) = signal
+            .1
+            .wait_timeout_while(signal.0.lock().unwrap(), PATIENCE, |set| !*set)
+            .unwrap();
+        report.send(*set).unwrap();
+    });
+    assert!(seen);
 }
 
 #[test]
 fn a_closure_awaiting_its_child_in_a_foreign_block_on_sees_the_child_run() {
-    let (seen_tx, seen_rx) = mpsc::channel();
-    let pool = started_idle_pool(4);
-    let executor = pool.executor();
-    let _parent = pool
-        .submit(move || {
-            let child = executor.submit(|| 5u32).unwrap();
-            let via_futures = *futures::executor::block_on((&child).into_future()).unwrap();
-            let second = executor.submit(|| 6u32).unwrap();
-            let via_local_executor = *LocalExecutor::<2>::new().block_on(&second).unwrap();
-            seen_tx.send((via_futures, via_local_executor)).unwrap();
-        })
-        .unwrap();
-    let seen = seen_rx.recv_timeout(PATIENCE + PATIENCE);
-    if seen.is_err() {
-        std::mem::forget(pool);
-    }
-    assert_eq!(seen.unwrap(), (5, 6));
+    let seen = parent_waiting_by_its_own_means(|executor, report| {
+        let child = executor.submit(|| 5u32).unwrap();
+        let via_futures = *futures::executor::block_on((&child).into_future()).unwrap();
+        let second = executor.submit(|| 6u32).unwrap();
+        let via_local_executor = *LocalExecutor::<2>::new().block_on(&second).unwrap();
+        report.send((via_futures, via_local_executor)).unwrap();
+    });
+    assert_eq!(seen, (5, 6));
 }
 
 /// The race of issue 12 (defect 2): a graceful shutdown, then, while workers are still
@@ -258,10 +226,10 @@ fn a_cancelling_shutdown_dropping_a_queued_closure_that_owns_the_pool_does_not_d
     assert!(block_until_done(&blockers, Some(PATIENCE)));
 }
 
-/// Pool B's only worker drops pool A, whose task waits for a B task queued behind that very
-/// drop: B must compensate for the thread blocked in A's drop as for any blocking wait.
-#[test]
-fn a_pool_thread_blocked_in_another_pools_drop_is_compensated() {
+/// Pool B's only worker runs `wait_on_a` (which waits for pool A: drops it, joins it, ...),
+/// while A's task waits for a B task queued behind that very wait: B must compensate for the
+/// thread blocked on A as for any blocking wait, or the two pools deadlock.
+fn another_pools_wait_is_compensated(wait_on_a: impl FnOnce(ThreadPoolExecutor) + Send + 'static) {
     let pool_a = common::pool(1);
     let pool_b = common::pool(1);
     let (hand_over, handed) = mpsc::channel::<Future<u32>>();
@@ -269,43 +237,12 @@ fn a_pool_thread_blocked_in_another_pools_drop_is_compensated() {
         .submit(move || *handed.recv().unwrap().result().unwrap())
         .unwrap();
     let started = Arc::new(Barrier::new(2));
-    let dropper = {
+    let waiter = {
         let started = started.clone();
         pool_b
             .submit(move || {
                 started.wait();
-                drop(pool_a);
-            })
-            .unwrap()
-    };
-    started.wait();
-    let behind_the_drop = pool_b.submit(|| 5u32).unwrap();
-    hand_over.send(behind_the_drop).unwrap();
-    let finished = dropper.result_timeout(PATIENCE).is_ok();
-    if !finished {
-        std::mem::forget(pool_b);
-    }
-    assert!(finished, "pool B deadlocked in pool A's drop");
-    assert!(matches!(waits_on_b.result_timeout(PATIENCE), Ok(5)));
-}
-
-/// As above with `wait_idle` and `join` of another pool instead of its drop.
-#[test]
-fn a_pool_thread_waiting_for_another_pool_to_converge_is_compensated() {
-    let pool_a = Arc::new(common::pool(1));
-    let pool_b = common::pool(1);
-    let (hand_over, handed) = mpsc::channel::<Future<u32>>();
-    let waits_on_b = pool_a
-        .submit(move || *handed.recv().unwrap().result().unwrap())
-        .unwrap();
-    let started = Arc::new(Barrier::new(2));
-    let waiter = {
-        let (started, pool_a) = (started.clone(), pool_a.clone());
-        pool_b
-            .submit(move || {
-                started.wait();
-                pool_a.wait_idle().unwrap();
-                pool_a.join().unwrap();
+                wait_on_a(pool_a);
             })
             .unwrap()
     };
@@ -315,8 +252,21 @@ fn a_pool_thread_waiting_for_another_pool_to_converge_is_compensated() {
     if !finished {
         std::mem::forget(pool_b);
     }
-    assert!(finished, "pool B deadlocked in pool A's wait_idle");
+    assert!(finished, "pool B deadlocked waiting for pool A");
     assert!(matches!(waits_on_b.try_result(), Some(Ok(5))));
+}
+
+#[test]
+fn a_pool_thread_blocked_in_another_pools_drop_is_compensated() {
+    another_pools_wait_is_compensated(drop);
+}
+
+#[test]
+fn a_pool_thread_waiting_for_another_pool_to_converge_is_compensated() {
+    another_pools_wait_is_compensated(|pool_a| {
+        pool_a.wait_idle().unwrap();
+        pool_a.join().unwrap();
+    });
 }
 
 #[test]
@@ -348,14 +298,14 @@ fn max_workers_beyond_what_an_os_can_run_is_a_build_error() {
 
 #[test]
 fn a_million_worker_pool_allocates_nothing_per_worker_until_threads_start() {
-    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let before = live_bytes();
     let started = Instant::now();
     let pool = ThreadPoolExecutor::builder()
         .max_workers(1_000_000)
         .build()
         .unwrap();
     let took = started.elapsed();
-    let grew = LIVE_BYTES.load(Ordering::Relaxed) - before;
+    let grew = live_bytes() - before;
     // Other tests allocate concurrently; a per-worker cost would be a million times bigger.
     assert!(grew < 10 << 20, "build allocated {grew} bytes");
     assert!(took < Duration::from_secs(1), "build took {took:?}");

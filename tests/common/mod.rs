@@ -2,6 +2,8 @@
 // Each test file uses the helpers it needs; the others would warn as unused there.
 #![allow(dead_code)]
 
+pub mod counting_allocator;
+
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 
 use betterconcurrent::{Future, ThreadPoolExecutor};
