@@ -134,6 +134,35 @@ fn a_closure_awaiting_its_child_in_a_foreign_block_on_sees_the_child_run() {
     assert_eq!(seen, (5, 6));
 }
 
+/// A done callback is blocking code too, whichever kind of task completed the future: here an
+/// async task's, run on the worker that polled the body to its end.
+#[test]
+fn a_done_callback_of_an_async_task_waiting_for_its_child_sees_the_child_run() {
+    let pool = started_idle_pool(4);
+    let executor = pool.executor();
+    let (report, reported) = mpsc::channel();
+    let go = Future::<()>::new();
+    let task = {
+        let go = go.clone();
+        pool.submit_async(async move {
+            let _ = (&go).await;
+            1u32
+        })
+        .unwrap()
+    };
+    task.add_done_callback(move |_| {
+        let (tx, rx) = mpsc::channel();
+        let _child = executor.submit(move || tx.send(7u32).unwrap()).unwrap();
+        report.send(rx.recv_timeout(PATIENCE)).unwrap();
+    });
+    go.set_result(()).unwrap();
+    let seen = reported.recv_timeout(PATIENCE + PATIENCE);
+    if seen.is_err() {
+        std::mem::forget(pool);
+    }
+    assert_eq!(seen.unwrap(), Ok(7));
+}
+
 /// The race of issue 12 (defect 2): a graceful shutdown, then, while workers are still
 /// polling, a cancelling one. A worker that took a task from a queue just before the drain
 /// used to poll it anyway, after the wake meant to cancel it, and leave it suspended forever.
@@ -173,6 +202,83 @@ fn cancelling_shutdown_after_a_graceful_one_ends_every_suspended_task() {
             "round {round}: drop hung"
         );
     }
+}
+
+/// Counts its drops.
+struct DropCount(Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// `shutdown(cancel_futures = true)` with async tasks suspended (on futures nothing completes),
+/// running (inside a poll) and queued: every future ends cancelled, every body is dropped
+/// exactly once, and the pool's drop returns.
+#[test]
+fn a_cancelling_shutdown_ends_suspended_running_and_queued_async_tasks_once_each() {
+    let pool = common::pool(1);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let polled = Arc::new(AtomicUsize::new(0));
+    let mut futures = Vec::new();
+    for _ in 0..4 {
+        let (held, polled) = (DropCount(drops.clone()), polled.clone());
+        futures.push(
+            pool.submit_async(async move {
+                let _held = held;
+                let never = Future::<()>::new();
+                polled.fetch_add(1, Ordering::SeqCst);
+                let _ = (&never).await;
+            })
+            .unwrap(),
+        );
+    }
+    let give_up = Instant::now() + PATIENCE;
+    while polled.load(Ordering::SeqCst) < 4 && Instant::now() < give_up {
+        std::thread::yield_now();
+    }
+    let in_poll = Arc::new(Barrier::new(2));
+    let (release, released) = mpsc::channel::<()>();
+    {
+        let (held, in_poll) = (DropCount(drops.clone()), in_poll.clone());
+        let released = Mutex::new(released);
+        futures.push(
+            pool.submit_async(async move {
+                let _held = held;
+                in_poll.wait();
+                let _ = released.lock().unwrap().recv_timeout(PATIENCE);
+                std::future::pending::<()>().await;
+            })
+            .unwrap(),
+        );
+    }
+    in_poll.wait();
+    for _ in 0..4 {
+        let held = DropCount(drops.clone());
+        futures.push(
+            pool.submit_async(async move {
+                let _held = held;
+            })
+            .unwrap(),
+        );
+    }
+    pool.shutdown(false, true);
+    drop(release);
+    let all_done = block_until_done(&futures, Some(PATIENCE));
+    if !all_done {
+        std::mem::forget(pool);
+        panic!("a task's future never ended");
+    }
+    assert!(futures
+        .iter()
+        .all(|future| matches!(future.try_result(), Some(Err(Error::Cancelled)))));
+    assert!(within(move || drop(pool)).is_some(), "drop hung");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        9,
+        "each body dropped exactly once"
+    );
 }
 
 #[test]

@@ -41,6 +41,30 @@ pub trait BlockingHook {
     /// making sure the executor can still run its queued work. False if the deadline had passed.
     /// [`park_until`] calls it only with a deadline that has not passed yet.
     fn park(&self, deadline: Option<Instant>) -> bool;
+
+    /// Code that may block outside the executor's view (done callbacks) starts (`true`) or has
+    /// returned (`false` after `true`: the executor restores what it had); returns the previous
+    /// mark. An executor that keeps work invisible to its other threads while its own code runs
+    /// (a LIFO slot) makes it visible while this is set. The default does nothing.
+    fn mark_may_block(&self, may_block: bool) -> bool {
+        let _ = may_block;
+        false
+    }
+}
+
+/// Run `code`, which may block outside the executor's view (done callbacks), with the current
+/// thread's hook told so (see [`BlockingHook::mark_may_block`]).
+pub(crate) fn run_may_block<R>(code: impl FnOnce() -> R) -> R {
+    match current_hook() {
+        None => code(),
+        Some(hook) => {
+            let previous = hook.mark_may_block(true);
+            // `code` catches the panics of user code itself, so the mark is always restored.
+            let returned = code();
+            hook.mark_may_block(previous);
+            returned
+        }
+    }
 }
 
 thread_local! {

@@ -529,10 +529,14 @@ impl<T> Future<T> {
                 panic::report("a waker", &error);
             }
         }
-        for callback in callbacks {
-            if let Err(error) = panic::catch(|| callback(self)) {
-                panic::report("a done callback", &error);
-            }
+        if !callbacks.is_empty() {
+            run_callbacks(|| {
+                for callback in callbacks {
+                    if let Err(error) = panic::catch(|| callback(self)) {
+                        panic::report("a done callback", &error);
+                    }
+                }
+            });
         }
     }
 
@@ -557,9 +561,11 @@ impl<T> Future<T> {
             }
         };
         if let Some(callback) = run_now {
-            if let Err(error) = panic::catch(|| callback(self)) {
-                panic::report("a done callback", &error);
-            }
+            run_callbacks(|| {
+                if let Err(error) = panic::catch(|| callback(self)) {
+                    panic::report("a done callback", &error);
+                }
+            });
         }
     }
 
@@ -755,4 +761,13 @@ impl<'a, T> IntoFuture for &'a Future<T> {
             wait: self.yield_until_done(),
         }
     }
+}
+
+/// Run done callbacks: user code that, like a closure task, may block on anything, so an
+/// executor's thread makes the work it would otherwise keep to itself visible meanwhile.
+fn run_callbacks(callbacks: impl FnOnce()) {
+    #[cfg(feature = "std")]
+    crate::blocking::run_may_block(callbacks);
+    #[cfg(not(feature = "std"))]
+    callbacks();
 }

@@ -66,6 +66,10 @@ impl BlockingHook for PoolThreadHook {
         }
     }
 
+    fn mark_may_block(&self, may_block: bool) -> bool {
+        crate::worker::set_may_block(may_block)
+    }
+
     fn park(&self, deadline: Option<Instant>) -> bool {
         // A task in this worker's LIFO slot must not wait for the wait to end (it may be what
         // the wait is for): make it stealable first.
