@@ -77,9 +77,7 @@ impl BlockingHook for PoolThreadHook {
             self.shared.sleep.notify_one();
         }
         // Nor may its prepaid share of the pool's count wait for it (see `pool`).
-        if let Some(slot) = crate::worker::current_slot_of(&self.shared) {
-            self.shared.return_prepaid(slot);
-        }
+        crate::worker::with_own_slot(&self.shared, |slot| self.shared.return_prepaid(slot));
         self.shared.thread_blocked();
         let in_time = park_plain(deadline);
         self.shared.thread_unblocked();

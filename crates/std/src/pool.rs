@@ -48,7 +48,8 @@
 //! A worker's deque, its event counters and its watch list are made when its thread starts and
 //! appended to `slots` (an append-only concurrent vector), so a pool costs memory and search
 //! time for the threads it has, not for `max_workers`. Spare and outside threads share one
-//! more slot (`SHARED_SLOT`), which has no deque.
+//! more slot (`shared_slot`), which has no deque. A thread holds its own slot (its worker
+//! context keeps a handle), so the per-task paths never look a slot up.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -86,9 +87,6 @@ pub const MAX_SPARE_THREADS: usize = 256;
 /// beyond which no process can have threads. A larger value is an error
 /// ([`BuildError::TooManyWorkers`]), not a promise the OS cannot keep.
 pub const MAX_WORKERS: usize = 1 << 22;
-
-/// The index of the slot that spare threads and outside threads share (see the module docs).
-pub(crate) const SHARED_SLOT: usize = usize::MAX;
 
 /// An initializer run once on each worker thread before it takes any task.
 type Initializer = Arc<dyn Fn() -> Result<(), Box<dyn StdError + Send + Sync>> + Send + Sync>;
@@ -218,8 +216,7 @@ impl Builder {
                 this: this.clone(),
                 scheduler: SchedulerHandle::new(this.clone()),
                 slots: boxcar::Vec::new(),
-                shared_counters: WorkerCounters::new(false),
-                shared_watched: WatchList::default(),
+                shared_slot: Arc::new(WorkerSlot::new(None)),
                 injector: Injector::new(),
                 sleep: Sleep::new(),
                 outstanding: AtomicUsize::new(0),
@@ -258,14 +255,36 @@ struct Watched {
     prune_at: usize,
 }
 
-/// What a started worker thread owns in the pool (see the module docs' "Worker slots").
+/// What a started worker thread owns in the pool (see the module docs' "Worker slots"), or,
+/// without a deque, what spare and outside threads share.
 pub(crate) struct WorkerSlot {
-    /// The stealing side of the worker's deque.
-    pub(crate) stealer: Stealer<Task>,
-    /// Its event counters and prepaid share, written only by that worker.
+    /// The stealing side of the worker's deque (`None` for the shared slot).
+    stealer: Option<Stealer<Task>>,
+    /// Its event counters and prepaid share, written only by that worker (the shared slot's with
+    /// read-modify-writes, and it keeps no share).
     counters: WorkerCounters,
     /// The async tasks submitted from it.
     watched: WatchList,
+}
+
+impl WorkerSlot {
+    fn new(stealer: Option<Stealer<Task>>) -> Self {
+        Self {
+            counters: WorkerCounters::new(stealer.is_some()),
+            stealer,
+            watched: WatchList::default(),
+        }
+    }
+
+    /// Keep a weak handle to an async task in this slot's list.
+    fn watch(&self, watch: TaskWatch) {
+        let mut watched = lock(&self.watched.0);
+        if watched.tasks.len() >= watched.prune_at {
+            watched.tasks.retain(|task| !task.is_finished());
+            watched.prune_at = (2 * watched.tasks.len()).max(64);
+        }
+        watched.tasks.push(watch);
+    }
 }
 
 /// Threads alive, and the wakers of the threads and tasks waiting for the pool to converge or
@@ -327,11 +346,9 @@ pub(crate) struct Shared {
     /// thread's slot is pushed when it starts, never derived from a count, so no two live
     /// workers share one even after a failed start, which matters because a slot holds state
     /// only its worker may write (its prepaid share of `outstanding`, its event counters).
-    pub(crate) slots: boxcar::Vec<WorkerSlot>,
-    /// The event counters of `SHARED_SLOT`: spare and outside threads.
-    shared_counters: WorkerCounters,
-    /// The async tasks submitted from spare and outside threads.
-    shared_watched: WatchList,
+    slots: boxcar::Vec<Arc<WorkerSlot>>,
+    /// The slot of spare and outside threads.
+    shared_slot: Arc<WorkerSlot>,
     /// What each task keeps to find this pool again (made once, cloned per task).
     scheduler: SchedulerHandle,
     pub(crate) injector: Injector<Task>,
@@ -367,25 +384,19 @@ fn lock<T>(mutex: &Mutex<T>) -> betterconcurrent_core::sync::blocking::MutexGuar
 }
 
 impl Shared {
-    /// The event counters of slot `slot` (`SHARED_SLOT` included).
-    fn counters(&self, slot: usize) -> &WorkerCounters {
-        match slot {
-            SHARED_SLOT => &self.shared_counters,
-            slot => &self.slots[slot].counters,
-        }
-    }
-
-    /// The watch list of slot `slot` (`SHARED_SLOT` included).
-    fn watch_list(&self, slot: usize) -> &WatchList {
-        match slot {
-            SHARED_SLOT => &self.shared_watched,
-            slot => &self.slots[slot].watched,
-        }
-    }
-
     /// The stealing sides of every started worker's deque.
     pub(crate) fn stealers(&self) -> impl Iterator<Item = &Stealer<Task>> {
-        self.slots.iter().map(|(_, slot)| &slot.stealer)
+        self.slots
+            .iter()
+            .filter_map(|(_, slot)| slot.stealer.as_ref())
+    }
+
+    /// Every slot: the workers' in start order, then the shared one.
+    fn all_slots(&self) -> impl Iterator<Item = &WorkerSlot> {
+        self.slots
+            .iter()
+            .map(|(_, slot)| &**slot)
+            .chain(std::iter::once(&*self.shared_slot))
     }
 
     fn lifecycle(&self) -> betterconcurrent_core::sync::blocking::MutexGuard<'_, Lifecycle> {
@@ -419,48 +430,47 @@ impl Shared {
 
     /// Accept a new task: count it, refuse it if the pool is closing, then queue it.
     pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
-        let own_slot = worker::current_slot_of(self);
-        let prepaid = match own_slot {
-            // A worker's submit lands in its own queue (see the module docs).
-            Some(slot) if self.counters(slot).is_exclusive() => {
+        let mut watch = task.watch();
+        // A pool thread keeps an async task's watch in its own slot's list; a worker counts its
+        // submit from its prepaid share (its task lands in its own queue, see the module docs).
+        // The watch may be kept before the closing check: a refused task's is pruned as any
+        // finished one, and a list that shutdown took before it was kept makes the closing
+        // check below see `closing` (the list's lock orders them).
+        let prepaid = worker::with_own_slot(self, |slot| {
+            if let Some(watch) = watch.take() {
+                slot.watch(watch);
+            }
+            let exclusive = slot.counters.is_exclusive();
+            if exclusive {
                 self.count_prepaid(slot);
-                true
             }
-            _ => {
-                self.outstanding.fetch_add(1, Ordering::SeqCst);
-                // Pairs with the fence in `shutdown`/`mark_broken` (store `closing`, fence, load
-                // `outstanding` in the workers' exit check): one side sees the other.
-                fence(Ordering::SeqCst);
-                false
-            }
-        };
+            exclusive
+        })
+        .unwrap_or(false);
+        if !prepaid {
+            self.outstanding.fetch_add(1, Ordering::SeqCst);
+            // Pairs with the fence in `shutdown`/`mark_broken` (store `closing`, fence, load
+            // `outstanding` in the workers' exit check): one side sees the other.
+            fence(Ordering::SeqCst);
+        }
         if self.closing.load(Ordering::SeqCst) {
             let error = self.submit_error();
             // Never accepted: undo its count before its work is dropped (module docs).
-            match (prepaid, own_slot) {
-                (true, Some(slot)) => self.finish_in_slot(slot),
-                _ => self.finish_one(),
+            if prepaid {
+                worker::with_own_slot(self, |slot| self.finish_in_slot(slot));
+            } else {
+                self.finish_one();
             }
             // Ended (not merely dropped), so the cell does not count itself unfinished later;
             // nothing is left to count.
             let _uncounted = task.cancel();
             return Err(error);
         }
-        if let Some(watch) = task.watch() {
-            self.watch(watch, own_slot.unwrap_or(SHARED_SLOT));
+        if let Some(watch) = watch {
+            self.shared_slot.watch(watch);
         }
         self.enqueue(task);
         Ok(())
-    }
-
-    /// Keep a weak handle to an async task in slot `slot`'s list.
-    fn watch(&self, watch: TaskWatch, slot: usize) {
-        let mut watched = lock(&self.watch_list(slot).0);
-        if watched.tasks.len() >= watched.prune_at {
-            watched.tasks.retain(|task| !task.is_finished());
-            watched.prune_at = (2 * watched.tasks.len()).max(64);
-        }
-        watched.tasks.push(watch);
     }
 
     /// Queue a counted task where the current thread finds it fastest, then claim an idle worker
@@ -551,11 +561,8 @@ impl Shared {
                 });
         let Ok(index) = claimed else { return };
         let deque = Worker::new_lifo();
-        let slot = self.slots.push(WorkerSlot {
-            stealer: deque.stealer(),
-            counters: WorkerCounters::new(true),
-            watched: WatchList::default(),
-        });
+        let slot = Arc::new(WorkerSlot::new(Some(deque.stealer())));
+        self.slots.push(slot.clone());
         self.lifecycle().alive += 1;
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", self.thread_name_prefix))
@@ -656,13 +663,13 @@ impl Shared {
     }
 
     /// Run a task taken from a queue (or end it unrun if the pool broke or cancelled its queue),
-    /// counting it in worker slot `slot`.
-    pub(crate) fn execute(&self, task: Task, slot: usize) {
+    /// counting it in `slot`, the running thread's.
+    pub(crate) fn execute(&self, task: Task, slot: &WorkerSlot) {
         if !self.may_run_work() {
             self.discard(task);
             return;
         }
-        let counters = self.counters(slot);
+        let counters = &slot.counters;
         counters.count(Event::PollStarted);
         let outcome = task.execute(|| self.release_idle_token());
         counters.count(Event::PollEnded);
@@ -679,10 +686,10 @@ impl Shared {
         }
     }
 
-    /// Count a task submitted by the worker in slot `slot` from its prepaid share (see the
-    /// module docs), prepaying `PREPAY` more first if the share is used up.
-    fn count_prepaid(&self, slot: usize) {
-        let counters = self.counters(slot);
+    /// Count a task submitted by the worker of `slot` from its prepaid share (see the module
+    /// docs), prepaying `PREPAY` more first if the share is used up.
+    fn count_prepaid(&self, slot: &WorkerSlot) {
+        let counters = &slot.counters;
         match counters.prepaid() {
             0 => {
                 self.outstanding.fetch_add(PREPAY, Ordering::SeqCst);
@@ -692,11 +699,11 @@ impl Shared {
         }
     }
 
-    /// A task the thread in slot `slot` ran has finished. On a worker's own slot its unit goes to
-    /// the worker's prepaid share, and the share beyond `PREPAY` is given back once it passes
-    /// `MAX_PREPAID`; the spares' shared slot keeps no share.
-    fn finish_in_slot(&self, slot: usize) {
-        let counters = self.counters(slot);
+    /// A task the thread of `slot` ran has finished. On a worker's own slot its unit goes to the
+    /// worker's prepaid share, and the share beyond `PREPAY` is given back once it passes
+    /// `MAX_PREPAID`; the shared slot keeps no share.
+    fn finish_in_slot(&self, slot: &WorkerSlot) {
+        let counters = &slot.counters;
         if !counters.is_exclusive() {
             self.finish_one();
             return;
@@ -710,10 +717,10 @@ impl Shared {
         }
     }
 
-    /// Give back the whole prepaid share of the worker in slot `slot`: it is about to look for
-    /// work in vain, park, or exit, and `join` must not wait for a share nobody will use.
-    pub(crate) fn return_prepaid(&self, slot: usize) {
-        let counters = self.counters(slot);
+    /// Give back the whole prepaid share of the worker of `slot`: it is about to look for work
+    /// in vain, park, or exit, and `join` must not wait for a share nobody will use.
+    pub(crate) fn return_prepaid(&self, slot: &WorkerSlot) {
+        let counters = &slot.counters;
         if counters.is_exclusive() {
             let prepaid = counters.prepaid();
             if prepaid > 0 {
@@ -723,9 +730,9 @@ impl Shared {
         }
     }
 
-    /// Count a steal by the worker in slot `slot`.
-    pub(crate) fn count_steal(&self, slot: usize) {
-        self.counters(slot).count(Event::Steal);
+    /// Count a steal by the thread of `slot`.
+    pub(crate) fn count_steal(&self, slot: &WorkerSlot) {
+        slot.counters.count(Event::Steal);
     }
 
     /// A snapshot of the pool; see [`Stats`].
@@ -752,12 +759,9 @@ impl Shared {
         }
     }
 
-    /// Every slot's counters: the workers' in start order, then `SHARED_SLOT`'s.
+    /// Every slot's counters: the workers' in start order, then the shared slot's.
     fn all_counters(&self) -> impl Iterator<Item = &WorkerCounters> {
-        self.slots
-            .iter()
-            .map(|(_, slot)| &slot.counters)
-            .chain(std::iter::once(&self.shared_counters))
+        self.all_slots().map(|slot| &slot.counters)
     }
 
     /// `outstanding` less the workers' prepaid shares: the tasks alone, for `stats()`.
@@ -909,10 +913,11 @@ impl Shared {
     fn start_spare(self: &Arc<Self>) {
         self.lifecycle().alive += 1;
         let shared = self.clone();
+        let slot = self.shared_slot.clone();
         let serial = self.spares_started.fetch_add(1, Ordering::Relaxed);
         let spawned = thread::Builder::new()
             .name(format!("{}_spare_{serial}", self.thread_name_prefix))
-            .spawn(move || worker::run(shared, None, SHARED_SLOT));
+            .spawn(move || worker::run(shared, None, slot));
         match spawned {
             Ok(handle) => {
                 let mut handles = lock(&self.handles);
@@ -947,13 +952,8 @@ impl Shared {
             // Suspended tasks sit in no queue, and a task a worker took from a queue before the
             // drain may be about to be polled: abort each, so whoever holds it next ends it
             // (and a suspended one is queued for that), even if what it awaits never completes.
-            let lists = self
-                .slots
-                .iter()
-                .map(|(_, slot)| &slot.watched)
-                .chain(std::iter::once(&self.shared_watched));
-            for list in lists {
-                let watched = std::mem::take(&mut lock(&list.0).tasks);
+            for slot in self.all_slots() {
+                let watched = std::mem::take(&mut lock(&slot.watched.0).tasks);
                 for task in watched {
                     task.abort();
                 }

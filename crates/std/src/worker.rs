@@ -27,7 +27,7 @@ use betterconcurrent_core::task::{Task, TaskKind};
 
 use crate::blocking::PoolThreadHook;
 use crate::executor::Executor;
-use crate::pool::Shared;
+use crate::pool::{Shared, WorkerSlot};
 use crate::sleep::Recheck;
 
 /// What the current thread is, if it is a pool thread.
@@ -47,8 +47,9 @@ struct WorkerContext {
     /// The code running on this thread may block outside the pool's view (a closure, or a
     /// closure run in place by a blocking wait): submits skip the hidden LIFO slot (module docs).
     may_block: Cell<bool>,
-    /// This thread's event-counter slot (see `stats`).
-    slot: usize,
+    /// This thread's slot in the pool (its counters, prepaid share and watch list; the shared
+    /// slot for a spare), held so that the per-task paths need no lookup.
+    slot: Arc<WorkerSlot>,
 }
 
 /// See `WorkerContext::lifo_runs`.
@@ -116,12 +117,12 @@ pub(crate) fn flush_lifo() -> bool {
     })
 }
 
-/// The event-counter slot of the current thread if it is one of `shared`'s threads.
-pub(crate) fn current_slot_of(shared: &Shared) -> Option<usize> {
+/// Call `work` with the current thread's slot if it is one of `shared`'s threads.
+pub(crate) fn with_own_slot<R>(shared: &Shared, work: impl FnOnce(&WorkerSlot) -> R) -> Option<R> {
     CURRENT.with(|current| {
         let current = current.borrow();
         let context = current.as_ref()?;
-        std::ptr::eq(&*context.executor.shared, shared).then_some(context.slot)
+        std::ptr::eq(&*context.executor.shared, shared).then(|| work(&context.slot))
     })
 }
 
@@ -150,7 +151,7 @@ pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
 /// [`EndingTasks`]). Such a thread must not wait for the pool's work or threads: it would wait
 /// for itself.
 pub(crate) fn runs_tasks_of(shared: &Shared) -> bool {
-    current_slot_of(shared).is_some()
+    with_own_slot(shared, |_| ()).is_some()
         || ENDING_TASKS_OF.with(|ending| std::ptr::eq(ending.get(), shared))
 }
 
@@ -180,9 +181,9 @@ impl Drop for EndingTasks {
     }
 }
 
-/// The body of a pool thread: a worker with its deque, or a spare without one.
-/// `slot` is the thread's event-counter slot (see `stats`).
-pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize) {
+/// The body of a pool thread: a worker with its deque and its own slot, or a spare without a
+/// deque, on the shared slot.
+pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: Arc<WorkerSlot>) {
     let spare = deque.is_none();
     // Registered before the initializer, so that code it runs (or drops) knows this thread is a
     // worker and never joins it.
@@ -195,7 +196,7 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
             lifo: Cell::new(None),
             lifo_runs: Cell::new(0),
             may_block: Cell::new(false),
-            slot,
+            slot: slot.clone(),
         })
     });
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
@@ -208,18 +209,18 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
     // Counted in the sleep module's `searching` (see `sleep`).
     let mut searching = false;
     'work: loop {
-        if let Some(task) = find_task(&shared, slot) {
+        if let Some(task) = find_task(&shared, &slot) {
             if searching {
                 searching = false;
                 stop_searching(&shared);
             }
-            shared.execute(task, slot);
+            shared.execute(task, &slot);
             continue;
         }
         if !searching {
             // Nothing to run: give back this worker's prepaid share, so that `join` sees the
             // count fall to zero if this was the last work.
-            shared.return_prepaid(slot);
+            shared.return_prepaid(&slot);
             searching = true;
             shared.sleep.start_searching();
         }
@@ -237,10 +238,10 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
                     // submit the next task may be waiting for this very core.
                     betterconcurrent_core::sync::blocking::thread::yield_now();
                 }
-                if let Some(task) = find_task(&shared, slot) {
+                if let Some(task) = find_task(&shared, &slot) {
                     searching = false;
                     stop_searching(&shared);
-                    shared.execute(task, slot);
+                    shared.execute(task, &slot);
                     continue 'work;
                 }
             }
@@ -257,7 +258,7 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: usize)
         }
     }
     set_blocking_hook(None);
-    shared.return_prepaid(slot);
+    shared.return_prepaid(&slot);
     CURRENT.with(|current| current.borrow_mut().take());
     if !retired.get() {
         if spare {
@@ -282,7 +283,7 @@ fn stop_searching(shared: &Shared) {
 
 /// The next task for this thread (see `search`), with the thread marked for what it will run:
 /// a closure may block outside the pool's view (module docs).
-fn find_task(shared: &Shared, slot: usize) -> Option<Task> {
+fn find_task(shared: &Shared, slot: &WorkerSlot) -> Option<Task> {
     CURRENT.with(|current| {
         let current = current.borrow();
         let context = current.as_ref()?;
@@ -294,7 +295,7 @@ fn find_task(shared: &Shared, slot: usize) -> Option<Task> {
 
 /// The next task for this thread: its LIFO slot, its own deque, then the injector, then the
 /// other workers. A task from elsewhere than its own deque counts as a steal in `slot`.
-fn search(shared: &Shared, slot: usize, context: &WorkerContext) -> Option<Task> {
+fn search(shared: &Shared, slot: &WorkerSlot, context: &WorkerContext) -> Option<Task> {
     {
         let deque = context.deque.as_ref();
         if let Some(task) = context.lifo.take() {
