@@ -30,7 +30,7 @@ pub struct Stats {
     pub compensating_threads_started: usize,
     /// Tasks in the run queues. (A task in a worker's LIFO slot, which only that worker runs
     /// and which no other thread can see, is not among them: it shows as suspended until it
-    /// runs.)
+    /// runs. Only what an async body submits, or wakes, while it is polled goes there.)
     pub tasks_queued: usize,
     /// Tasks being run (polled) right now.
     pub tasks_running: usize,
