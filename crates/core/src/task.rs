@@ -17,6 +17,10 @@
 //!
 //! # The async state word
 //!
+//! Its values and transitions are in the `state` submodule: a `Snapshot` with one pure
+//! function per transition (unit-tested there) and `StateWord`, the atomic that applies them
+//! through one compare-and-swap loop.
+//!
 //! | bit | set when | cleared when |
 //! | --- | --- | --- |
 //! | `SCHEDULED` | submitted; or woken while idle (the waker hands a [`Task`] to the scheduler) | a worker starts polling |
@@ -24,7 +28,7 @@
 //! | `NOTIFIED` | woken while `RUNNING` | the poll returns: the poller re-queues the task itself |
 //! | `COMPLETE` | the body finished, panicked, or was dropped unrun | never |
 //! | `STARTED` | the first poll claimed the future (`set_running_or_notify_cancel`) | never |
-//! | `ABORT` | the executor aborted it ([`TaskWatch::abort`]); an idle task is also `SCHEDULED` | never |
+//! | `ABORT` | the executor aborted it ([`TaskWatch::abort`]); an idle task is also `SCHEDULED` | it completes |
 //!
 //! Invariants: `SCHEDULED` and `RUNNING` are never both set, so a task is in at most one queue and
 //! polled by at most one thread; a wake is never lost (it either schedules an idle task, marks a
@@ -49,9 +53,10 @@ use core::task::{Context, Poll};
 use crate::error::Error;
 use crate::future::{Body, Cell, Future, FutureCore};
 use crate::panic;
-use crate::sync::{
-    unsize, waker, Arc, ArcWake, AtomicBool, AtomicUsize, Ordering, UnsafeCell, Weak,
-};
+use crate::sync::{unsize, waker, Arc, ArcWake, AtomicBool, Ordering, UnsafeCell, Weak};
+
+mod state;
+use state::{IdleTransition, PollTransition, StateWord, WakeTransition};
 
 /// A task's way back to its executor: made once per executor (from a weak reference to its
 /// [`Schedule`] side) and cloned into each task. One pointer per task, and cloning it is a plain
@@ -263,7 +268,7 @@ impl Task {
         let cell = Arc::new(Cell {
             core: FutureCore::new(Some(scheduler)),
             body: AsyncBody {
-                state: AtomicUsize::new(SCHEDULED),
+                state: StateWord::new(),
                 body: UnsafeCell::new(Some(body)),
             },
         });
@@ -541,23 +546,9 @@ impl<F: FnOnce() + Send + 'static> Runnable for DetachedBody<F> {
     }
 }
 
-/// In a run queue (or being handed to one); see the module docs' table.
-const SCHEDULED: usize = 1 << 0;
-/// Being polled; only the thread that set it touches the body.
-const RUNNING: usize = 1 << 1;
-/// Woken while being polled: the poller re-queues the task when the poll returns `Pending`.
-const NOTIFIED: usize = 1 << 2;
-/// Finished, panicked or dropped unrun. Once set, never unset; wakes are ignored.
-const COMPLETE: usize = 1 << 3;
-/// Polled at least once (its future was claimed). Once set, never unset.
-const STARTED: usize = 1 << 4;
-/// Aborted by the executor: the next holder of the run right ends the task instead of polling
-/// it. Once set, it stays until the task is complete.
-const ABORT: usize = 1 << 5;
-
 /// The work of an async task: its state word and the pinned body, polled in place.
 struct AsyncBody<F> {
-    state: AtomicUsize,
+    state: StateWord,
     /// `None` once the body completed or was dropped. Accessed only by the holder of `RUNNING`,
     /// or by the holder of the one `Task` handle while `SCHEDULED` (to cancel or fail it).
     body: UnsafeCell<Option<F>>,
@@ -572,10 +563,7 @@ impl<F: Send, T> Body<T> for AsyncBody<F> {
     /// A suspended task whose wakers were all dropped can never run again, and nothing else will
     /// end it: count it finished, so `join` does not wait for it forever.
     fn on_free(&self, core: &FutureCore<T>) {
-        // A read-modify-write reads the latest state whatever the freeing thread has seen of the
-        // thread that completed the task (reference counts are `alloc`'s, outside loom's view,
-        // so loom needs this; it is also the plainest statement of "has it ever completed?").
-        if self.state.fetch_or(0, Ordering::AcqRel) & COMPLETE == 0 {
+        if !self.state.has_completed() {
             // Drop the body first, so that once the task counts as finished (and `join` may
             // return) none of its code is still running.
             self.complete();
@@ -586,129 +574,7 @@ impl<F: Send, T> Body<T> for AsyncBody<F> {
     }
 }
 
-/// What a wake found.
-#[must_use]
-enum WakeTransition {
-    /// The task was idle and is now `SCHEDULED`: the waker must hand it to the scheduler.
-    Schedule,
-    /// Nothing to do: already scheduled, marked `NOTIFIED`, or complete.
-    Done,
-}
-
-/// What the end of a `Pending` poll found.
-#[must_use]
-enum IdleTransition {
-    /// Woken during the poll: now `SCHEDULED` again, and the poller must queue it.
-    Requeue,
-    /// Now idle: its waker will schedule it.
-    Suspended,
-    /// Aborted during the poll: still `RUNNING`, and the poller must end it.
-    Aborted,
-}
-
-/// What the start of a poll found.
-#[must_use]
-enum PollTransition {
-    /// Now `RUNNING`: poll it; `first` if this is the first poll (it must claim the future).
-    Poll { first: bool },
-    /// Aborted: now `RUNNING`, and the caller must end it instead of polling.
-    Aborted,
-    /// Already complete: it must not be touched.
-    Complete,
-}
-
 impl<F> AsyncBody<F> {
-    /// `SCHEDULED` -> `RUNNING | STARTED` (keeping `ABORT`).
-    fn start_poll(&self) -> PollTransition {
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
-            if state & COMPLETE != 0 {
-                return PollTransition::Complete;
-            }
-            debug_assert!(state & SCHEDULED != 0 && state & RUNNING == 0);
-            let next = (state & !SCHEDULED) | RUNNING | STARTED;
-            match self
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) if state & ABORT != 0 => return PollTransition::Aborted,
-                Ok(_) => {
-                    return PollTransition::Poll {
-                        first: state & STARTED == 0,
-                    }
-                }
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
-    /// After a `Pending` poll: `RUNNING` -> idle, or `RUNNING | NOTIFIED` -> `SCHEDULED`; if
-    /// `ABORT` was set meanwhile, nothing changes (the poller keeps the run right to end it).
-    fn end_poll(&self) -> IdleTransition {
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
-            let (next, transition) = if state & ABORT != 0 {
-                // The load that saw the bit is ordered after the abort's read-modify-write (the
-                // same location's modification order), and nothing else clears `RUNNING`.
-                return IdleTransition::Aborted;
-            } else if state & NOTIFIED != 0 {
-                (SCHEDULED | STARTED, IdleTransition::Requeue)
-            } else {
-                (STARTED, IdleTransition::Suspended)
-            };
-            match self
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return transition,
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
-    /// A wake: idle -> `SCHEDULED`, `RUNNING` -> `RUNNING | NOTIFIED`, otherwise nothing.
-    fn wake(&self) -> WakeTransition {
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
-            let (next, transition) = if state & (COMPLETE | SCHEDULED | NOTIFIED) != 0 {
-                return WakeTransition::Done;
-            } else if state & RUNNING != 0 {
-                (state | NOTIFIED, WakeTransition::Done)
-            } else {
-                (state | SCHEDULED, WakeTransition::Schedule)
-            };
-            match self
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return transition,
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
-    /// Abort: set `ABORT`, and schedule an idle task so that it is ended even if nothing wakes
-    /// it (then the caller must hand a [`Task`] to the scheduler); a complete task is left alone.
-    fn abort(&self) -> WakeTransition {
-        let mut state = self.state.load(Ordering::Acquire);
-        loop {
-            let (next, transition) = if state & COMPLETE != 0 {
-                return WakeTransition::Done;
-            } else if state & (SCHEDULED | RUNNING) != 0 {
-                (state | ABORT, WakeTransition::Done)
-            } else {
-                (state | ABORT | SCHEDULED, WakeTransition::Schedule)
-            };
-            match self
-                .state
-                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return transition,
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
     /// Mark complete and drop the body in place (it is pinned: it must not move before its
     /// destructor runs). A panicking destructor is caught and returned (the caller decides
     /// whether it becomes the task's outcome or is reported). Only the holder of `RUNNING`, or
@@ -737,9 +603,7 @@ impl<F> AsyncBody<F> {
                 }
             })
         });
-        // A read-modify-write, like every other transition of the word, so all of them sit in
-        // one modification order (a wake's CAS can never land "after" completion).
-        self.state.swap(COMPLETE | STARTED, Ordering::AcqRel);
+        self.state.complete();
         dropped
     }
 
@@ -788,13 +652,13 @@ where
     T: Send + 'static,
 {
     fn wake(this: Arc<Self>) {
-        if let WakeTransition::Schedule = this.body.wake() {
+        if let WakeTransition::Schedule = this.body.state.wake() {
             Self::reschedule(this);
         }
     }
 
     fn wake_by_ref(this: &Arc<Self>) {
-        if let WakeTransition::Schedule = this.body.wake() {
+        if let WakeTransition::Schedule = this.body.state.wake() {
             Self::reschedule(this.clone());
         }
     }
@@ -806,7 +670,7 @@ where
     T: Send + 'static,
 {
     fn run(&self, this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome {
-        let first_poll = match self.body.start_poll() {
+        let first_poll = match self.body.state.start_poll() {
             PollTransition::Poll { first } => first,
             PollTransition::Aborted => {
                 before_complete();
@@ -847,7 +711,7 @@ where
         let mut outcome = match polled {
             Ok(Poll::Pending) => {
                 before_complete();
-                let outcome = match self.body.end_poll() {
+                let outcome = match self.body.state.end_poll() {
                     IdleTransition::Requeue => {
                         Self::reschedule(self.handle(this));
                         RunOutcome::Suspended
@@ -915,7 +779,7 @@ where
     }
 
     fn abort_now(&self, this: &Arc<dyn Watched>) {
-        if let WakeTransition::Schedule = self.body.abort() {
+        if let WakeTransition::Schedule = self.body.state.abort() {
             Self::reschedule(self.handle(this));
         }
     }
