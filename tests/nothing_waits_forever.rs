@@ -163,6 +163,66 @@ fn a_done_callback_of_an_async_task_waiting_for_its_child_sees_the_child_run() {
     assert_eq!(seen.unwrap(), Ok(7));
 }
 
+/// Spin until `flag` is set or `PATIENCE` has passed; whether it was set.
+fn spin_until_set(flag: &AtomicBool) -> bool {
+    let give_up = Instant::now() + PATIENCE;
+    while !flag.load(Ordering::Acquire) && Instant::now() < give_up {
+        std::thread::yield_now();
+    }
+    flag.load(Ordering::Acquire)
+}
+
+/// An async body's last submit sits in its worker's LIFO slot when the body returns `Ready`;
+/// the task's own done callback, run next on that worker, waits for it by spinning. Entering
+/// the callback must make the slot's task stealable.
+#[test]
+fn a_done_callback_waiting_for_what_its_async_body_submitted_last_sees_it_run() {
+    let pool = started_idle_pool(2);
+    let executor = pool.executor();
+    let flag = Arc::new(AtomicBool::new(false));
+    let go = Future::<()>::new();
+    let task = {
+        let (go, flag) = (go.clone(), flag.clone());
+        pool.submit_async(async move {
+            let _ = (&go).await;
+            let _last = executor
+                .submit(move || flag.store(true, Ordering::Release))
+                .unwrap();
+        })
+        .unwrap()
+    };
+    let (report, reported) = mpsc::channel();
+    task.add_done_callback(move |_| report.send(spin_until_set(&flag)).unwrap());
+    go.set_result(()).unwrap();
+    assert_eq!(reported.recv_timeout(PATIENCE + PATIENCE), Ok(true));
+}
+
+/// The same with a closure the body's blocking `result()` runs in place: it waits, by spinning,
+/// for the task the body submitted after it (which the LIFO slot holds).
+#[test]
+fn a_closure_run_in_place_waiting_for_what_the_async_body_submitted_last_sees_it_run() {
+    let pool = started_idle_pool(3);
+    let executor = pool.executor();
+    let flag = Arc::new(AtomicBool::new(false));
+    let task = pool
+        .submit_async(async move {
+            let waits = {
+                let flag = flag.clone();
+                executor.submit(move || spin_until_set(&flag)).unwrap()
+            };
+            let _last = executor
+                .submit(move || flag.store(true, Ordering::Release))
+                .unwrap();
+            *waits.result().unwrap()
+        })
+        .unwrap();
+    let seen = task.result_timeout(PATIENCE + PATIENCE).copied();
+    if seen.is_err() {
+        std::mem::forget(pool);
+    }
+    assert!(matches!(seen, Ok(true)));
+}
+
 /// The race of issue 12 (defect 2): a graceful shutdown, then, while workers are still
 /// polling, a cancelling one. A worker that took a task from a queue just before the drain
 /// used to poll it anyway, after the wake meant to cancel it, and leave it suspended forever.

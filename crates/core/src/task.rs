@@ -700,7 +700,8 @@ where
                 match body {
                     Some(body) => {
                         // SAFETY: the body lives inside the `Arc` allocation and is never moved
-                        // until it is dropped in place (`complete`), so pinning it is sound.
+                        // until it is dropped in place (`complete_catching`), so pinning it is
+                        // sound.
                         let body = unsafe { Pin::new_unchecked(body) };
                         body.poll(&mut cx)
                     }
@@ -708,7 +709,7 @@ where
                 }
             })
         });
-        let mut outcome = match polled {
+        let outcome = match polled {
             Ok(Poll::Pending) => {
                 before_complete();
                 let outcome = match self.body.state.end_poll() {
@@ -726,12 +727,19 @@ where
             Err(panicked) => Err(panicked),
         };
         // Dropping the body runs the destructors of what it still holds: a panic there is the
-        // task's panic, as it is for a closure, whose captures drop inside its call.
-        if let Err(error) = self.body.complete_catching() {
-            if let Ok(value) = core::mem::replace(&mut outcome, Err(error)) {
+        // task's panic, as it is for a closure, whose captures drop inside its call (unless the
+        // body panicked already: that first panic stays the outcome).
+        let outcome = match (outcome, self.body.complete_catching()) {
+            (outcome, Ok(())) => outcome,
+            (Ok(value), Err(in_drop)) => {
                 drop_work(value);
+                Err(in_drop)
             }
-        }
+            (Err(first), Err(in_drop)) => {
+                panic::report("dropping a task's work", &in_drop);
+                Err(first)
+            }
+        };
         let run_outcome = if outcome.is_err() {
             RunOutcome::Panicked
         } else {

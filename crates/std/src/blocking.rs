@@ -48,7 +48,7 @@ impl BlockingHook for PoolThreadHook {
     fn begin_run_here(&self, scheduler: &dyn Any) -> bool {
         let own_pool = std::ptr::addr_eq(scheduler, Arc::as_ptr(&self.shared));
         if own_pool && self.depth.get() < MAX_RUN_HERE_DEPTH && self.shared.may_run_work() {
-            let may_block = crate::worker::set_may_block(true);
+            let may_block = crate::worker::set_may_block(&self.shared, true);
             if self.depth.get() == 0 {
                 self.outer_may_block.set(may_block);
             }
@@ -62,20 +62,18 @@ impl BlockingHook for PoolThreadHook {
     fn end_run_here(&self) {
         self.depth.set(self.depth.get() - 1);
         if self.depth.get() == 0 {
-            crate::worker::set_may_block(self.outer_may_block.get());
+            crate::worker::set_may_block(&self.shared, self.outer_may_block.get());
         }
     }
 
     fn mark_may_block(&self, may_block: bool) -> bool {
-        crate::worker::set_may_block(may_block)
+        crate::worker::set_may_block(&self.shared, may_block)
     }
 
     fn park(&self, deadline: Option<Instant>) -> bool {
         // A task in this worker's LIFO slot must not wait for the wait to end (it may be what
         // the wait is for): make it stealable first.
-        if crate::worker::flush_lifo() {
-            self.shared.sleep.notify_one();
-        }
+        crate::worker::flush_lifo(&self.shared);
         // Nor may its prepaid share of the pool's count wait for it (see `pool`).
         crate::worker::with_own_slot(&self.shared, |slot| self.shared.return_prepaid(slot));
         self.shared.thread_blocked();

@@ -284,8 +284,9 @@ impl Executor {
     /// Stop accepting work, as Python's `Executor.shutdown`. Safe to call more than once.
     ///
     /// - `cancel_futures`: cancel every task that has not started; its future ends cancelled.
-    ///   Async tasks that started are ended too, at their `.await`: a suspended one at once
-    ///   (even if what it awaits never completes), a running one when its poll returns `Pending`;
+    ///   Async tasks that started are ended too, at their `.await`: a suspended one is queued
+    ///   and ended by the next worker to take it (even if what it awaits never completes), a
+    ///   running one when its poll returns `Pending`;
     ///   their futures end cancelled and their bodies are dropped. Running closures finish.
     ///   Otherwise queued tasks still run, and suspended ones run to completion.
     /// - `wait`: return only when every accepted task has finished and every thread has exited.

@@ -433,9 +433,13 @@ impl Shared {
         let mut watch = task.watch();
         // A pool thread keeps an async task's watch in its own slot's list; a worker counts its
         // submit from its prepaid share (its task lands in its own queue, see the module docs).
-        // The watch may be kept before the closing check: a refused task's is pruned as any
-        // finished one, and a list that shutdown took before it was kept makes the closing
-        // check below see `closing` (the list's lock orders them).
+        // Why `shutdown(cancel_futures)` reaches every accepted async task: a pool thread keeps
+        // the watch before the closing check, so if shutdown took the list first, the list's
+        // lock orders that before this check, which then sees `closing` and refuses (a refused
+        // task's watch is pruned as any finished one's). An outside thread keeps it after the
+        // check, in the shared list: if shutdown took that list first, the task is pushed
+        // after the take and a worker pops it after the push, so it sees `cancel_queued` and
+        // ends it unrun; otherwise shutdown aborts it.
         let prepaid = worker::with_own_slot(self, |slot| {
             if let Some(watch) = watch.take() {
                 slot.watch(watch);
@@ -449,8 +453,9 @@ impl Shared {
         .unwrap_or(false);
         if !prepaid {
             self.outstanding.fetch_add(1, Ordering::SeqCst);
-            // Pairs with the fence in `shutdown`/`mark_broken` (store `closing`, fence, load
-            // `outstanding` in the workers' exit check): one side sees the other.
+            // Pairs with `closing`'s SeqCst store in `shutdown`/`mark_broken` and the fence in
+            // `sleep.notify_all` after it (before the workers' exit check loads `outstanding`):
+            // one side sees the other.
             fence(Ordering::SeqCst);
         }
         if self.closing.load(Ordering::SeqCst) {
@@ -563,6 +568,9 @@ impl Shared {
         let deque = Worker::new_lifo();
         let slot = Arc::new(WorkerSlot::new(Some(deque.stealer())));
         self.slots.push(slot.clone());
+        // Pairs with the fence in `shutdown`: either its walk of the slots sees this one, or
+        // the thread (started after this) sees `closing` and accepts no task to watch.
+        fence(Ordering::SeqCst);
         self.lifecycle().alive += 1;
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", self.thread_name_prefix))
@@ -948,6 +956,12 @@ impl Shared {
         }
         self.closing.store(true, Ordering::SeqCst);
         if cancel_futures {
+            // The drain and the aborts may drop tasks' last handles here, running their
+            // destructors, which may drop or wait for this very pool.
+            let _ending = worker::EndingTasks::of(self);
+            // Pairs with the fence in `start_thread`: a worker slot pushed too late for the
+            // walk below belongs to a thread that sees `closing` (so it accepts nothing).
+            fence(Ordering::SeqCst);
             self.drain_queues();
             // Suspended tasks sit in no queue, and a task a worker took from a queue before the
             // drain may be about to be polled: abort each, so whoever holds it next ends it

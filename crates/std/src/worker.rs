@@ -90,31 +90,46 @@ pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<bool, Task> {
 }
 
 /// Mark the code this worker runs from now on as one that may block outside the pool's view
-/// (`true`) or not; returns the previous mark. For the blocking hook's in-place runs.
-pub(crate) fn set_may_block(may_block: bool) -> bool {
-    CURRENT.with(|current| match &*current.borrow() {
-        Some(context) => context.may_block.replace(may_block),
-        None => false,
-    })
+/// (`true`) or not; returns the previous mark. For the blocking hook (in-place runs, done
+/// callbacks). Entering such code also empties the LIFO slot into the deque and wakes a sleeper
+/// for it: the code may wait, by means the pool cannot see, for the very task an async body
+/// left there.
+pub(crate) fn set_may_block(shared: &Shared, may_block: bool) -> bool {
+    let (previous, flushed) = CURRENT.with(|current| match &*current.borrow() {
+        Some(context) => (
+            context.may_block.replace(may_block),
+            may_block && flush_lifo_of(context),
+        ),
+        None => (false, false),
+    });
+    if flushed {
+        shared.sleep.notify_one();
+    }
+    previous
 }
 
-/// Move the current worker's LIFO task to its deque, where other threads can take it: called
-/// before the thread blocks. True if a task moved.
-pub(crate) fn flush_lifo() -> bool {
-    CURRENT.with(|current| match &*current.borrow() {
-        Some(WorkerContext {
-            deque: Some(deque),
-            lifo,
-            ..
-        }) => match lifo.take() {
-            Some(task) => {
-                deque.push(task);
-                true
-            }
-            None => false,
-        },
-        _ => false,
-    })
+/// Move the current worker's LIFO task to its deque, where other threads can take it, and wake
+/// a sleeper for it: called before the thread blocks.
+pub(crate) fn flush_lifo(shared: &Shared) {
+    let flushed = CURRENT.with(|current| current.borrow().as_ref().is_some_and(flush_lifo_of));
+    if flushed {
+        shared.sleep.notify_one();
+    }
+}
+
+/// Move `context`'s LIFO task to its deque; true if one moved (the caller wakes a sleeper).
+fn flush_lifo_of(context: &WorkerContext) -> bool {
+    // A spare has no deque, and nothing ever lands in its LIFO slot.
+    let Some(deque) = &context.deque else {
+        return false;
+    };
+    match context.lifo.take() {
+        Some(task) => {
+            deque.push(task);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Call `work` with the current thread's slot if it is one of `shared`'s threads.
