@@ -5,9 +5,10 @@
 //! A worker's own submit goes to its LIFO slot (the slot's previous task to its deque) only
 //! while the worker polls an async body, which returns to the worker at its next `.await`; while
 //! it runs a closure, which may block on anything (a channel, a barrier, a spin loop, a foreign
-//! `block_on`), its submits go to its deque, where idle workers are woken to steal them. A
-//! blocking wait through the pool (`result()`, `wait`, ...) also empties the slot into the deque
-//! before it parks.
+//! `block_on`), its submits go to its deque, where idle workers are woken to steal them. The
+//! same holds for a closure run in place and for done callbacks (the blocking hook marks them);
+//! entering such code, or parking in a blocking wait through the pool, first empties the slot
+//! into the deque, since what is there may be what the code waits for.
 //!
 //! Search order: the worker's LIFO slot (the newest subtask, still hot in cache), its own deque
 //! (LIFO), then a batch from the shared injector, then stealing from the other workers' deques.
