@@ -59,7 +59,7 @@ use std::sync::atomic::AtomicUsize as GlobalCounter;
 use std::task::{Context, Poll, Waker};
 
 use betterconcurrent_core::blocking::block_on_until;
-use betterconcurrent_core::sync::blocking::{thread, Mutex};
+use betterconcurrent_core::sync::blocking::{thread, Mutex, MutexGuard};
 use std::any::Any;
 use std::time::Instant;
 
@@ -376,7 +376,7 @@ pub(crate) struct Shared {
     initializer: Option<Initializer>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> betterconcurrent_core::sync::blocking::MutexGuard<'_, T> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // No user code runs under these locks, so poisoning cannot leave them inconsistent.
     mutex
         .lock()
@@ -399,15 +399,12 @@ impl Shared {
             .chain(std::iter::once(&*self.shared_slot))
     }
 
-    fn lifecycle(&self) -> betterconcurrent_core::sync::blocking::MutexGuard<'_, Lifecycle> {
+    fn lifecycle(&self) -> MutexGuard<'_, Lifecycle> {
         lock(&self.lifecycle)
     }
 
     /// Wake every lifecycle waiter, after `lifecycle` (taken by the caller) may have changed.
-    fn wake_waiters(
-        &self,
-        mut lifecycle: betterconcurrent_core::sync::blocking::MutexGuard<'_, Lifecycle>,
-    ) {
+    fn wake_waiters(&self, mut lifecycle: MutexGuard<'_, Lifecycle>) {
         let waiters = std::mem::take(&mut lifecycle.waiters);
         drop(lifecycle);
         for waiter in waiters {
