@@ -1,13 +1,11 @@
-//! Programs a user would write that once hung or leaked: a task waiting for its child by a means
-//! the pool cannot see, shutdown racing the workers, the last pool handle dropped from the
-//! pool's own cancellation path, one pool blocking in another's lifecycle, zero-timeout polls,
-//! absurd pool sizes, and a panicking destructor of an async body. Each test bounds its waits,
+//! Programs a user would write that once hung: a task waiting for its child by a means the pool
+//! cannot see, shutdown racing the workers, the last pool handle dropped from the pool's own
+//! cancellation path, one pool blocking in another's lifecycle, zero-timeout polls, and a
+//! panicking destructor of an async body (absurd pool sizes are in `pool_size.rs`). Each test bounds its waits,
 //! so a regression fails instead of hanging the suite.
 #![cfg(not(feature = "loom"))]
 
 mod common;
-
-use common::counting_allocator::{live_bytes, CountingAllocator};
 
 use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -15,12 +13,8 @@ use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use betterconcurrent::{
-    block_until_done, BuildError, Error, Executor, Future, LocalExecutor, SubmitError,
-    ThreadPoolExecutor, MAX_WORKERS,
+    block_until_done, Error, Executor, Future, LocalExecutor, SubmitError, ThreadPoolExecutor,
 };
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Long enough never to flake on a loaded machine; a hang shows up as a failure after it.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -448,39 +442,6 @@ fn zero_timeout_polls_on_a_pool_thread_start_no_spare_threads() {
         .unwrap();
     assert!(matches!(timeouts.result(), Ok(2_000)));
     assert_eq!(pool.stats().compensating_threads_started, 0);
-}
-
-#[test]
-fn max_workers_beyond_what_an_os_can_run_is_a_build_error() {
-    for requested in [usize::MAX, 1 << 40, MAX_WORKERS + 1] {
-        let built = ThreadPoolExecutor::builder().max_workers(requested).build();
-        assert_eq!(
-            built.err(),
-            Some(BuildError::TooManyWorkers { requested }),
-            "max_workers({requested})"
-        );
-    }
-}
-
-#[test]
-fn a_million_worker_pool_allocates_nothing_per_worker_until_threads_start() {
-    let before = live_bytes();
-    let started = Instant::now();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1_000_000)
-        .build()
-        .unwrap();
-    let took = started.elapsed();
-    let grew = live_bytes() - before;
-    // Other tests allocate concurrently; a per-worker cost would be a million times bigger.
-    assert!(grew < 10 << 20, "build allocated {grew} bytes");
-    assert!(took < Duration::from_secs(1), "build took {took:?}");
-    assert_eq!(*pool.submit(|| 3u32).unwrap().result().unwrap(), 3);
-    assert_eq!(
-        pool.stats().per_worker.len(),
-        2,
-        "one worker slot and the shared one"
-    );
 }
 
 /// A body whose value is ready at once, but whose destructor panics.
