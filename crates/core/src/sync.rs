@@ -234,6 +234,21 @@ pub mod blocking {
     #[cfg(not(feature = "loom"))]
     pub use std::thread_local;
 
+    /// Lock `mutex`, ignoring poisoning: the executors' locks never run user code while held,
+    /// so a panic cannot leave what they guard half-changed. (One helper for every such lock.)
+    pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        mutex
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Wait on `condvar`, ignoring poisoning as [`lock`] does.
+    pub fn wait<'a, T>(condvar: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+        condvar
+            .wait(guard)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Park the current thread for at most `timeout` (it may return early, spuriously). loom has
     /// no timed park: there it yields, which is a legal spurious return.
     pub fn park_timeout(timeout: core::time::Duration) {

@@ -11,7 +11,7 @@ use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use betterconcurrent_core::blocking::deadline_after;
-use betterconcurrent_core::sync::blocking::Mutex;
+use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::task::Task;
 use betterconcurrent_core::{Error, Future, SubmitError};
@@ -129,7 +129,7 @@ where
                     }
                 };
                 match outcome {
-                    Ok(slot) => match slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    Ok(slot) => match lock(slot).take() {
                         Some(value) => Ok(value),
                         None => unreachable!("only this Map takes a value out of its task"),
                     },

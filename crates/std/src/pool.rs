@@ -59,7 +59,7 @@ use std::sync::atomic::AtomicUsize as GlobalCounter;
 use std::task::{Context, Poll, Waker};
 
 use betterconcurrent_core::blocking::block_on_until;
-use betterconcurrent_core::sync::blocking::{thread, Mutex, MutexGuard};
+use betterconcurrent_core::sync::blocking::{lock, thread, Mutex, MutexGuard};
 use std::any::Any;
 use std::time::Instant;
 
@@ -374,13 +374,6 @@ pub(crate) struct Shared {
     max_workers: usize,
     thread_name_prefix: String,
     initializer: Option<Initializer>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No user code runs under these locks, so poisoning cannot leave them inconsistent.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {

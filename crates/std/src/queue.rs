@@ -16,17 +16,11 @@ pub(crate) use crossbeam_deque::Steal;
 mod model {
     use std::collections::VecDeque;
 
-    use betterconcurrent_core::sync::blocking::{Mutex, MutexGuard};
+    use betterconcurrent_core::sync::blocking::{lock, Mutex};
     use betterconcurrent_core::sync::Arc;
     use crossbeam_deque::Steal;
 
     type Shared<T> = Arc<Mutex<VecDeque<T>>>;
-
-    fn lock<T>(queue: &Mutex<VecDeque<T>>) -> MutexGuard<'_, VecDeque<T>> {
-        queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 
     /// The shared FIFO queue.
     pub(crate) struct Injector<T>(Mutex<VecDeque<T>>);

@@ -44,7 +44,7 @@
 //! for a worker that is not searching; a waiter woken without a token (spuriously, or the condvar
 //! picked it while another waiter took the token) re-checks and waits again if there is nothing.
 
-use betterconcurrent_core::sync::blocking::{Condvar, Mutex, MutexGuard};
+use betterconcurrent_core::sync::blocking::{lock, wait, Condvar, Mutex, MutexGuard};
 use betterconcurrent_core::sync::{fence, AtomicUsize, Ordering};
 
 /// The sleeping place of one pool's idle workers.
@@ -91,9 +91,7 @@ impl Sleep {
     }
 
     fn lock(&self) -> MutexGuard<'_, Sleepers> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
     /// A running worker found no task and starts searching.
@@ -137,10 +135,7 @@ impl Sleep {
                 Recheck::Work => break true,
                 Recheck::Exit | Recheck::Retire => break false,
                 Recheck::Sleep => {
-                    state = self
-                        .condvar
-                        .wait(state)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    state = wait(&self.condvar, state);
                     woken = true;
                 }
             }

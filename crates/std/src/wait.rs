@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use betterconcurrent_core::blocking::{deadline_after, park_until};
 use betterconcurrent_core::sync::blocking::thread::{self, Thread};
-use betterconcurrent_core::sync::blocking::Mutex;
+use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::{Error, Future, WaitDone};
 
@@ -73,7 +73,7 @@ impl Wake for IndexWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         let waiter = {
-            let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+            let mut ready = lock(&self.ready);
             ready.indices.push_back(self.index);
             ready.waiter.clone()
         };
@@ -126,7 +126,7 @@ impl<T> Completions<T> {
         }
         loop {
             let index = {
-                let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+                let mut ready = lock(&self.ready);
                 let index = ready.indices.pop_front();
                 if index.is_none() {
                     ready.waiter = Some(thread::current());
