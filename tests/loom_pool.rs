@@ -181,6 +181,54 @@ fn shutdown_cancel_racing_a_worker_that_took_the_task() {
     });
 }
 
+/// The registry: shutdown(cancel_futures) walks it to abort a suspended task while the
+/// completion the task awaits arrives, so the task may complete (and forget its entry) before,
+/// during or after the walk. Exactly one outcome, the body dropped exactly once, shutdown
+/// returns, and no entry is left behind (the registry's drop asserts it in debug builds).
+#[test]
+fn shutdown_walking_the_registry_racing_a_task_that_completes() {
+    model(|| {
+        let pool = one_worker();
+        let awaited = Future::<u32>::new();
+        let suspending = Future::<()>::new();
+        let bodies_dropped = Arc::new(AtomicUsize::new(0));
+        let task = {
+            let awaited = awaited.clone();
+            let suspending = suspending.clone();
+            let body_dropped = DropCounter(bodies_dropped.clone());
+            pool.submit_async(async move {
+                let _held = body_dropped;
+                suspending.set_result(()).unwrap();
+                *(&awaited).await.unwrap() + 1
+            })
+            .unwrap()
+        };
+        // The task is registered and at (or about to reach) its `.await`, in no queue.
+        suspending.result().unwrap();
+        let completer = {
+            let awaited = awaited.clone();
+            thread::spawn(move || awaited.set_result(1).unwrap())
+        };
+        pool.shutdown(true, true);
+        completer.join().unwrap();
+        assert!(matches!(
+            task.try_result(),
+            Some(Ok(2)) | Some(Err(Error::Cancelled))
+        ));
+        drop(pool);
+        assert_eq!(bodies_dropped.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Counts its drop.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// Two workers and the wake-up tokens: a submit while one worker searches and the other sleeps
 /// (or both sleep) is always run, and no token is left behind (the pool shuts down cleanly).
 ///

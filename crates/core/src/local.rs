@@ -489,7 +489,7 @@ impl<const N: usize> Schedule for Shared<N> {
         self
     }
 
-    fn finished_elsewhere(&self) {
+    fn finished_elsewhere(&self, _registered: Option<usize>) {
         self.finish_one();
     }
 }

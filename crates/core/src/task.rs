@@ -53,7 +53,9 @@ use core::task::{Context, Poll};
 use crate::error::Error;
 use crate::future::{Body, Cell, Future, FutureCore};
 use crate::panic;
-use crate::sync::{unsize, waker, Arc, ArcWake, AtomicBool, Ordering, UnsafeCell, Weak};
+use crate::sync::{
+    unsize, waker, Arc, ArcWake, AtomicBool, AtomicUsize, Ordering, UnsafeCell, Weak,
+};
 
 mod state;
 use state::{IdleTransition, PollTransition, StateWord, WakeTransition};
@@ -101,8 +103,49 @@ pub trait Schedule: Send + Sync + 'static {
 
     /// One of this executor's tasks ended away from its queue: run to its end through
     /// [`Future::run_here`] (its queued copy will report [`RunOutcome::RanElsewhere`]), or an
-    /// async task freed unfinished because nothing could wake it any more. Count it finished.
-    fn finished_elsewhere(&self);
+    /// async task freed unfinished because nothing could wake it any more. Count it finished;
+    /// `registered` is the entry its [`Registration`] held, if the executor gave it one (then
+    /// the executor forgets that entry too).
+    fn finished_elsewhere(&self, registered: Option<usize>);
+}
+
+/// Where an executor's registry of unfinished tasks keeps an async task: an entry number the
+/// executor chooses when it registers the task ([`Task::registration`]) and forgets when the
+/// task ends. The task only carries it, so the executor can forget the entry in O(1) (an
+/// executor that keeps no registry never sets it).
+pub struct Registration {
+    entry: AtomicUsize,
+}
+
+impl Registration {
+    const NONE: usize = usize::MAX;
+
+    fn new() -> Self {
+        Self {
+            entry: AtomicUsize::new(Self::NONE),
+        }
+    }
+
+    /// Record the task's entry. Set before the task is queued (the queue's hand-over orders it
+    /// before every later read), and at most once per task.
+    pub fn set(&self, entry: usize) {
+        debug_assert!(entry != Self::NONE, "usize::MAX means unregistered");
+        self.entry.store(entry, Ordering::Relaxed);
+    }
+
+    /// The entry recorded, if any.
+    pub fn get(&self) -> Option<usize> {
+        match self.entry.load(Ordering::Relaxed) {
+            Self::NONE => None,
+            entry => Some(entry),
+        }
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Registration").field(&self.get()).finish()
+    }
 }
 
 /// What a worker should do after running a task.
@@ -157,6 +200,8 @@ trait Runnable: Send + Sync {
     fn fail(&self, this: &Arc<dyn Runnable>, error: Error) -> bool;
     /// A weak handle to an async task (closures never suspend, so they have none).
     fn watch(&self, this: &Arc<dyn Runnable>) -> Option<TaskWatch>;
+    /// An async task's registry entry (closures are never registered).
+    fn registration(&self) -> Option<&Registration>;
     fn kind(&self) -> TaskKind;
 }
 
@@ -201,6 +246,14 @@ impl TaskWatch {
     /// handle, so checking never ends up dropping the task, and its user data, itself.)
     pub fn is_finished(&self) -> bool {
         self.raw.strong_count() == 0
+    }
+}
+
+impl Clone for TaskWatch {
+    fn clone(&self) -> Self {
+        Self {
+            raw: self.raw.clone(),
+        }
     }
 }
 
@@ -269,6 +322,7 @@ impl Task {
             core: FutureCore::new(Some(scheduler)),
             body: AsyncBody {
                 state: StateWord::new(),
+                registration: Registration::new(),
                 body: UnsafeCell::new(Some(body)),
             },
         });
@@ -331,6 +385,12 @@ impl Task {
     /// A weak handle to this task if it is an async one (which can suspend); see [`TaskWatch`].
     pub fn watch(&self) -> Option<TaskWatch> {
         self.raw.watch(&self.raw)
+    }
+
+    /// Where an executor's registry keeps this task: `Some` for an async task (the only kind
+    /// that can sit suspended in no queue), `None` for closures.
+    pub fn registration(&self) -> Option<&Registration> {
+        self.raw.registration()
     }
 
     /// Which kind of work this task holds.
@@ -412,7 +472,7 @@ where
         }
         self.run_claimed(future, &mut || {});
         if let Some(scheduler) = future.scheduler() {
-            scheduler.finished_elsewhere();
+            scheduler.finished_elsewhere(None);
         }
         true
     }
@@ -491,6 +551,10 @@ where
         None
     }
 
+    fn registration(&self) -> Option<&Registration> {
+        None
+    }
+
     fn kind(&self) -> TaskKind {
         TaskKind::Closure
     }
@@ -541,6 +605,10 @@ impl<F: FnOnce() + Send + 'static> Runnable for DetachedBody<F> {
         None
     }
 
+    fn registration(&self) -> Option<&Registration> {
+        None
+    }
+
     fn kind(&self) -> TaskKind {
         TaskKind::Detached
     }
@@ -549,6 +617,7 @@ impl<F: FnOnce() + Send + 'static> Runnable for DetachedBody<F> {
 /// The work of an async task: its state word and the pinned body, polled in place.
 struct AsyncBody<F> {
     state: StateWord,
+    registration: Registration,
     /// `None` once the body completed or was dropped. Accessed only by the holder of `RUNNING`,
     /// or by the holder of the one `Task` handle while `SCHEDULED` (to cancel or fail it).
     body: UnsafeCell<Option<F>>,
@@ -568,7 +637,7 @@ impl<F: Send, T> Body<T> for AsyncBody<F> {
             // return) none of its code is still running.
             self.complete();
             if let Some(scheduler) = core.scheduler() {
-                scheduler.finished_elsewhere();
+                scheduler.finished_elsewhere(self.registration.get());
             }
         }
     }
@@ -770,6 +839,10 @@ where
         Some(TaskWatch {
             raw: Arc::downgrade(&watched),
         })
+    }
+
+    fn registration(&self) -> Option<&Registration> {
+        Some(&self.body.registration)
     }
 
     fn kind(&self) -> TaskKind {

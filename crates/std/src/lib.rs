@@ -18,6 +18,7 @@ mod executor;
 mod map;
 mod pool;
 mod queue;
+mod registry;
 mod sleep;
 mod stats;
 mod wait;

@@ -45,7 +45,7 @@
 //!
 //! # Worker slots
 //!
-//! A worker's deque, its event counters and its watch list are made when its thread starts and
+//! A worker's deque, its event counters and its registry shard number are made when its thread starts and
 //! appended to `slots` (an append-only concurrent vector), so a pool costs memory and search
 //! time for the threads it has, not for `max_workers`. Spare and outside threads share one
 //! more slot (`shared_slot`), which has no deque. A thread holds its own slot (its worker
@@ -65,10 +65,11 @@ use std::time::Instant;
 
 use crate::queue::{Injector, Stealer, Worker};
 use betterconcurrent_core::sync::{fence, Arc, AtomicBool, AtomicUsize, Ordering, Weak};
-use betterconcurrent_core::task::{RunOutcome, Schedule, SchedulerHandle, Task, TaskWatch};
+use betterconcurrent_core::task::{Registration, RunOutcome, Schedule, SchedulerHandle, Task};
 use betterconcurrent_core::{panic, Error, SubmitError};
 
 use crate::executor::ThreadPoolExecutor;
+use crate::registry::Registry;
 use crate::sleep::{Recheck, Sleep};
 use crate::stats::{Event, Stats, WorkerCounters};
 use crate::worker;
@@ -216,7 +217,8 @@ impl Builder {
                 this: this.clone(),
                 scheduler: SchedulerHandle::new(this.clone()),
                 slots: boxcar::Vec::new(),
-                shared_slot: Arc::new(WorkerSlot::new(None)),
+                shared_slot: Arc::new(WorkerSlot::new(None, 0)),
+                registry: Registry::new(max_workers),
                 injector: Injector::new(),
                 sleep: Sleep::new(),
                 outstanding: AtomicUsize::new(0),
@@ -240,21 +242,6 @@ impl Builder {
     }
 }
 
-/// One slot's list of `Watched` tasks, alone on its cache line.
-#[derive(Default)]
-#[repr(align(128))]
-struct WatchList(Mutex<Watched>);
-
-/// The async tasks a pool may have to reach while they are suspended. A list is pruned when
-/// pushed to, so a slot whose worker stops submitting async tasks keeps up to `prune_at` dead
-/// weak handles (their cells' memory, not their contents) until the pool is dropped.
-#[derive(Default)]
-struct Watched {
-    tasks: Vec<TaskWatch>,
-    /// Prune finished entries when the list reaches this length (amortised O(1) per task).
-    prune_at: usize,
-}
-
 /// What a started worker thread owns in the pool (see the module docs' "Worker slots"), or,
 /// without a deque, what spare and outside threads share.
 pub(crate) struct WorkerSlot {
@@ -263,27 +250,17 @@ pub(crate) struct WorkerSlot {
     /// Its event counters and prepaid share, written only by that worker (the shared slot's with
     /// read-modify-writes, and it keeps no share).
     counters: WorkerCounters,
-    /// The async tasks submitted from it.
-    watched: WatchList,
+    /// The registry shard its thread registers async tasks in.
+    registry_shard: usize,
 }
 
 impl WorkerSlot {
-    fn new(stealer: Option<Stealer<Task>>) -> Self {
+    fn new(stealer: Option<Stealer<Task>>, registry_shard: usize) -> Self {
         Self {
             counters: WorkerCounters::new(stealer.is_some()),
             stealer,
-            watched: WatchList::default(),
+            registry_shard,
         }
-    }
-
-    /// Keep a weak handle to an async task in this slot's list.
-    fn watch(&self, watch: TaskWatch) {
-        let mut watched = lock(&self.watched.0);
-        if watched.tasks.len() >= watched.prune_at {
-            watched.tasks.retain(|task| !task.is_finished());
-            watched.prune_at = (2 * watched.tasks.len()).max(64);
-        }
-        watched.tasks.push(watch);
     }
 }
 
@@ -351,6 +328,8 @@ pub(crate) struct Shared {
     shared_slot: Arc<WorkerSlot>,
     /// What each task keeps to find this pool again (made once, cloned per task).
     scheduler: SchedulerHandle,
+    /// Every unfinished async task (see `registry`).
+    registry: Registry,
     pub(crate) injector: Injector<Task>,
     pub(crate) sleep: Sleep,
     outstanding: AtomicUsize,
@@ -420,27 +399,22 @@ impl Shared {
 
     /// Accept a new task: count it, refuse it if the pool is closing, then queue it.
     pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
-        let mut watch = task.watch();
-        // A pool thread keeps an async task's watch in its own slot's list; a worker counts its
-        // submit from its prepaid share (its task lands in its own queue, see the module docs).
-        // Why `shutdown(cancel_futures)` reaches every accepted async task: a pool thread keeps
-        // the watch before the closing check, so if shutdown took the list first, the list's
-        // lock orders that before this check, which then sees `closing` and refuses (a refused
-        // task's watch is pruned as any finished one's). An outside thread keeps it after the
-        // check, in the shared list: if shutdown took that list first, the task is pushed
-        // after the take and a worker pops it after the push, so it sees `cancel_queued` and
-        // ends it unrun; otherwise shutdown aborts it.
+        // An async task is registered before the closing check, so `shutdown(cancel_futures)`
+        // reaches it if it is accepted (see `registry`). A worker counts its submit from its
+        // prepaid share (its task lands in its own queue, see the module docs).
         let prepaid = worker::with_own_slot(self, |slot| {
-            if let Some(watch) = watch.take() {
-                slot.watch(watch);
-            }
+            self.registry.register(&task, slot.registry_shard);
             let exclusive = slot.counters.is_exclusive();
             if exclusive {
                 self.count_prepaid(slot);
             }
             exclusive
         })
-        .unwrap_or(false);
+        .unwrap_or_else(|| {
+            self.registry
+                .register(&task, self.shared_slot.registry_shard);
+            false
+        });
         if !prepaid {
             self.outstanding.fetch_add(1, Ordering::SeqCst);
             // Pairs with `closing`'s SeqCst store in `shutdown`/`mark_broken` and the fence in
@@ -458,11 +432,10 @@ impl Shared {
             }
             // Ended (not merely dropped), so the cell does not count itself unfinished later;
             // nothing is left to count.
+            let entry = registry_entry(&task);
             let _uncounted = task.cancel();
+            self.forget(entry);
             return Err(error);
-        }
-        if let Some(watch) = watch {
-            self.shared_slot.watch(watch);
         }
         self.enqueue(task);
         Ok(())
@@ -556,11 +529,11 @@ impl Shared {
                 });
         let Ok(index) = claimed else { return };
         let deque = Worker::new_lifo();
-        let slot = Arc::new(WorkerSlot::new(Some(deque.stealer())));
+        let slot = Arc::new(WorkerSlot::new(
+            Some(deque.stealer()),
+            self.registry.shard_of_worker(index),
+        ));
         self.slots.push(slot.clone());
-        // Pairs with the fence in `shutdown`: either its walk of the slots sees this one, or
-        // the thread (started after this) sees `closing` and accepts no task to watch.
-        fence(Ordering::SeqCst);
         self.lifecycle().alive += 1;
         let spawned = thread::Builder::new()
             .name(format!("{}_{index}", self.thread_name_prefix))
@@ -644,12 +617,21 @@ impl Shared {
 
     /// End a task unrun, as the pool's state requires, and count it finished.
     fn discard(&self, task: Task) {
+        let entry = registry_entry(&task);
         let ended_here = match self.broken_reason() {
             Some(reason) => task.fail(Error::BrokenExecutor(reason)),
             None => task.cancel(),
         };
         if ended_here {
+            self.forget(entry);
             self.finish_one();
+        }
+    }
+
+    /// Forget the registry entry of a task that ended (see `registry`).
+    fn forget(&self, entry: Option<usize>) {
+        if let Some(entry) = entry {
+            self.registry.forget(entry);
         }
     }
 
@@ -668,6 +650,7 @@ impl Shared {
             return;
         }
         let counters = &slot.counters;
+        let entry = registry_entry(&task);
         counters.count(Event::PollStarted);
         let outcome = task.execute(|| self.release_idle_token());
         counters.count(Event::PollEnded);
@@ -680,6 +663,7 @@ impl Shared {
             RunOutcome::Suspended | RunOutcome::RanElsewhere => {}
         }
         if outcome.finished() {
+            self.forget(entry);
             self.finish_in_slot(slot);
         }
     }
@@ -949,18 +933,12 @@ impl Shared {
             // The drain and the aborts may drop tasks' last handles here, running their
             // destructors, which may drop or wait for this very pool.
             let _ending = worker::EndingTasks::of(self);
-            // Pairs with the fence in `start_thread`: a worker slot pushed too late for the
-            // walk below belongs to a thread that sees `closing` (so it accepts nothing).
-            fence(Ordering::SeqCst);
             self.drain_queues();
             // Suspended tasks sit in no queue, and a task a worker took from a queue before the
             // drain may be about to be polled: abort each, so whoever holds it next ends it
             // (and a suspended one is queued for that), even if what it awaits never completes.
-            for slot in self.all_slots() {
-                let watched = std::mem::take(&mut lock(&slot.watched.0).tasks);
-                for task in watched {
-                    task.abort();
-                }
+            for task in self.registry.unfinished() {
+                task.abort();
             }
         }
         self.sleep.notify_all();
@@ -984,6 +962,11 @@ impl Shared {
     }
 }
 
+/// The registry entry of an async task, read before the task is consumed.
+fn registry_entry(task: &Task) -> Option<usize> {
+    task.registration().and_then(Registration::get)
+}
+
 fn panic_text(error: &Error) -> &str {
     error.panic_message().unwrap_or("a panic")
 }
@@ -1000,7 +983,8 @@ impl Schedule for Shared {
         self
     }
 
-    fn finished_elsewhere(&self) {
+    fn finished_elsewhere(&self, registered: Option<usize>) {
+        self.forget(registered);
         self.finish_one();
     }
 }

@@ -48,7 +48,7 @@ struct WorkerContext {
     /// The code running on this thread may block outside the pool's view (a closure, or a
     /// closure run in place by a blocking wait): submits skip the hidden LIFO slot (module docs).
     may_block: Cell<bool>,
-    /// This thread's slot in the pool (its counters, prepaid share and watch list; the shared
+    /// This thread's slot in the pool (its counters, prepaid share and registry shard; the shared
     /// slot for a spare), held so that the per-task paths need no lookup.
     slot: Arc<WorkerSlot>,
 }

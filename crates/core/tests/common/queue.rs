@@ -27,7 +27,7 @@ impl Schedule for Queue {
         self
     }
 
-    fn finished_elsewhere(&self) {
+    fn finished_elsewhere(&self, _registered: Option<usize>) {
         self.finished_elsewhere.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -1,0 +1,137 @@
+//! The registry of a pool's unfinished async tasks: how the pool reaches a task that sits in no
+//! queue (suspended at an `.await`, held only by the wakers of what it awaits), to abort it, and
+//! later to list it.
+//!
+//! # Protocol
+//!
+//! - **Register before the closing check.** A submit registers an async task (a weak
+//!   [`TaskWatch`] in one shard's slab, its entry number kept in the task's [`Registration`])
+//!   before it loads `closing`. `shutdown(cancel_futures = true)` stores `closing` before it walks
+//!   the shards, and each walk takes the shard's lock, so a registration the walk missed came
+//!   after it in that lock's order and its submit sees `closing` (and refuses the task). Every
+//!   accepted task is reached.
+//! - **Forget when it ends**, in O(1): whoever counts an async task finished forgets its entry
+//!   (a worker whose run reports it finished, the drain that ends it unrun, a refused submit, and
+//!   the cell freed unfinished, through `Schedule::finished_elsewhere`). A finished task's entry
+//!   is gone, so the registry keeps no memory per finished task: the weak handle was the last
+//!   thing keeping its cell's allocation, and a shard gives its storage back as it empties
+//!   (below).
+//! - **Walk without running user code under a lock.** A walk clones the weak handles under each
+//!   shard's lock and acts on them after releasing it: an abort may queue the task, and a
+//!   handle upgraded there may be the last one, whose drop runs the task's destructors.
+//!
+//! Shards keep concurrent submits and completions apart: a worker registers in the shard of
+//! its own slot (`WorkerSlot::registry_shard`), spare and outside threads in shard 0, so the
+//! submit path takes a lock only its worker and the completions of its tasks contend for, never
+//! a pool-wide one. An entry number is `key * shards + shard`, so forgetting it needs no search.
+//!
+//! # Memory
+//!
+//! A registered task costs one slab entry (a weak handle, 16 bytes) in its shard. A slab keeps
+//! its entries' keys stable, so it cannot compact around a live entry, but it trims the vacant
+//! tail and returns the space each time it falls to a quarter of its capacity and its length is
+//! a power of two (so trimming costs O(1) amortised per entry), and all of it when it empties.
+//! After a burst, an idle pool keeps only the few shards' empty headers; a task that outlives a
+//! burst can keep its shard's entries below its own key.
+
+use betterconcurrent_core::sync::blocking::{lock, Mutex};
+use betterconcurrent_core::task::{Task, TaskWatch};
+use crossbeam_utils::CachePadded;
+use slab::Slab;
+
+/// The most shards a registry has; beyond, workers share them.
+const MAX_SHARDS: usize = 64;
+
+/// A slab is not trimmed below this capacity: small ones are cheap, and trimming costs a walk.
+const TRIM_ABOVE: usize = 64;
+
+/// The pool's unfinished async tasks, in shards (see the module docs).
+pub(crate) struct Registry {
+    shards: Box<[CachePadded<Mutex<Slab<TaskWatch>>>]>,
+}
+
+impl Registry {
+    /// A registry for a pool of up to `max_workers` workers: one shard per worker and one for
+    /// the other threads, up to [`MAX_SHARDS`] (a power of two).
+    pub(crate) fn new(max_workers: usize) -> Self {
+        let shards = max_workers
+            .saturating_add(1)
+            .min(MAX_SHARDS)
+            .next_power_of_two();
+        Self {
+            shards: (0..shards)
+                .map(|_| CachePadded::new(Mutex::new(Slab::new())))
+                .collect(),
+        }
+    }
+
+    /// The shard of the worker whose thread is the `index`-th started (see `WorkerSlot`); shard
+    /// 0 is for spare and outside threads.
+    pub(crate) fn shard_of_worker(&self, index: usize) -> usize {
+        // `new` makes at least two shards (a pool has at least one worker).
+        1 + index % (self.shards.len() - 1)
+    }
+
+    /// Register `task` in `shard` if it is an async task (closures end in their queue or on
+    /// their thread, and are never suspended: nothing to reach).
+    pub(crate) fn register(&self, task: &Task, shard: usize) {
+        let (Some(registration), Some(watch)) = (task.registration(), task.watch()) else {
+            return;
+        };
+        let key = lock(&self.shards[shard]).insert(watch);
+        registration.set(key * self.shards.len() + shard);
+    }
+
+    /// Forget the entry of a task that ended (see the module docs' "Forget when it ends").
+    pub(crate) fn forget(&self, entry: usize) {
+        let (key, shard) = (entry / self.shards.len(), entry % self.shards.len());
+        let forgotten = {
+            let mut tasks = lock(&self.shards[shard]);
+            let forgotten = tasks.try_remove(key);
+            let capacity = tasks.capacity();
+            if tasks.is_empty() {
+                if capacity > 0 {
+                    *tasks = Slab::new();
+                }
+            } else if capacity > TRIM_ABOVE
+                && tasks.len() <= capacity / 4
+                && tasks.len().is_power_of_two()
+            {
+                tasks.shrink_to_fit();
+            }
+            forgotten
+        };
+        debug_assert!(forgotten.is_some(), "a task's entry is forgotten once");
+        // Dropping a weak handle runs no user code (the task's value and body are dropped with
+        // its last strong handle); it may free the cell's memory, after the lock.
+        drop(forgotten);
+    }
+
+    /// Weak handles to every registered task, taken shard by shard: each shard's entries as of
+    /// the moment its lock was held (a task registered in a shard after its turn is not listed;
+    /// see the module docs for why shutdown still reaches it).
+    pub(crate) fn unfinished(&self) -> Vec<TaskWatch> {
+        let mut unfinished = Vec::new();
+        for shard in self.shards.iter() {
+            let tasks = lock(shard);
+            unfinished.extend(tasks.iter().map(|(_, watch)| watch.clone()));
+        }
+        unfinished
+    }
+
+    /// How many tasks are registered (unfinished), summed shard by shard.
+    fn len(&self) -> usize {
+        self.shards.iter().map(|shard| lock(shard).len()).sum()
+    }
+}
+
+impl Drop for Registry {
+    /// A pool is dropped only after its last task finished (its workers exit only then, and they
+    /// hold it), so every entry must have been forgotten: checked in debug builds, which is how
+    /// the loom models and tests see a forgotten `forget`.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            debug_assert_eq!(self.len(), 0, "a finished task left its registry entry");
+        }
+    }
+}
