@@ -2,7 +2,7 @@
 //! `cargo test --features loom`: a wake from another context (a thread here, an interrupt on
 //! firmware) racing the run loop is never lost, including when the enqueue fails because the run
 //! loop is mid-operation on the queue (under loom the queue is a stand-in that fails exactly
-//! then, as heapless's can) and the task has to go through a parking slot.
+//! then, as heapless's can) and the task has to go through a parking bay.
 #![cfg(feature = "loom")]
 
 use std::sync::Arc;

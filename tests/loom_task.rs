@@ -138,7 +138,7 @@ fn a_queued_run_racing_an_in_place_run_runs_the_closure_once() {
         let counted_by_queue = from_queue == RunOutcome::Completed;
         assert_ne!(counted_by_queue, in_place, "exactly one side ran it");
         assert_eq!(
-            queue.finished_elsewhere(),
+            queue.ended_elsewhere(),
             usize::from(in_place),
             "counted once"
         );

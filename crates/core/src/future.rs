@@ -92,7 +92,7 @@ type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
 /// common case (one task awaiting one future) registers without allocating: a scheduling step
 /// allocates nothing, which the embedded executor promises. More waiters and any callbacks go to
 /// a box allocated on first need, which keeps every future (and so every task cell) small.
-/// Waiter keys: 0 is the inline slot, `k + 1` is slab entry `k`.
+/// Waiter keys: 0 is the inline entry, `k + 1` is slab entry `k`.
 struct Lists<T> {
     first_waiter: Option<Waker>,
     more: Option<Box<MoreLists<T>>>,
@@ -461,7 +461,7 @@ impl<T> Future<T> {
     /// Allowed from `Pending` or `Running`. On a cancelled or finished future it changes nothing,
     /// drops `value` and returns an [`InvalidStateError`].
     pub fn set_result(&self, value: T) -> Result<(), InvalidStateError> {
-        self.finish(Ok(value), "set_result")
+        self.complete_with(Ok(value), "set_result")
     }
 
     /// Executor-facing: finish with an error (Python's `set_exception`); `result()` then returns
@@ -479,7 +479,7 @@ impl<T> Future<T> {
         &self,
         error: impl Into<Box<dyn core::error::Error + Send + Sync>>,
     ) -> Result<(), InvalidStateError> {
-        self.finish(
+        self.complete_with(
             Err(Error::Exception(Arc::from(error.into()))),
             "set_exception",
         )
@@ -488,10 +488,10 @@ impl<T> Future<T> {
     /// Executor-facing: finish with any outcome, e.g. [`Error::Panicked`] or
     /// [`Error::BrokenExecutor`]. Same states as [`set_result`](Future::set_result).
     pub fn set_outcome(&self, outcome: Result<T, Error>) -> Result<(), InvalidStateError> {
-        self.finish(outcome, "set_outcome")
+        self.complete_with(outcome, "set_outcome")
     }
 
-    fn finish(
+    fn complete_with(
         &self,
         outcome: Result<T, Error>,
         operation: &'static str,
@@ -512,7 +512,7 @@ impl<T> Future<T> {
             // outcome, and none reads it until it loads `FINISHED`, stored below with `Release`.
             self.core()
                 .outcome
-                .with_mut(|slot| unsafe { *slot = Some(outcome) });
+                .with_mut(|outcome_cell| unsafe { *outcome_cell = Some(outcome) });
             self.core().state.store(FINISHED, Ordering::Release);
             take_lists(&mut lists)
         };
@@ -580,7 +580,7 @@ impl<T> Future<T> {
     }
 
     /// The core of every wait: `Ready` if done, otherwise register (or refresh) `cx`'s waker in
-    /// slot `key` under the completion lock.
+    /// entry `key` under the completion lock.
     fn poll_done(&self, cx: &mut Context<'_>, key: &mut Option<usize>) -> Poll<()> {
         if self.done() {
             // Completion moved the list (and our entry, if any) out; nothing to remove.
@@ -594,8 +594,8 @@ impl<T> Future<T> {
             if is_done(self.core().state.load(Ordering::Relaxed)) {
                 *key = None;
                 (Poll::Ready(()), Some(waker))
-            } else if let Some(slot) = *key {
-                let registered = lists.waiter_mut(slot);
+            } else if let Some(registered_key) = *key {
+                let registered = lists.waiter_mut(registered_key);
                 if registered.will_wake(&waker) {
                     (Poll::Pending, Some(waker))
                 } else {
@@ -610,16 +610,16 @@ impl<T> Future<T> {
         poll
     }
 
-    /// Remove the waker in slot `key`, if it is still registered.
+    /// Remove the waker at `key`, if it is still registered.
     fn forget_waiter(&self, key: &mut Option<usize>) {
-        if let Some(slot) = key.take() {
+        if let Some(registered_key) = key.take() {
             let removed = {
                 let mut lists = self.core().lists.lock();
                 if is_done(self.core().state.load(Ordering::Relaxed)) {
-                    // Completion took the list; the slot is gone already.
+                    // Completion took the list; the entry is gone already.
                     None
                 } else {
-                    Some(lists.remove_waiter(slot))
+                    Some(lists.remove_waiter(registered_key))
                 }
             };
             drop(removed);

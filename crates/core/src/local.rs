@@ -7,24 +7,24 @@
 //! re-queue on a wake, count when finished) is the policy every executor shares:
 //! [`Task::execute`] and the task cell's state word (`task.rs`).
 //!
-//! # The queue and the parking slots
+//! # The queue and the parking bays
 //!
 //! The run queue is heapless's fixed-capacity lock-free `mpmc::Queue` (Vyukov's bounded queue).
 //! Its enqueue can fail even when the queue is not full, while another context that preempted
-//! mid-operation holds a slot (heapless issue 583; why heapless 0.9.2 deprecated it). A failed
-//! enqueue must not lose the wake, so the task goes to one of `N` *parking slots* instead and the
-//! `rescan` flag is raised; the run loop empties the slots (before the queue) whenever the flag
+//! mid-operation holds a bay (heapless issue 583; why heapless 0.9.2 deprecated it). A failed
+//! enqueue must not lose the wake, so the task goes to one of `N` *parking bays* instead and the
+//! `rescan` flag is raised; the run loop empties the bays (before the queue) whenever the flag
 //! is up.
 //!
-//! Why a slot is always free: a task is in at most one place at a time, because its state word's
+//! Why a bay is always free: a task is in at most one place at a time, because its state word's
 //! `SCHEDULED` bit admits exactly one [`Task`] handle (the "queued" bit). At most `N` tasks are
 //! unfinished (`spawn` refuses the `N + 1`th), so at most `N` handles exist, and the one being
-//! parked is not in a slot. A slot is claimed with a compare-and-swap (`EMPTY` -> `BUSY`, or
-//! `FULL` -> `BUSY` to take), so a busy slot always belongs to some handle in flight; the
+//! parked is not in a bay. A bay is claimed with a compare-and-swap (`EMPTY` -> `BUSY`, or
+//! `FULL` -> `BUSY` to take), so a busy bay always belongs to some handle in flight; the
 //! pigeonhole principle leaves one `EMPTY`. On one core an interrupt that preempted everyone else
 //! finds it in one pass; on a multi-core host the pass is retried (someone else made progress).
 //!
-//! | slot state | meaning | who moves it on |
+//! | bay state | meaning | who moves it on |
 //! | --- | --- | --- |
 //! | `EMPTY` | no task | a parker: CAS to `BUSY`, store the task, then `FULL` |
 //! | `BUSY` | a parker or the taker owns the cell | its owner: `FULL` (parked) or `EMPTY` (taken) |
@@ -100,7 +100,7 @@ use crate::task::{Schedule, SchedulerHandle, Task};
 /// assert_eq!(*sum.try_result().unwrap().unwrap(), 30);
 /// ```
 pub struct LocalExecutor<const N: usize> {
-    shared: Arc<Shared<N>>,
+    shared: Arc<LocalState<N>>,
     /// `shared`, as its tasks' wakers and spawners reach it.
     handles: Handles,
     /// Raised by the waker of `block_on`'s own future. Not part of `shared`: a waker the user's
@@ -175,7 +175,7 @@ impl<const N: usize> LocalExecutor<N> {
     /// `N` must be a power of two of at least 2 (the heapless queue's requirement, checked at
     /// compile time).
     pub fn new() -> Self {
-        let shared = Arc::new(Shared::new());
+        let shared = Arc::new(LocalState::new());
         let spawn: Arc<dyn Spawn> = unsize!(shared.clone());
         let schedule: Arc<dyn Schedule> = unsize!(shared.clone());
         Self {
@@ -292,8 +292,8 @@ impl<const N: usize> LocalExecutor<N> {
     fn run_one(&self) -> bool {
         match self.shared.next_task() {
             Some(task) => {
-                if task.execute(|| {}).finished() {
-                    self.shared.finish_one();
+                if task.execute(|| {}).ended() {
+                    self.shared.end_one();
                 }
                 true
             }
@@ -341,23 +341,23 @@ fn idle_spin() {
     spin_loop();
 }
 
-/// A parking slot's states; see the module docs' table.
+/// A parking bay's states; see the module docs' table.
 const EMPTY: u8 = 0;
 const BUSY: u8 = 1;
 const FULL: u8 = 2;
 
 /// Where a task goes when the run queue refused it.
-struct ParkingSlot {
+struct ParkingBay {
     state: AtomicU8,
     /// Touched only by whoever moved `state` to `BUSY`.
     task: UnsafeCell<Option<Task>>,
 }
 
 /// What the executor's handles, and its tasks' wakers, share.
-struct Shared<const N: usize> {
+struct LocalState<const N: usize> {
     queue: RunQueue<N>,
-    parked: [ParkingSlot; N],
-    /// Raised after a task was parked; the run loop scans the slots when it is up.
+    parked: [ParkingBay; N],
+    /// Raised after a task was parked; the run loop scans the bays when it is up.
     rescan: AtomicBool,
     /// Tasks spawned and not finished (join accounting, and the capacity check).
     outstanding: AtomicUsize,
@@ -368,15 +368,15 @@ struct Shared<const N: usize> {
     parked_total: AtomicUsize,
 }
 
-// SAFETY: a slot's cell is only touched by the context that moved its state to `BUSY` (a
+// SAFETY: a bay's cell is only touched by the context that moved its state to `BUSY` (a
 // compare-and-swap, so one at a time), and `Task` is `Send`.
-unsafe impl<const N: usize> Sync for Shared<N> {}
+unsafe impl<const N: usize> Sync for LocalState<N> {}
 
-impl<const N: usize> Shared<N> {
+impl<const N: usize> LocalState<N> {
     fn new() -> Self {
         Self {
             queue: RunQueue::new(),
-            parked: core::array::from_fn(|_| ParkingSlot {
+            parked: core::array::from_fn(|_| ParkingBay {
                 state: AtomicU8::new(EMPTY),
                 task: UnsafeCell::new(None),
             }),
@@ -405,22 +405,22 @@ impl<const N: usize> Shared<N> {
         }
     }
 
-    /// Put a task the queue refused into a free parking slot and raise `rescan`.
+    /// Put a task the queue refused into a free parking bay and raise `rescan`.
     fn park(&self, task: Task) {
         #[cfg(any(test, feature = "loom"))]
         self.parked_total.fetch_add(1, Ordering::Relaxed);
         let mut task = Some(task);
         loop {
-            for slot in &self.parked {
-                if slot
+            for bay in &self.parked {
+                if bay
                     .state
                     .compare_exchange(EMPTY, BUSY, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    // SAFETY: this context moved the slot to `BUSY`, so it alone touches the cell
+                    // SAFETY: this context moved the bay to `BUSY`, so it alone touches the cell
                     // until it publishes `FULL` (Release, paired with the taker's Acquire CAS).
-                    slot.task.with_mut(|cell| unsafe { *cell = task.take() });
-                    slot.state.store(FULL, Ordering::Release);
+                    bay.task.with_mut(|cell| unsafe { *cell = task.take() });
+                    bay.state.store(FULL, Ordering::Release);
                     // A read-modify-write, not a store: a store would cut the release sequence
                     // of another parker's raise, and a run loop reading this one could then miss
                     // that parker's `FULL`.
@@ -428,8 +428,8 @@ impl<const N: usize> Shared<N> {
                     return;
                 }
             }
-            // Every slot was busy: other contexts are mid-operation on them (module docs); one
-            // will free a slot.
+            // Every bay was busy: other contexts are mid-operation on them (module docs); one
+            // will free a bay.
             spin_loop();
         }
     }
@@ -448,24 +448,24 @@ impl<const N: usize> Shared<N> {
 
     /// Take one parked task, if any.
     fn take_parked(&self) -> Option<Task> {
-        self.parked.iter().find_map(|slot| {
-            slot.state
+        self.parked.iter().find_map(|bay| {
+            bay.state
                 .compare_exchange(FULL, BUSY, Ordering::Acquire, Ordering::Relaxed)
                 .ok()?;
-            // SAFETY: this context moved the slot from `FULL` to `BUSY`, so it alone touches the
+            // SAFETY: this context moved the bay from `FULL` to `BUSY`, so it alone touches the
             // cell (the parker's writes happened before its Release store of `FULL`).
-            let task = slot.task.with_mut(|cell| unsafe { (*cell).take() });
-            slot.state.store(EMPTY, Ordering::Release);
+            let task = bay.task.with_mut(|cell| unsafe { (*cell).take() });
+            bay.state.store(EMPTY, Ordering::Release);
             task
         })
     }
 
-    fn finish_one(&self) {
+    fn end_one(&self) {
         self.outstanding.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-impl<const N: usize> Spawn for Shared<N> {
+impl<const N: usize> Spawn for LocalState<N> {
     fn reserve(&self) -> Result<(), SubmitError> {
         self.outstanding
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -480,7 +480,7 @@ impl<const N: usize> Spawn for Shared<N> {
     }
 }
 
-impl<const N: usize> Schedule for Shared<N> {
+impl<const N: usize> Schedule for LocalState<N> {
     fn schedule(&self, task: Task) {
         self.push(task);
     }
@@ -489,8 +489,8 @@ impl<const N: usize> Schedule for Shared<N> {
         self
     }
 
-    fn finished_elsewhere(&self, _registered: Option<usize>) {
-        self.finish_one();
+    fn ended_elsewhere(&self, _registered: Option<usize>) {
+        self.end_one();
     }
 }
 
@@ -503,7 +503,7 @@ impl ArcWake for MainWoken {
     }
 }
 
-impl<const N: usize> Drop for Shared<N> {
+impl<const N: usize> Drop for LocalState<N> {
     /// The executor is gone: end every queued task cancelled, so no future waits for a run that
     /// will never come. (Suspended tasks are cancelled by their next wake, which finds no
     /// executor.)

@@ -103,10 +103,10 @@ pub trait Schedule: Send + Sync + 'static {
 
     /// One of this executor's tasks ended away from its queue: run to its end through
     /// [`Future::run_here`] (its queued copy will report [`RunOutcome::RanElsewhere`]), or an
-    /// async task freed unfinished because nothing could wake it any more. Count it finished;
+    /// async task freed unfinished because nothing could wake it any more. Count it ended;
     /// `registered` is the entry its [`Registration`] held, if the executor gave it one (then
     /// the executor forgets that entry too).
-    fn finished_elsewhere(&self, registered: Option<usize>);
+    fn ended_elsewhere(&self, registered: Option<usize>);
 }
 
 /// Where an executor's registry of unfinished tasks keeps an async task: an entry number the
@@ -153,7 +153,7 @@ impl fmt::Debug for Registration {
 #[must_use]
 pub enum RunOutcome {
     /// The task's future is complete and its callbacks have run (a detached task: its closure
-    /// returned): count it finished.
+    /// returned): count it ended.
     Completed,
     /// As `Completed`, but the user's code panicked (the future holds [`Error::Panicked`]; a
     /// detached task's panic was reported by the panic hook).
@@ -167,9 +167,8 @@ pub enum RunOutcome {
 }
 
 impl RunOutcome {
-    /// Whether the task is finished and the executor must count it so (`Completed` or
-    /// `Panicked`).
-    pub fn finished(self) -> bool {
+    /// Whether the task ended and the executor must count it so (`Completed` or `Panicked`).
+    pub fn ended(self) -> bool {
         matches!(self, RunOutcome::Completed | RunOutcome::Panicked)
     }
 }
@@ -244,7 +243,7 @@ impl TaskWatch {
 
     /// True once the task was dropped: the watch can be discarded. (It does not upgrade the
     /// handle, so checking never ends up dropping the task, and its user data, itself.)
-    pub fn is_finished(&self) -> bool {
+    pub fn is_dropped(&self) -> bool {
         self.raw.strong_count() == 0
     }
 }
@@ -260,7 +259,7 @@ impl Clone for TaskWatch {
 impl fmt::Debug for TaskWatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskWatch")
-            .field("finished", &self.is_finished())
+            .field("dropped", &self.is_dropped())
             .finish()
     }
 }
@@ -351,7 +350,7 @@ impl Task {
     /// was counted there. What can still unwind after the future completed (a panicking
     /// destructor of the value, dropped here as its last owner) is caught and reported, and the
     /// task counts as completed, so the executor's loop survives it.
-    #[must_use = "count the task finished if the outcome says so"]
+    #[must_use = "count the task ended if the outcome says so"]
     pub fn execute(self, before_complete: impl FnMut()) -> RunOutcome {
         match panic::catch(|| self.run(before_complete)) {
             Ok(outcome) => outcome,
@@ -366,7 +365,7 @@ impl Task {
     /// `shutdown(cancel_futures = true)`; a suspended async task that was woken is cancelled too.
     /// Returns false if the work had already been claimed through [`Future::run_here`] (which
     /// counted it): then there is nothing for the caller to count.
-    #[must_use = "count the task finished if this returns true"]
+    #[must_use = "count the task ended if this returns true"]
     pub fn cancel(self) -> bool {
         let cancelled_here = self.raw.cancel(&self.raw);
         drop_work(self);
@@ -375,7 +374,7 @@ impl Task {
 
     /// Drop the work unrun and finish the future with `error` (e.g. [`Error::BrokenExecutor`]).
     /// Returns false as [`cancel`](Task::cancel) does.
-    #[must_use = "count the task finished if this returns true"]
+    #[must_use = "count the task ended if this returns true"]
     pub fn fail(self, error: Error) -> bool {
         let failed_here = self.raw.fail(&self.raw, error);
         drop_work(self);
@@ -472,7 +471,7 @@ where
         }
         self.run_claimed(future, &mut || {});
         if let Some(scheduler) = future.scheduler() {
-            scheduler.finished_elsewhere(None);
+            scheduler.ended_elsewhere(None);
         }
         true
     }
@@ -637,7 +636,7 @@ impl<F: Send, T> Body<T> for AsyncBody<F> {
             // return) none of its code is still running.
             self.complete();
             if let Some(scheduler) = core.scheduler() {
-                scheduler.finished_elsewhere(self.registration.get());
+                scheduler.ended_elsewhere(self.registration.get());
             }
         }
     }
@@ -651,22 +650,22 @@ impl<F> AsyncBody<F> {
     /// handle is left at all).
     fn complete_catching(&self) -> Result<(), Error> {
         let dropped = panic::catch(|| {
-            self.body.with_mut(|slot| {
-                /// Leaves the slot `None` even if the body's destructor unwinds, so it is never
+            self.body.with_mut(|body_cell| {
+                /// Leaves the body `None` even if the body's destructor unwinds, so it is never
                 /// dropped twice.
                 struct EmptyOnExit<F>(*mut Option<F>);
                 impl<F> Drop for EmptyOnExit<F> {
                     fn drop(&mut self) {
-                        // SAFETY: the pointer is the slot we hold the run right for; its old
+                        // SAFETY: the pointer is the body we hold the run right for; its old
                         // contents were just dropped in place, so overwriting without dropping
                         // them again is right.
                         unsafe { core::ptr::write(self.0, None) };
                     }
                 }
-                let _empty = EmptyOnExit(slot);
+                let _empty = EmptyOnExit(body_cell);
                 // SAFETY: the caller holds the run right, so no other thread touches the body;
                 // `_empty` then overwrites the dropped value, so it is dropped exactly once.
-                if let Some(body) = unsafe { &mut *slot } {
+                if let Some(body) = unsafe { &mut *body_cell } {
                     // SAFETY: as above: dropped in place, never moved, never used again.
                     unsafe { core::ptr::drop_in_place(body) };
                 }
@@ -763,9 +762,9 @@ where
         let waker = waker(self.handle(this));
         let mut cx = Context::from_waker(&waker);
         let polled = panic::catch(|| {
-            self.body.body.with_mut(|slot| {
+            self.body.body.with_mut(|body_cell| {
                 // SAFETY: this thread holds `RUNNING`, so it alone touches the body.
-                let body = unsafe { &mut *slot };
+                let body = unsafe { &mut *body_cell };
                 match body {
                     Some(body) => {
                         // SAFETY: the body lives inside the `Arc` allocation and is never moved

@@ -82,7 +82,7 @@ fn a_closure_run_in_place_is_counted_once_and_its_queued_copy_is_a_no_op() {
     );
     assert!(future.run_here());
     assert!(!future.run_here(), "claimed once");
-    assert_eq!(queue.finished_elsewhere(), 1);
+    assert_eq!(queue.ended_elsewhere(), 1);
     assert_eq!(task.run(|| {}), RunOutcome::RanElsewhere);
     assert_eq!(ran.load(Ordering::SeqCst), 1);
 }
@@ -229,12 +229,12 @@ fn a_watch_wakes_a_suspended_task() {
     assert!(woken.cancel());
     assert!(future.cancelled());
     assert!(
-        !watch.is_finished(),
+        !watch.is_dropped(),
         "the registered waker still holds the task"
     );
     drop(future);
     drop(registered_waker.lock().unwrap().take());
-    assert!(watch.is_finished());
+    assert!(watch.is_dropped());
 }
 
 #[test]
@@ -246,7 +246,7 @@ fn freeing_an_unfinished_async_task_counts_it_finished() {
     assert_eq!(queue.run_all(), 0);
     drop(future);
     drop(waker.lock().unwrap().take()); // the last handle: nothing can wake it now
-    assert_eq!(queue.finished_elsewhere(), 1);
+    assert_eq!(queue.ended_elsewhere(), 1);
 }
 
 /// Records where it was polled; its destructor checks it was not moved.

@@ -20,14 +20,14 @@ use std::time::Instant;
 use betterconcurrent_core::blocking::{park_plain, BlockingHook};
 use betterconcurrent_core::sync::Arc;
 
-use crate::pool::Shared;
+use crate::pool::Pool;
 
 /// How deep in-place runs may nest on one thread before waits fall back to compensation.
 pub const MAX_RUN_HERE_DEPTH: usize = 16;
 
 /// The [`BlockingHook`] installed on every pool thread.
 pub(crate) struct PoolThreadHook {
-    shared: Arc<Shared>,
+    pool: Arc<Pool>,
     depth: Cell<usize>,
     /// The worker's may-block mark from before the outermost in-place run (which, being a
     /// closure, may block outside the pool's view: see `worker`).
@@ -35,9 +35,9 @@ pub(crate) struct PoolThreadHook {
 }
 
 impl PoolThreadHook {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(pool: Arc<Pool>) -> Self {
         Self {
-            shared,
+            pool,
             depth: Cell::new(0),
             outer_may_block: Cell::new(false),
         }
@@ -46,9 +46,9 @@ impl PoolThreadHook {
 
 impl BlockingHook for PoolThreadHook {
     fn begin_run_here(&self, scheduler: &dyn Any) -> bool {
-        let own_pool = std::ptr::addr_eq(scheduler, Arc::as_ptr(&self.shared));
-        if own_pool && self.depth.get() < MAX_RUN_HERE_DEPTH && self.shared.may_run_work() {
-            let may_block = crate::worker::set_may_block(&self.shared, true);
+        let own_pool = std::ptr::addr_eq(scheduler, Arc::as_ptr(&self.pool));
+        if own_pool && self.depth.get() < MAX_RUN_HERE_DEPTH && self.pool.may_run_work() {
+            let may_block = crate::worker::set_may_block(&self.pool, true);
             if self.depth.get() == 0 {
                 self.outer_may_block.set(may_block);
             }
@@ -62,23 +62,23 @@ impl BlockingHook for PoolThreadHook {
     fn end_run_here(&self) {
         self.depth.set(self.depth.get() - 1);
         if self.depth.get() == 0 {
-            crate::worker::set_may_block(&self.shared, self.outer_may_block.get());
+            crate::worker::set_may_block(&self.pool, self.outer_may_block.get());
         }
     }
 
     fn mark_may_block(&self, may_block: bool) -> bool {
-        crate::worker::set_may_block(&self.shared, may_block)
+        crate::worker::set_may_block(&self.pool, may_block)
     }
 
     fn park(&self, deadline: Option<Instant>) -> bool {
         // A task in this worker's LIFO slot must not wait for the wait to end (it may be what
         // the wait is for): make it stealable first.
-        crate::worker::flush_lifo(&self.shared);
+        crate::worker::flush_lifo(&self.pool);
         // Nor may its prepaid share of the pool's count wait for it (see `pool`).
-        crate::worker::with_own_slot(&self.shared, |slot| self.shared.return_prepaid(slot));
-        self.shared.thread_blocked();
+        crate::worker::with_own_record(&self.pool, |record| self.pool.return_share(record));
+        self.pool.thread_blocked();
         let in_time = park_plain(deadline);
-        self.shared.thread_unblocked();
+        self.pool.thread_unblocked();
         in_time
     }
 }

@@ -11,7 +11,7 @@ use betterconcurrent_core::task::Task;
 use betterconcurrent_core::{Error, Future, SubmitError};
 
 use crate::map::{Map, MapOptions};
-use crate::pool::{Builder, Shared};
+use crate::pool::{Builder, Pool};
 use crate::stats::Stats;
 use crate::worker;
 
@@ -33,7 +33,7 @@ use crate::worker;
 /// ```
 #[derive(Clone)]
 pub struct Executor {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) pool: Arc<Pool>,
 }
 
 impl fmt::Debug for Executor {
@@ -48,7 +48,7 @@ impl fmt::Debug for Executor {
 impl PartialEq for Executor {
     /// Two handles are equal if they reach the same pool.
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
+        Arc::ptr_eq(&self.pool, &other.pool)
     }
 }
 
@@ -57,14 +57,14 @@ impl Eq for Executor {}
 impl Executor {
     /// The pool whose task is running on this thread, if any.
     pub fn current() -> Option<Executor> {
-        worker::current_pool().map(|shared| Executor { shared })
+        worker::current_pool().map(|pool| Executor { pool })
     }
 
     /// The pool that made `future`, if it still exists (a future does not keep its pool alive,
     /// as in the Python original's weak reference). `None` for futures made with `Future::new`.
     pub fn of<T>(future: &Future<T>) -> Option<Executor> {
-        let shared = future.executor_as(Shared::upgrade)??;
-        Some(Executor { shared })
+        let pool = future.executor_as(Pool::upgrade)??;
+        Some(Executor { pool })
     }
 
     /// Run `work` on a pool thread; returns the future of its result.
@@ -77,8 +77,8 @@ impl Executor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (task, future) = Task::from_closure(work, Some(self.shared.scheduler()));
-        self.shared.submit(task)?;
+        let (task, future) = Task::from_closure(work, Some(self.pool.scheduler()));
+        self.pool.submit(task)?;
         Ok(future)
     }
 
@@ -119,7 +119,7 @@ impl Executor {
     where
         F: FnOnce(&Executor) + Send + 'static,
     {
-        self.shared
+        self.pool
             .submit(Task::detached(move || worker::with_current_executor(work)))
     }
 
@@ -148,8 +148,8 @@ impl Executor {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, future) = Task::from_async(body, self.shared.scheduler());
-        self.shared.submit(task)?;
+        let (task, future) = Task::from_async(body, self.pool.scheduler());
+        self.pool.submit(task)?;
         Ok(future)
     }
 
@@ -201,7 +201,7 @@ impl Executor {
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        Map::start(self.shared.clone(), f, items.into_iter(), options)
+        Map::start(self.pool.clone(), f, items.into_iter(), options)
     }
 
     /// Block until every task, and every subtask tasks keep submitting, has finished (suspended
@@ -234,16 +234,16 @@ impl Executor {
     /// assert_eq!(counter.load(Ordering::SeqCst), 100);
     /// ```
     pub fn join(&self) -> Result<(), Error> {
-        self.shared.wait_idle_until(None)?;
-        self.shared.shutdown(true, false);
+        self.pool.wait_idle_until(None)?;
+        self.pool.shutdown(true, false);
         Ok(())
     }
 
     /// As [`join`](Self::join), but gives up with [`Error::Timeout`] after `timeout`; the pool is
     /// then left open and running.
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
-        self.shared.wait_idle_until(deadline_after(timeout))?;
-        self.shared.shutdown(true, false);
+        self.pool.wait_idle_until(deadline_after(timeout))?;
+        self.pool.shutdown(true, false);
         Ok(())
     }
 
@@ -268,17 +268,17 @@ impl Executor {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        self.shared.stats()
+        self.pool.stats()
     }
 
     /// Block until every task and subtask has finished, but keep the pool open for more work.
     pub fn wait_idle(&self) -> Result<(), Error> {
-        self.shared.wait_idle_until(None)
+        self.pool.wait_idle_until(None)
     }
 
     /// As [`wait_idle`](Self::wait_idle), but gives up with [`Error::Timeout`] after `timeout`.
     pub fn wait_idle_timeout(&self, timeout: Duration) -> Result<(), Error> {
-        self.shared.wait_idle_until(deadline_after(timeout))
+        self.pool.wait_idle_until(deadline_after(timeout))
     }
 
     /// Stop accepting work, as Python's `Executor.shutdown`. Safe to call more than once.
@@ -294,17 +294,17 @@ impl Executor {
     ///   ending unrun, it does not wait (a thread cannot wait for itself). On another pool's
     ///   thread the wait counts as blocked there, so that pool starts a spare thread if needed.
     pub fn shutdown(&self, wait: bool, cancel_futures: bool) {
-        self.shared.shutdown(wait, cancel_futures);
+        self.pool.shutdown(wait, cancel_futures);
     }
 
     /// The most threads this pool starts.
     pub fn max_workers(&self) -> usize {
-        self.shared.max_workers()
+        self.pool.max_workers()
     }
 
     /// How many threads this pool has started so far.
     pub fn thread_count(&self) -> usize {
-        self.shared.thread_count()
+        self.pool.thread_count()
     }
 }
 
@@ -357,9 +357,9 @@ impl ThreadPoolExecutor {
         Builder::default()
     }
 
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+    pub(crate) fn from_pool(pool: Arc<Pool>) -> Self {
         Self {
-            executor: Executor { shared },
+            executor: Executor { pool },
         }
     }
 

@@ -18,7 +18,6 @@ mod executor;
 mod map;
 mod pool;
 mod queue;
-mod registry;
 mod sleep;
 mod stats;
 mod wait;

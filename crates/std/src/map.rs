@@ -16,7 +16,7 @@ use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::task::Task;
 use betterconcurrent_core::{Error, Future, SubmitError};
 
-use crate::pool::Shared;
+use crate::pool::Pool;
 
 /// Options of [`Executor::map_with`](crate::Executor::map_with).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,20 +30,20 @@ pub struct MapOptions {
 }
 
 /// A task's value, moved out by the one `Map` that owns the task's future.
-type Slot<T> = Mutex<Option<T>>;
+type Owned<T> = Mutex<Option<T>>;
 
 /// The iterator of results of [`Executor::map`](crate::Executor::map), in
 /// input order. Dropping it cancels the tasks that have not started.
 pub struct Map<I: Iterator, F, T> {
-    shared: Arc<Shared>,
+    pool: Arc<Pool>,
     f: Arc<F>,
     items: Fuse<I>,
     /// Submitted tasks in input order; an `Err` holds the place of an item that could not be
     /// submitted (the pool shut down meanwhile).
-    window: VecDeque<Result<Future<Slot<T>>, SubmitError>>,
+    window: VecDeque<Result<Future<Owned<T>>, SubmitError>>,
     buffersize: Option<NonZeroUsize>,
     deadline: Option<Instant>,
-    finished: bool,
+    exhausted: bool,
 }
 
 impl<I, F, T> Map<I, F, T>
@@ -54,19 +54,19 @@ where
     T: Send + 'static,
 {
     pub(crate) fn start(
-        shared: Arc<Shared>,
+        pool: Arc<Pool>,
         f: F,
         items: I,
         options: MapOptions,
     ) -> Result<Self, SubmitError> {
         let mut map = Map {
-            shared,
+            pool,
             f: Arc::new(f),
             items: items.fuse(),
             window: VecDeque::new(),
             buffersize: options.buffersize,
             deadline: options.timeout.and_then(deadline_after),
-            finished: false,
+            exhausted: false,
         };
         let limit = options.buffersize.map_or(usize::MAX, NonZeroUsize::get);
         while map.window.len() < limit {
@@ -81,21 +81,21 @@ where
         Ok(map)
     }
 
-    fn submit(&self, item: I::Item) -> Result<Future<Slot<T>>, SubmitError> {
+    fn submit(&self, item: I::Item) -> Result<Future<Owned<T>>, SubmitError> {
         let f = self.f.clone();
         let (task, future) = Task::from_closure(
             move || Mutex::new(Some(f(item))),
-            Some(self.shared.scheduler()),
+            Some(self.pool.scheduler()),
         );
-        self.shared.submit(task)?;
+        self.pool.submit(task)?;
         Ok(future)
     }
 }
 
 impl<I: Iterator, F, T> Map<I, F, T> {
     /// Stop: cancel every task in the window that has not started.
-    fn finish(&mut self) {
-        self.finished = true;
+    fn stop(&mut self) {
+        self.exhausted = true;
         for future in self.window.drain(..).flatten() {
             future.cancel();
         }
@@ -112,11 +112,11 @@ where
     type Item = Result<T, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished {
+        if self.exhausted {
             return None;
         }
         let Some(head) = self.window.pop_front() else {
-            self.finished = true;
+            self.exhausted = true;
             return None;
         };
         let outcome = match head {
@@ -129,7 +129,7 @@ where
                     }
                 };
                 match outcome {
-                    Ok(slot) => match lock(slot).take() {
+                    Ok(owned) => match lock(owned).take() {
                         Some(value) => Ok(value),
                         None => unreachable!("only this Map takes a value out of its task"),
                     },
@@ -142,7 +142,7 @@ where
             }
         };
         if outcome.is_err() {
-            self.finish();
+            self.stop();
             return Some(outcome);
         }
         // The result left the window; only now may the next item enter it.
@@ -158,7 +158,7 @@ where
 
 impl<I: Iterator, F, T> Drop for Map<I, F, T> {
     fn drop(&mut self) {
-        self.finish();
+        self.stop();
     }
 }
 
@@ -168,7 +168,7 @@ impl<I: Iterator, F, T> fmt::Debug for Map<I, F, T> {
             .field("in_flight", &self.window.len())
             .field("buffersize", &self.buffersize)
             .field("deadline", &self.deadline)
-            .field("finished", &self.finished)
+            .field("exhausted", &self.exhausted)
             .finish()
     }
 }

@@ -20,7 +20,7 @@ mod model {
     use betterconcurrent_core::sync::Arc;
     use crossbeam_deque::Steal;
 
-    type Shared<T> = Arc<Mutex<VecDeque<T>>>;
+    type SharedQueue<T> = Arc<Mutex<VecDeque<T>>>;
 
     /// The shared FIFO queue.
     pub(crate) struct Injector<T>(Mutex<VecDeque<T>>);
@@ -54,7 +54,7 @@ mod model {
     }
 
     /// A worker's own LIFO deque.
-    pub(crate) struct Worker<T>(Shared<T>);
+    pub(crate) struct Worker<T>(SharedQueue<T>);
 
     impl<T> Worker<T> {
         pub(crate) fn new_lifo() -> Self {
@@ -79,7 +79,7 @@ mod model {
     }
 
     /// Another thread's handle on a worker's deque.
-    pub(crate) struct Stealer<T>(Shared<T>);
+    pub(crate) struct Stealer<T>(SharedQueue<T>);
 
     impl<T> Stealer<T> {
         pub(crate) fn steal(&self) -> Steal<T> {

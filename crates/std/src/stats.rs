@@ -4,7 +4,7 @@
 //! Event counters (tasks completed, panicked, steal operations, polls) are kept per worker, each on its own
 //! cache line and written only by its worker, so counting adds no contended atomic to the
 //! submit/poll/complete path; `stats()` sums them. Spare (compensating) threads share one extra
-//! slot, written with read-modify-writes. The gauges (queued, running, idle, ...) are read from
+//! record, written with read-modify-writes. The gauges (queued, running, idle, ...) are read from
 //! the pool's own state when the snapshot is taken; they are a moment's picture of a moving
 //! pool, not a consistent cut.
 //!
@@ -49,8 +49,8 @@ pub struct Stats {
     /// Times a thread took work (one task, or a batch into its own queue) from the shared
     /// queue or another worker's queue.
     pub steals: u64,
-    /// Per worker slot (one per worker thread started, in start order; the last entry is the
-    /// slot spare threads and outside threads share), the same event counters.
+    /// Per worker record (one per worker thread started, in start order; the last entry is the
+    /// record spare threads and outside threads share), the same event counters.
     pub per_worker: Vec<WorkerStats>,
 }
 
@@ -68,21 +68,17 @@ pub struct WorkerStats {
     pub polls: u64,
 }
 
-/// One worker slot's counters, alone on its cache line.
+/// One worker record's counters, alone on its cache line.
 #[derive(Debug)]
 #[repr(align(128))]
 pub(crate) struct WorkerCounters {
-    /// False for the spare threads' shared slot: then increments are read-modify-writes.
+    /// False for the spare threads' shared record: then increments are read-modify-writes.
     exclusive: bool,
     polls_started: AtomicUsize,
     polls_ended: AtomicUsize,
     completed: AtomicUsize,
     panicked: AtomicUsize,
     steals: AtomicUsize,
-    /// The worker's prepaid share of the pool's `outstanding` count (see `pool`'s accounting):
-    /// counted there, not yet used by a submit nor given back. Written only by the slot's own
-    /// worker (exclusive slots only); read by `stats()` to report the true count.
-    prepaid: AtomicUsize,
 }
 
 /// Which counter to bump.
@@ -104,31 +100,10 @@ impl WorkerCounters {
             completed: AtomicUsize::new(0),
             panicked: AtomicUsize::new(0),
             steals: AtomicUsize::new(0),
-            prepaid: AtomicUsize::new(0),
         }
     }
 
-    /// Whether this slot belongs to one worker (not the spares' shared slot): only then does it
-    /// keep a prepaid share.
-    pub(crate) fn is_exclusive(&self) -> bool {
-        self.exclusive
-    }
-
-    /// The prepaid share (see `prepaid`).
-    pub(crate) fn prepaid(&self) -> usize {
-        self.prepaid.load(Ordering::Relaxed)
-    }
-
-    /// Set the prepaid share; only the slot's own worker calls this.
-    pub(crate) fn set_prepaid(&self, prepaid: usize) {
-        debug_assert!(
-            self.exclusive,
-            "only a worker's own slot keeps a prepaid share"
-        );
-        self.prepaid.store(prepaid, Ordering::Relaxed);
-    }
-
-    /// Count one `event`. Only the slot's own worker calls this on an exclusive slot, so a plain
+    /// Count one `event`. Only the record's own worker calls this on an exclusive record, so a plain
     /// load and store suffice there (readers only need each value to be one that was written).
     pub(crate) fn count(&self, event: Event) {
         if !cfg!(feature = "stats") {
@@ -148,7 +123,7 @@ impl WorkerCounters {
         }
     }
 
-    /// Polls in progress on this slot.
+    /// Polls in progress on this record.
     pub(crate) fn running(&self) -> usize {
         // Ended is read first: a poll that ends between the two loads is then counted as not
         // running, never as a negative.

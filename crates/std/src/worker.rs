@@ -11,7 +11,7 @@
 //! into the deque, since what is there may be what the code waits for.
 //!
 //! Search order: the worker's LIFO slot (the newest subtask, still hot in cache), its own deque
-//! (LIFO), then a batch from the shared injector, then stealing from the other workers' deques.
+//! (LIFO), then a batch from the pool injector, then stealing from the other workers' deques.
 //! With nothing found the worker gives its prepaid share back and sleeps (see `sleep`).
 //!
 //! Spare threads (started while every thread is blocked in a wait, see `blocking`) run the same
@@ -28,7 +28,7 @@ use betterconcurrent_core::task::{Task, TaskKind};
 
 use crate::blocking::PoolThreadHook;
 use crate::executor::Executor;
-use crate::pool::{Shared, WorkerSlot};
+use crate::pool::{Pool, WorkerRecord};
 use crate::sleep::Recheck;
 
 /// What the current thread is, if it is a pool thread.
@@ -48,9 +48,9 @@ struct WorkerContext {
     /// The code running on this thread may block outside the pool's view (a closure, or a
     /// closure run in place by a blocking wait): submits skip the hidden LIFO slot (module docs).
     may_block: Cell<bool>,
-    /// This thread's slot in the pool (its counters, prepaid share and registry shard; the shared
-    /// slot for a spare), held so that the per-task paths need no lookup.
-    slot: Arc<WorkerSlot>,
+    /// This thread's record in the pool (its counters, prepaid share and registry shard; the
+    /// shared record for a spare), held so that the per-task paths need no lookup.
+    record: Arc<WorkerRecord>,
 }
 
 /// See `WorkerContext::lifo_runs`.
@@ -62,10 +62,10 @@ thread_local! {
     static CURRENT: RefCell<Option<WorkerContext>> = RefCell::new(None);
 }
 
-/// Put `task` in the current thread's LIFO slot if this thread is a worker of `shared`'s pool
+/// Put `task` in the current thread's LIFO slot if this thread is a worker of `pool`'s pool
 /// (the slot's previous task goes to the deque: then `Ok(true)`, other workers may steal it);
 /// otherwise hand the task back.
-pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<bool, Task> {
+pub(crate) fn push_local(pool: &Pool, task: Task) -> Result<bool, Task> {
     CURRENT.with(|current| match &*current.borrow() {
         Some(WorkerContext {
             executor: own,
@@ -73,7 +73,7 @@ pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<bool, Task> {
             lifo,
             may_block,
             ..
-        }) if std::ptr::eq(&*own.shared, shared) => {
+        }) if std::ptr::eq(&*own.pool, pool) => {
             if may_block.get() {
                 deque.push(task);
                 return Ok(true);
@@ -95,7 +95,7 @@ pub(crate) fn push_local(shared: &Shared, task: Task) -> Result<bool, Task> {
 /// callbacks). Entering such code also empties the LIFO slot into the deque and wakes a sleeper
 /// for it: the code may wait, by means the pool cannot see, for the very task an async body
 /// left there.
-pub(crate) fn set_may_block(shared: &Shared, may_block: bool) -> bool {
+pub(crate) fn set_may_block(pool: &Pool, may_block: bool) -> bool {
     let (previous, flushed) = CURRENT.with(|current| match &*current.borrow() {
         Some(context) => (
             context.may_block.replace(may_block),
@@ -104,17 +104,17 @@ pub(crate) fn set_may_block(shared: &Shared, may_block: bool) -> bool {
         None => (false, false),
     });
     if flushed {
-        shared.sleep.notify_one();
+        pool.sleep.notify_one();
     }
     previous
 }
 
 /// Move the current worker's LIFO task to its deque, where other threads can take it, and wake
 /// a sleeper for it: called before the thread blocks.
-pub(crate) fn flush_lifo(shared: &Shared) {
+pub(crate) fn flush_lifo(pool: &Pool) {
     let flushed = CURRENT.with(|current| current.borrow().as_ref().is_some_and(flush_lifo_of));
     if flushed {
-        shared.sleep.notify_one();
+        pool.sleep.notify_one();
     }
 }
 
@@ -133,18 +133,18 @@ fn flush_lifo_of(context: &WorkerContext) -> bool {
     }
 }
 
-/// Call `work` with the current thread's slot if it is one of `shared`'s threads.
-pub(crate) fn with_own_slot<R>(shared: &Shared, work: impl FnOnce(&WorkerSlot) -> R) -> Option<R> {
+/// Call `work` with the current thread's record if it is one of `pool`'s threads.
+pub(crate) fn with_own_record<R>(pool: &Pool, work: impl FnOnce(&WorkerRecord) -> R) -> Option<R> {
     CURRENT.with(|current| {
         let current = current.borrow();
         let context = current.as_ref()?;
-        std::ptr::eq(&*context.executor.shared, shared).then(|| work(&context.slot))
+        std::ptr::eq(&*context.executor.pool, pool).then(|| work(&context.record))
     })
 }
 
 /// The pool the current thread works for, if it is a pool thread.
-pub(crate) fn current_pool() -> Option<Arc<Shared>> {
-    CURRENT.with(|current| Some(current.borrow().as_ref()?.executor.shared.clone()))
+pub(crate) fn current_pool() -> Option<Arc<Pool>> {
+    CURRENT.with(|current| Some(current.borrow().as_ref()?.executor.pool.clone()))
 }
 
 /// Call `work` with the handle of the pool the current thread works for, without cloning it
@@ -162,31 +162,31 @@ pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
     })
 }
 
-/// Whether the current thread runs code of `shared`'s tasks: it is one of the pool's threads,
+/// Whether the current thread runs code of `pool`'s tasks: it is one of the pool's threads,
 /// or it is ending queued tasks of the pool unrun (their destructors run here, see
 /// [`EndingTasks`]). Such a thread must not wait for the pool's work or threads: it would wait
 /// for itself.
-pub(crate) fn runs_tasks_of(shared: &Shared) -> bool {
-    with_own_slot(shared, |_| ()).is_some()
-        || ENDING_TASKS_OF.with(|ending| std::ptr::eq(ending.get(), shared))
+pub(crate) fn runs_tasks_of(pool: &Pool) -> bool {
+    with_own_record(pool, |_| ()).is_some()
+        || ENDING_TASKS_OF.with(|ending| std::ptr::eq(ending.get(), pool))
 }
 
 thread_local! {
     /// The pool whose tasks this thread is ending unrun, or null. (Only compared, never
     /// dereferenced.)
     #[allow(clippy::missing_const_for_thread_local)]
-    static ENDING_TASKS_OF: Cell<*const Shared> = Cell::new(std::ptr::null());
+    static ENDING_TASKS_OF: Cell<*const Pool> = Cell::new(std::ptr::null());
 }
 
 /// Marks the current thread as ending a pool's tasks unrun (see [`runs_tasks_of`]) until
 /// dropped.
 pub(crate) struct EndingTasks {
-    previous: *const Shared,
+    previous: *const Pool,
 }
 
 impl EndingTasks {
-    pub(crate) fn of(shared: &Shared) -> Self {
-        let previous = ENDING_TASKS_OF.with(|ending| ending.replace(shared));
+    pub(crate) fn of(pool: &Pool) -> Self {
+        let previous = ENDING_TASKS_OF.with(|ending| ending.replace(pool));
         Self { previous }
     }
 }
@@ -197,53 +197,51 @@ impl Drop for EndingTasks {
     }
 }
 
-/// The body of a pool thread: a worker with its deque and its own slot, or a spare without a
-/// deque, on the shared slot.
-pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: Arc<WorkerSlot>) {
+/// The body of a pool thread: a worker with its deque and its own record, or a spare without a
+/// deque, on the shared record.
+pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<WorkerRecord>) {
     let spare = deque.is_none();
     // Registered before the initializer, so that code it runs (or drops) knows this thread is a
     // worker and never joins it.
     CURRENT.with(|current| {
         *current.borrow_mut() = Some(WorkerContext {
-            executor: Executor {
-                shared: shared.clone(),
-            },
+            executor: Executor { pool: pool.clone() },
             deque,
             lifo: Cell::new(None),
             lifo_runs: Cell::new(0),
             may_block: Cell::new(false),
-            slot: slot.clone(),
+            record: record.clone(),
         })
     });
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
     // exits with the others once nothing is outstanding. The blocking hook is installed after
     // it: an initializer that blocks must not start spare threads (which would run it too).
-    shared.initialize_thread();
-    set_blocking_hook(Some(Rc::new(PoolThreadHook::new(shared.clone()))));
+    pool.initialize_thread();
+    set_blocking_hook(Some(Rc::new(PoolThreadHook::new(pool.clone()))));
     // Set when a spare retires: the retirement already took it off the counts.
     let retired = Cell::new(false);
     // Counted in the sleep module's `searching` (see `sleep`).
     let mut searching = false;
     'work: loop {
-        if let Some(task) = find_task(&shared, &slot) {
+        if let Some(task) = find_task(&pool, &record) {
             if searching {
                 searching = false;
-                stop_searching(&shared);
+                stop_searching(&pool);
             }
-            shared.execute(task, &slot);
+            pool.execute(task, &record);
             continue;
         }
         if !searching {
             // Nothing to run: give back this worker's prepaid share, so that `join` sees the
             // count fall to zero if this was the last work.
-            shared.return_prepaid(&slot);
+            pool.return_share(&record);
             searching = true;
-            shared.sleep.start_searching();
+            pool.sleep.start_searching();
         }
         // One searcher at a time spins a little before sleeping: a submitter that sees a
         // searcher wakes no one, so a burst of submits costs no wake-up per task. Only one, and
         // only briefly: on a machine with few cores, spinning threads delay the ones with work.
-        if !cfg!(feature = "loom") && shared.sleep.searching() == 1 {
+        if !cfg!(feature = "loom") && pool.sleep.searching() == 1 {
             for round in 0..SPIN_ROUNDS {
                 if round < SPIN_ROUNDS / 4 {
                     for _ in 0..(1 << round) {
@@ -254,33 +252,30 @@ pub(crate) fn run(shared: Arc<Shared>, deque: Option<Worker<Task>>, slot: Arc<Wo
                     // submit the next task may be waiting for this very core.
                     betterconcurrent_core::sync::blocking::thread::yield_now();
                 }
-                if let Some(task) = find_task(&shared, &slot) {
+                if let Some(task) = find_task(&pool, &record) {
                     searching = false;
-                    stop_searching(&shared);
-                    shared.execute(task, &slot);
+                    stop_searching(&pool);
+                    pool.execute(task, &record);
                     continue 'work;
                 }
             }
         }
-        let recheck = || match shared.recheck(spare) {
+        let recheck = || match pool.recheck(spare) {
             Recheck::Retire => {
                 retired.set(true);
                 Recheck::Exit
             }
             other => other,
         };
-        if !shared.sleep.sleep_until(recheck) {
+        if !pool.sleep.sleep_until(recheck) {
             break;
         }
     }
     set_blocking_hook(None);
-    shared.return_prepaid(&slot);
+    pool.return_share(&record);
     CURRENT.with(|current| current.borrow_mut().take());
     if !retired.get() {
-        if spare {
-            shared.spare_exited();
-        }
-        shared.thread_exited();
+        pool.thread_exited(spare);
     }
 }
 
@@ -291,27 +286,27 @@ const SPIN_ROUNDS: u32 = 32;
 
 /// A searching worker found a task: if it was the last searcher and more tasks are queued, wake
 /// another worker for them (they were queued while a searcher made the submitters wake no one).
-fn stop_searching(shared: &Shared) {
-    if shared.sleep.stop_searching() && shared.has_queued() {
-        shared.sleep.notify_one();
+fn stop_searching(pool: &Pool) {
+    if pool.sleep.stop_searching() && pool.has_queued() {
+        pool.sleep.notify_one();
     }
 }
 
 /// The next task for this thread (see `search`), with the thread marked for what it will run:
 /// a closure may block outside the pool's view (module docs).
-fn find_task(shared: &Shared, slot: &WorkerSlot) -> Option<Task> {
+fn find_task(pool: &Pool, record: &WorkerRecord) -> Option<Task> {
     CURRENT.with(|current| {
         let current = current.borrow();
         let context = current.as_ref()?;
-        let task = search(shared, slot, context)?;
+        let task = search(pool, record, context)?;
         context.may_block.set(task.kind() != TaskKind::Async);
         Some(task)
     })
 }
 
 /// The next task for this thread: its LIFO slot, its own deque, then the injector, then the
-/// other workers. A task from elsewhere than its own deque counts as a steal in `slot`.
-fn search(shared: &Shared, slot: &WorkerSlot, context: &WorkerContext) -> Option<Task> {
+/// other workers. A task from elsewhere than its own deque counts as a steal in `record`.
+fn search(pool: &Pool, record: &WorkerRecord, context: &WorkerContext) -> Option<Task> {
     {
         let deque = context.deque.as_ref();
         if let Some(task) = context.lifo.take() {
@@ -332,26 +327,26 @@ fn search(shared: &Shared, slot: &WorkerSlot, context: &WorkerContext) -> Option
         loop {
             let mut retry = false;
             let from_injector = match deque {
-                Some(deque) => shared.injector.steal_batch_and_pop(deque),
-                None => shared.injector.steal(),
+                Some(deque) => pool.injector.steal_batch_and_pop(deque),
+                None => pool.injector.steal(),
             };
             match from_injector {
                 Steal::Success(task) => {
                     // The rest of a batch now sits in our deque, where a worker that re-checked
                     // the injector a moment ago did not see it: wake one to steal it.
                     if deque.is_some_and(|deque| !deque.is_empty()) {
-                        shared.sleep.notify_one();
+                        pool.sleep.notify_one();
                     }
-                    shared.count_steal(slot);
+                    pool.count_steal(record);
                     return Some(task);
                 }
                 Steal::Retry => retry = true,
                 Steal::Empty => {}
             }
-            for stealer in shared.stealers() {
+            for stealer in pool.stealers() {
                 match stealer.steal() {
                     Steal::Success(task) => {
-                        shared.count_steal(slot);
+                        pool.count_steal(record);
                         return Some(task);
                     }
                     Steal::Retry => retry = true,

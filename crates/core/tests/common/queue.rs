@@ -15,7 +15,7 @@ use betterconcurrent_core::task::{Schedule, SchedulerHandle, Task};
 /// See the module docs.
 pub struct Queue {
     tasks: Mutex<VecDeque<Task>>,
-    finished_elsewhere: AtomicUsize,
+    ended_elsewhere: AtomicUsize,
 }
 
 impl Schedule for Queue {
@@ -27,8 +27,8 @@ impl Schedule for Queue {
         self
     }
 
-    fn finished_elsewhere(&self, _registered: Option<usize>) {
-        self.finished_elsewhere.fetch_add(1, Ordering::SeqCst);
+    fn ended_elsewhere(&self, _registered: Option<usize>) {
+        self.ended_elsewhere.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -36,7 +36,7 @@ impl Queue {
     pub fn new() -> Arc<Self> {
         Arc::new(Queue {
             tasks: Mutex::new(VecDeque::new()),
-            finished_elsewhere: AtomicUsize::new(0),
+            ended_elsewhere: AtomicUsize::new(0),
         })
     }
 
@@ -59,15 +59,15 @@ impl Queue {
     pub fn run_all(&self) -> usize {
         let mut finished = 0;
         while let Some(task) = self.pop() {
-            if task.run(|| {}).finished() {
+            if task.run(|| {}).ended() {
                 finished += 1;
             }
         }
         finished
     }
 
-    /// Tasks counted finished through `Schedule::finished_elsewhere`.
-    pub fn finished_elsewhere(&self) -> usize {
-        self.finished_elsewhere.load(Ordering::SeqCst)
+    /// Tasks counted finished through `Schedule::ended_elsewhere`.
+    pub fn ended_elsewhere(&self) -> usize {
+        self.ended_elsewhere.load(Ordering::SeqCst)
     }
 }

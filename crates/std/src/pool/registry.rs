@@ -12,7 +12,7 @@
 //!   accepted task is reached.
 //! - **Forget when it ends**, in O(1): whoever counts an async task finished forgets its entry
 //!   (a worker whose run reports it finished, the drain that ends it unrun, a refused submit, and
-//!   the cell freed unfinished, through `Schedule::finished_elsewhere`). A finished task's entry
+//!   the cell freed unfinished, through `Schedule::ended_elsewhere`). A finished task's entry
 //!   is gone, so the registry keeps no memory per finished task: the weak handle was the last
 //!   thing keeping its cell's allocation, and a shard gives its storage back as it empties
 //!   (below).
@@ -21,7 +21,7 @@
 //!   handle upgraded there may be the last one, whose drop runs the task's destructors.
 //!
 //! Shards keep concurrent submits and completions apart: a worker registers in the shard of
-//! its own slot (`WorkerSlot::registry_shard`), spare and outside threads in shard 0, so the
+//! its own record (`WorkerRecord::registry_shard`), spare and outside threads in shard 0, so the
 //! submit path takes a lock only its worker and the completions of its tasks contend for, never
 //! a pool-wide one. An entry number is `key * shards + shard`, so forgetting it needs no search.
 //!
@@ -65,7 +65,7 @@ impl Registry {
         }
     }
 
-    /// The shard of the worker whose thread is the `index`-th started (see `WorkerSlot`); shard
+    /// The shard of the worker whose thread is the `index`-th started (see `WorkerRecord`); shard
     /// 0 is for spare and outside threads.
     pub(crate) fn shard_of_worker(&self, index: usize) -> usize {
         // `new` makes at least two shards (a pool has at least one worker).

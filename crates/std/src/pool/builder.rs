@@ -1,0 +1,146 @@
+//! [`Builder`], the options of a [`ThreadPoolExecutor`] (Python's constructor arguments), and
+//! [`BuildError`], why a pool could not be built.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::sync::atomic::AtomicUsize as GlobalCounter;
+
+use betterconcurrent_core::sync::Arc;
+
+use super::threads::{Initializer, Threads};
+use super::Pool;
+use crate::executor::ThreadPoolExecutor;
+
+/// The largest `max_workers` a pool accepts: 2^22, Linux's `PID_MAX_LIMIT` on 64-bit targets,
+/// beyond which no process can have threads. A larger value is an error
+/// ([`BuildError::TooManyWorkers`]), not a promise the OS cannot keep.
+pub const MAX_WORKERS: usize = 1 << 22;
+
+/// Why a pool could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `max_workers` was 0; a pool needs at least one thread (Python raises `ValueError`).
+    ZeroWorkers,
+    /// The thread name prefix contains a NUL byte, which no OS thread name may hold.
+    NulInThreadName,
+    /// `max_workers` was above [`MAX_WORKERS`].
+    TooManyWorkers {
+        /// What was asked for.
+        requested: usize,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::ZeroWorkers => f.write_str("max_workers must be greater than 0"),
+            BuildError::NulInThreadName => {
+                f.write_str("the thread name prefix must not contain a NUL byte")
+            }
+            BuildError::TooManyWorkers { requested } => write!(
+                f,
+                "max_workers must be at most {MAX_WORKERS} (asked for {requested})"
+            ),
+        }
+    }
+}
+
+impl StdError for BuildError {}
+
+/// Python's default: `min(32, os.process_cpu_count() + 4)`.
+fn default_max_workers() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    (cpus + 4).min(32)
+}
+
+/// Builds a [`ThreadPoolExecutor`] with Python's options.
+///
+/// ```
+/// use betterconcurrent_std::ThreadPoolExecutor;
+///
+/// let pool = ThreadPoolExecutor::builder()
+///     .max_workers(2)
+///     .thread_name_prefix("crawler")
+///     .initializer(|| -> Result<(), std::io::Error> { Ok(()) })
+///     .build()
+///     .unwrap();
+/// let future = pool.submit(|| std::thread::current().name().unwrap().to_owned()).unwrap();
+/// assert_eq!(future.result().unwrap(), "crawler_0");
+/// ```
+#[derive(Default)]
+#[must_use = "a Builder does nothing until `build` is called"]
+pub struct Builder {
+    max_workers: Option<usize>,
+    thread_name_prefix: Option<String>,
+    initializer: Option<Initializer>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("max_workers", &self.max_workers)
+            .field("thread_name_prefix", &self.thread_name_prefix)
+            .field("initializer", &self.initializer.is_some())
+            .finish()
+    }
+}
+
+impl Builder {
+    /// The most threads the pool starts. Default: `min(32, available parallelism + 4)`.
+    /// 0 makes [`build`](Builder::build) fail with [`BuildError::ZeroWorkers`], more than
+    /// [`MAX_WORKERS`] with [`BuildError::TooManyWorkers`]. Nothing is allocated per worker until
+    /// its thread starts.
+    pub fn max_workers(mut self, max_workers: usize) -> Self {
+        self.max_workers = Some(max_workers);
+        self
+    }
+
+    /// Threads are named `{prefix}_{n}`, `n` counting from 0. Default prefix:
+    /// `ThreadPoolExecutor-{k}`, `k` counting pools, as in Python.
+    pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.thread_name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Run `initializer` on each worker thread before its first task (Python's `initializer`;
+    /// capture what would be `initargs`). If it returns an error or panics, the pool becomes
+    /// broken: every queued and later task fails with [`Error::BrokenExecutor`](betterconcurrent_core::Error::BrokenExecutor), later submits
+    /// fail with [`SubmitError::Broken`](betterconcurrent_core::SubmitError::Broken), and the threads exit.
+    pub fn initializer<F, E>(mut self, initializer: F) -> Self
+    where
+        F: Fn() -> Result<(), E> + Send + Sync + 'static,
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        self.initializer = Some(Arc::new(move || initializer().map_err(Into::into)));
+        self
+    }
+
+    /// Build the pool. No thread starts until work is submitted.
+    pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
+        static POOLS: GlobalCounter = GlobalCounter::new(0);
+        let max_workers = self.max_workers.unwrap_or_else(default_max_workers);
+        if max_workers == 0 {
+            return Err(BuildError::ZeroWorkers);
+        }
+        if max_workers > MAX_WORKERS {
+            return Err(BuildError::TooManyWorkers {
+                requested: max_workers,
+            });
+        }
+        let thread_name_prefix = match self.thread_name_prefix {
+            Some(prefix) if prefix.contains('\0') => return Err(BuildError::NulInThreadName),
+            Some(prefix) => prefix,
+            None => format!(
+                "ThreadPoolExecutor-{}",
+                POOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
+        };
+        Ok(ThreadPoolExecutor::from_pool(Pool::new(Threads::new(
+            max_workers,
+            thread_name_prefix,
+            self.initializer,
+        ))))
+    }
+}

@@ -1,0 +1,582 @@
+//! The OS-thread pool behind [`ThreadPoolExecutor`]: [`Pool`], the state its handles and its
+//! threads share, made of one part per protocol, each in its own module with its protocol
+//! argued there:
+//!
+//! | part | module | protocol |
+//! | --- | --- | --- |
+//! | work accounting: `outstanding`, prepaid shares, waiting for zero | `accounting` | counted before the closing check, ended after completion |
+//! | threads: lazy start, idle reuse, spares and their cap, exit | `threads` | idle tokens, `alive`, compensation |
+//! | registry of unfinished async tasks | `registry` | registered before the closing check, forgotten when ended |
+//! | lifecycle: closing, cancelling, broken; waiters for convergence | `lifecycle` | `closing` vs the exit check; check-and-register under the waiters' lock |
+//! | idle workers sleeping and waking | `crate::sleep` | the searching count and wake-up tokens |
+//!
+//! This module composes them: submit (count, register, check closing, queue, claim or start a
+//! thread, wake a sleeper), running a queued task (count its end, forget it), ending queued work
+//! unrun, shutdown, and the pool's view of a blocked thread. The worker loop (`crate::worker`)
+//! calls these, never the parts' fields.
+//!
+//! # Worker records
+//!
+//! A worker's deque stealer, its event counters, its prepaid share and its registry shard are
+//! made when its thread starts and appended to `workers` (an append-only concurrent vector), so a
+//! pool costs memory and search time for the threads it has, not for `max_workers`. A record is
+//! pushed when its thread starts, never derived from a count, so no two live workers share one
+//! even after a failed start, which matters because a record holds state only its worker may
+//! write. Spare and outside threads share one more record (`shared_record`), which has no deque
+//! and no share. A thread holds its own record (its worker context keeps a handle), so the
+//! per-task paths never look one up.
+//!
+//! # Ending work the pool refuses or drops
+//!
+//! A task refused by a closing pool was never accepted: its count is undone *before* its work is
+//! dropped, so a destructor that drops the pool (whose drop waits for the count) does not wait
+//! for itself. Work ended unrun by the pool itself (drained by `shutdown(cancel_futures)` or a
+//! break) is counted ended after its drop, as every task is; while the pool drops it, the thread
+//! counts as running this pool's tasks (`worker::EndingTasks`), so waits on the pool from that
+//! destructor behave as they do on a worker (no self-wait).
+
+use std::any::Any;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use betterconcurrent_core::blocking::block_on_until;
+use betterconcurrent_core::sync::{Arc, Weak};
+use betterconcurrent_core::task::{Registration, RunOutcome, Schedule, SchedulerHandle, Task};
+use betterconcurrent_core::{Error, SubmitError};
+
+use crate::queue::{Injector, Stealer, Worker};
+use crate::sleep::{Recheck, Sleep};
+use crate::stats::{Event, Stats, WorkerCounters};
+use crate::worker;
+
+mod accounting;
+mod builder;
+mod lifecycle;
+mod registry;
+mod threads;
+
+use accounting::{Accounting, PrepaidShare};
+pub use builder::{BuildError, Builder, MAX_WORKERS};
+use lifecycle::{Lifecycle, Waiters};
+use registry::Registry;
+pub use threads::MAX_SPARE_THREADS;
+use threads::{Compensation, Threads};
+
+/// What a started worker thread owns in the pool (see the module docs' "Worker records"), or,
+/// without a deque, what spare and outside threads share.
+pub(crate) struct WorkerRecord {
+    /// The stealing side of the worker's deque (`None` for the shared record).
+    stealer: Option<Stealer<Task>>,
+    /// Its event counters, written only by that worker (the shared record's with
+    /// read-modify-writes).
+    counters: WorkerCounters,
+    /// Its prepaid share of the accounting (none in the shared record).
+    share: PrepaidShare,
+    /// The registry shard its thread registers async tasks in.
+    registry_shard: usize,
+}
+
+impl WorkerRecord {
+    fn new(stealer: Option<Stealer<Task>>, registry_shard: usize) -> Self {
+        let exclusive = stealer.is_some();
+        Self {
+            counters: WorkerCounters::new(exclusive),
+            share: PrepaidShare::new(exclusive),
+            stealer,
+            registry_shard,
+        }
+    }
+}
+
+/// What a wait for the pool waits for.
+#[derive(Clone, Copy)]
+enum Until {
+    /// No task outstanding (`wait_idle`, `join`).
+    Idle,
+    /// No task outstanding and every thread exited (`shutdown(wait = true)`).
+    Stopped,
+}
+
+/// A wait for the pool to reach a state (see `lifecycle`'s "Waiting").
+struct Quiescence<'a> {
+    pool: &'a Pool,
+    until: Until,
+}
+
+impl std::future::Future for Quiescence<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let pool = self.pool;
+        pool.waiters.poll_until(cx, || {
+            let idle = pool.accounting.is_zero();
+            match self.until {
+                Until::Idle => idle,
+                Until::Stopped => idle && pool.threads.alive() == 0,
+            }
+        })
+    }
+}
+
+/// The state shared by a pool's handles and its threads: the parts of the module docs' table.
+pub(crate) struct Pool {
+    /// This pool, for the paths that reach it by reference and must hand a thread its own
+    /// handle (`Schedule` takes `&self`).
+    this: Weak<Pool>,
+    /// What each task keeps to find this pool again (made once, cloned per task).
+    scheduler: SchedulerHandle,
+    accounting: Accounting,
+    threads: Threads,
+    registry: Registry,
+    lifecycle: Lifecycle,
+    waiters: Waiters,
+    pub(crate) sleep: Sleep,
+    pub(crate) injector: Injector<Task>,
+    /// One per started worker thread, in start order (see the module docs' "Worker records").
+    workers: boxcar::Vec<Arc<WorkerRecord>>,
+    /// The record of spare and outside threads.
+    shared_record: Arc<WorkerRecord>,
+}
+
+impl Pool {
+    fn new(threads: Threads) -> Arc<Pool> {
+        let registry = Registry::new(threads.max_workers());
+        Arc::new_cyclic(|this| Pool {
+            this: this.clone(),
+            scheduler: SchedulerHandle::new(this.clone()),
+            accounting: Accounting::default(),
+            threads,
+            registry,
+            lifecycle: Lifecycle::default(),
+            waiters: Waiters::default(),
+            sleep: Sleep::new(),
+            injector: Injector::new(),
+            workers: boxcar::Vec::new(),
+            shared_record: Arc::new(WorkerRecord::new(None, 0)),
+        })
+    }
+
+    /// The stealing sides of every started worker's deque.
+    pub(crate) fn stealers(&self) -> impl Iterator<Item = &Stealer<Task>> {
+        self.workers
+            .iter()
+            .filter_map(|(_, record)| record.stealer.as_ref())
+    }
+
+    /// Every record: the workers' in start order, then the shared one.
+    fn all_records(&self) -> impl Iterator<Item = &WorkerRecord> {
+        self.workers
+            .iter()
+            .map(|(_, record)| &**record)
+            .chain(std::iter::once(&*self.shared_record))
+    }
+
+    /// Wait until the pool reached `until` or `deadline` passed (false then), through the
+    /// current thread's blocking hook (see `lifecycle`'s "Waiting").
+    fn wait_for(&self, until: Until, deadline: Option<Instant>) -> bool {
+        block_on_until(Quiescence { pool: self, until }, deadline).is_some()
+    }
+
+    /// Accept a new task: count it, register it, refuse it if the pool is closing, then queue it.
+    pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
+        // Counted and registered before the closing check (see `accounting` and `registry`): a
+        // worker counts from its prepaid share (its task lands in its own queue), any other
+        // thread directly, with the fence that pairs with `closing`'s.
+        let from_share = worker::with_own_record(self, |record| {
+            self.registry.register(&task, record.registry_shard);
+            self.accounting.count_from_share(&record.share)
+        })
+        .unwrap_or_else(|| {
+            self.registry
+                .register(&task, self.shared_record.registry_shard);
+            false
+        });
+        if !from_share {
+            self.accounting.count_one();
+        }
+        if self.lifecycle.is_closing() {
+            let error = self.lifecycle.submit_error();
+            // Never accepted: undo its count before its work is dropped (module docs).
+            if from_share {
+                worker::with_own_record(self, |record| self.task_ended(record));
+            } else {
+                self.units_ended(1);
+            }
+            // Ended (not merely dropped), so the cell does not count itself unfinished later;
+            // nothing is left to count.
+            let entry = registry_entry(&task);
+            let _uncounted = task.cancel();
+            self.forget(entry);
+            return Err(error);
+        }
+        self.enqueue(task);
+        Ok(())
+    }
+
+    /// Queue a counted task where the current thread finds it fastest, then claim an idle worker
+    /// for it or start one (Python's `_adjust_thread_count`), and wake a sleeper.
+    fn enqueue(&self, task: Task) {
+        let stealable = match worker::push_local(self, task) {
+            Ok(pushed_to_deque) => pushed_to_deque,
+            Err(task) => {
+                self.injector.push(task);
+                true
+            }
+        };
+        // Once every worker has started there is no thread to start and no token to claim
+        // (Python's `_adjust_thread_count` stops there too): skip the shared counter.
+        if !self.threads.all_started() && !self.threads.claim_idle() {
+            self.start_worker();
+        }
+        // A task in the submitting worker's LIFO slot is that worker's to run: waking another
+        // for it would only find nothing to steal.
+        if stealable {
+            self.sleep.notify_one();
+        }
+    }
+
+    /// The handle a task keeps to this pool (for re-queueing and `Executor::of`).
+    pub(crate) fn scheduler(&self) -> SchedulerHandle {
+        self.scheduler.clone()
+    }
+
+    /// An owned handle to this pool, if it is still alive.
+    pub(crate) fn upgrade(&self) -> Option<Arc<Pool>> {
+        self.this.upgrade()
+    }
+
+    pub(crate) fn max_workers(&self) -> usize {
+        self.threads.max_workers()
+    }
+
+    pub(crate) fn thread_count(&self) -> usize {
+        self.threads.started()
+    }
+
+    /// Start one more worker thread if fewer than `max_workers` run.
+    fn start_worker(&self) {
+        // Reached from `submit` or `schedule`, whose callers hold the pool alive.
+        let Some(pool) = self.upgrade() else {
+            debug_assert!(false, "a pool reached by reference is alive");
+            return;
+        };
+        let Some(index) = self.threads.claim_worker() else {
+            return;
+        };
+        let deque = Worker::new_lifo();
+        let record = Arc::new(WorkerRecord::new(
+            Some(deque.stealer()),
+            self.registry.shard_of_worker(index),
+        ));
+        self.workers.push(record.clone());
+        let body = move || worker::run(pool, Some(deque), record);
+        if let Err(error) = self.threads.spawn(self.threads.worker_name(index), body) {
+            // The deque went with the closure: this record stays empty, and no one owns it.
+            self.waiters.wake_all();
+            if self.threads.worker_not_started() {
+                // With no thread at all, nothing would ever run the queue (our caller's task
+                // included, pushed before it got here): break the pool, which drains the
+                // queues, so no future waits forever.
+                self.mark_broken(format!("could not start a worker thread: {error}"));
+            }
+        }
+    }
+
+    /// Run the user's initializer on a new worker thread; false (and the pool broken) if it
+    /// failed or panicked.
+    pub(crate) fn initialize_thread(&self) -> bool {
+        if !self.threads.has_initializer() {
+            return true;
+        }
+        if self.lifecycle.broken_reason().is_some() {
+            return false;
+        }
+        match self.threads.initialize() {
+            Ok(()) => true,
+            Err(reason) => {
+                self.mark_broken(reason);
+                false
+            }
+        }
+    }
+
+    /// Break the pool: refuse new work, fail every queued task, let the threads exit.
+    fn mark_broken(&self, reason: String) {
+        self.lifecycle.break_for(reason);
+        self.drain_queues();
+        self.sleep.notify_all();
+    }
+
+    /// Take every queued task out and end it without running it: cancelled after
+    /// `shutdown(cancel_futures = true)`, failed if the pool is broken.
+    fn drain_queues(&self) {
+        // Dropping the work is user code, which may drop (or wait for) this very pool.
+        let _ending = worker::EndingTasks::of(self);
+        loop {
+            let mut took_any = false;
+            while let Some(task) = self.injector.steal().success() {
+                took_any = true;
+                self.discard(task);
+            }
+            for stealer in self.stealers() {
+                while let Some(task) = stealer.steal().success() {
+                    took_any = true;
+                    self.discard(task);
+                }
+            }
+            if !took_any {
+                break;
+            }
+        }
+    }
+
+    /// End a task unrun, as the pool's state requires, and count it ended.
+    fn discard(&self, task: Task) {
+        let entry = registry_entry(&task);
+        let ended_here = match self.lifecycle.broken_reason() {
+            Some(reason) => task.fail(Error::BrokenExecutor(reason)),
+            None => task.cancel(),
+        };
+        if ended_here {
+            self.forget(entry);
+            self.units_ended(1);
+        }
+    }
+
+    /// Forget the registry entry of a task that ended (see `registry`).
+    fn forget(&self, entry: Option<usize>) {
+        if let Some(entry) = entry {
+            self.registry.forget(entry);
+        }
+    }
+
+    /// False once queued work must be ended unrun (see `lifecycle`). Checked before running a
+    /// queued task, and before running one in place.
+    pub(crate) fn may_run_work(&self) -> bool {
+        self.lifecycle.may_run_work()
+    }
+
+    /// Run a task taken from a queue (or end it unrun if the pool broke or cancelled its queue),
+    /// counting it in `record`, the running thread's.
+    pub(crate) fn execute(&self, task: Task, record: &WorkerRecord) {
+        if !self.may_run_work() {
+            self.discard(task);
+            return;
+        }
+        let counters = &record.counters;
+        let entry = registry_entry(&task);
+        counters.count(Event::PollStarted);
+        let outcome = task.execute(|| self.threads.release_idle());
+        counters.count(Event::PollEnded);
+        match outcome {
+            RunOutcome::Completed => counters.count(Event::Completed),
+            RunOutcome::Panicked => {
+                counters.count(Event::Completed);
+                counters.count(Event::Panicked);
+            }
+            RunOutcome::Suspended | RunOutcome::RanElsewhere => {}
+        }
+        if outcome.ended() {
+            self.forget(entry);
+            self.task_ended(record);
+        }
+    }
+
+    /// A task the thread of `record` ran has ended: counted on its prepaid share.
+    fn task_ended(&self, record: &WorkerRecord) {
+        if self.accounting.end_on_share(&record.share) {
+            self.reached_zero();
+        }
+    }
+
+    /// Give back the whole prepaid share of the worker of `record`: it is about to look for
+    /// work in vain, park, or exit (see `accounting`).
+    pub(crate) fn return_share(&self, record: &WorkerRecord) {
+        if self.accounting.return_share(&record.share) {
+            self.reached_zero();
+        }
+    }
+
+    /// `ended` units of the accounting are done.
+    fn units_ended(&self, ended: usize) {
+        if self.accounting.end(ended) {
+            self.reached_zero();
+        }
+    }
+
+    /// The accounting reached zero: if the pool is closing, wake the workers so they exit, and
+    /// wake whoever waits for the pool (see `accounting`'s "Waiting for zero").
+    fn reached_zero(&self) {
+        let closing = self.lifecycle.is_closing();
+        if closing {
+            self.sleep.notify_all();
+        }
+        if closing || self.accounting.has_waiters() {
+            self.waiters.wake_all();
+        }
+    }
+
+    /// Count a steal by the thread of `record`.
+    pub(crate) fn count_steal(&self, record: &WorkerRecord) {
+        record.counters.count(Event::Steal);
+    }
+
+    /// A snapshot of the pool; see [`Stats`].
+    pub(crate) fn stats(&self) -> Stats {
+        let per_worker: Vec<_> = self
+            .all_records()
+            .map(|record| record.counters.snapshot())
+            .collect();
+        let tasks_queued =
+            self.injector.len() + self.stealers().map(|stealer| stealer.len()).sum::<usize>();
+        let tasks_running = self
+            .all_records()
+            .map(|record| record.counters.running())
+            .sum();
+        let shares = || self.all_records().map(|record| record.share.units()).sum();
+        let tasks_outstanding = self
+            .accounting
+            .tasks(shares)
+            .max(tasks_queued + tasks_running);
+        Stats {
+            threads_alive: self.threads.alive(),
+            threads_idle: self.sleep.sleeping(),
+            threads_searching: self.sleep.searching(),
+            compensating_threads: self.threads.spares(),
+            compensating_threads_started: self.threads.spares_started(),
+            tasks_queued,
+            tasks_running,
+            tasks_suspended: tasks_outstanding.saturating_sub(tasks_queued + tasks_running),
+            tasks_outstanding,
+            tasks_completed: per_worker.iter().map(|w| w.tasks_completed).sum(),
+            tasks_panicked: per_worker.iter().map(|w| w.tasks_panicked).sum(),
+            steals: per_worker.iter().map(|w| w.steals).sum(),
+            per_worker,
+        }
+    }
+
+    /// Block until no task is outstanding (the whole tree of tasks converged) or `deadline`
+    /// (see `accounting`'s "Waiting for zero").
+    pub(crate) fn wait_idle_until(&self, deadline: Option<Instant>) -> Result<(), Error> {
+        if worker::runs_tasks_of(self) {
+            return Err(Error::WouldDeadlock);
+        }
+        self.accounting.begin_wait();
+        let converged = self.wait_for(Until::Idle, deadline);
+        self.accounting.end_wait();
+        if converged {
+            Ok(())
+        } else {
+            Err(Error::Timeout)
+        }
+    }
+
+    /// A worker or spare thread is exiting.
+    pub(crate) fn thread_exited(&self, spare: bool) {
+        if spare {
+            self.threads.spare_exited();
+        }
+        self.threads.exited();
+        self.waiters.wake_all();
+    }
+
+    /// Whether any queue holds a task.
+    pub(crate) fn has_queued(&self) -> bool {
+        !self.injector.is_empty() || self.stealers().any(|stealer| !stealer.is_empty())
+    }
+
+    /// The decision a worker re-checks under the sleep lock (see `sleep`).
+    /// A spare (compensating) thread also retires once no thread is blocked any more.
+    pub(crate) fn recheck(&self, spare: bool) -> Recheck {
+        if self.has_queued() {
+            Recheck::Work
+        } else if self.lifecycle.is_closing() && self.accounting.is_zero() {
+            Recheck::Exit
+        } else if spare && self.threads.try_retire_spare() {
+            self.waiters.wake_all();
+            Recheck::Retire
+        } else {
+            Recheck::Sleep
+        }
+    }
+
+    /// A pool thread is about to park in a blocking wait: compensate if every thread is now
+    /// blocked (see `threads`).
+    pub(crate) fn thread_blocked(self: &Arc<Self>) {
+        match self.threads.blocking() {
+            Compensation::None => {}
+            Compensation::StartSpare => self.start_spare(),
+            Compensation::AtCap => self.threads.report_cap_once(),
+        }
+    }
+
+    /// The blocked thread resumed. When the last one does, idle spares are woken to retire.
+    pub(crate) fn thread_unblocked(&self) {
+        if self.threads.unblocked() {
+            self.sleep.notify_all();
+        }
+    }
+
+    fn start_spare(self: &Arc<Self>) {
+        let pool = self.clone();
+        let record = self.shared_record.clone();
+        let body = move || worker::run(pool, None, record);
+        if self
+            .threads
+            .spawn(self.threads.next_spare_name(), body)
+            .is_err()
+        {
+            // The blocked thread stays blocked: the documented wait at the cap.
+            self.threads.spare_exited();
+            self.waiters.wake_all();
+        }
+    }
+
+    pub(crate) fn shutdown(&self, wait: bool, cancel_futures: bool) {
+        self.lifecycle.close(cancel_futures);
+        if cancel_futures {
+            // The drain and the aborts may drop tasks' last handles here, running their
+            // destructors, which may drop or wait for this very pool.
+            let _ending = worker::EndingTasks::of(self);
+            self.drain_queues();
+            // Suspended tasks sit in no queue, and a task a worker took from a queue before the
+            // drain may be about to be polled: abort each, so whoever holds it next ends it
+            // (and a suspended one is queued for that), even if what it awaits never completes.
+            for task in self.registry.unfinished() {
+                task.abort();
+            }
+        }
+        self.sleep.notify_all();
+        if wait && !worker::runs_tasks_of(self) {
+            // Waiting on the counts rather than on the join handles covers a submit that was
+            // accepted just before `closing` was set and is still starting its thread, and a
+            // second concurrent `shutdown(wait = true)` that finds the handles already taken.
+            self.wait_for(Until::Stopped, None);
+            self.threads.join_all();
+        }
+    }
+}
+
+/// The registry entry of an async task, read before the task is consumed.
+fn registry_entry(task: &Task) -> Option<usize> {
+    task.registration().and_then(Registration::get)
+}
+
+impl Schedule for Pool {
+    /// A woken async task goes back to the queue like a new one, but it is already counted, and
+    /// it is accepted even after shutdown: a worker ends it (cancels it after
+    /// `shutdown(cancel_futures = true)`).
+    fn schedule(&self, task: Task) {
+        self.enqueue(task);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn ended_elsewhere(&self, registered: Option<usize>) {
+        self.forget(registered);
+        self.units_ended(1);
+    }
+}
