@@ -349,3 +349,31 @@ fn waits_span_several_pools() {
         .sum();
     assert_eq!(sum, 3);
 }
+
+/// `wait(ALL_COMPLETED)` from a task of a 1-worker pool, for closures that task submitted: the
+/// one blocking wait of the core runs each unstarted closure in place, so no spare thread is
+/// needed (a wait that parked would have started one).
+#[test]
+fn all_completed_on_the_pools_own_thread_runs_the_unstarted_closures_in_place() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let outer = pool
+        .submit(|| {
+            let executor = betterconcurrent::Executor::current().unwrap();
+            let futures: Vec<_> = (0..3)
+                .map(|n| executor.submit(move || n * 10).unwrap())
+                .collect();
+            let waited = wait(&futures, None, ReturnWhen::AllCompleted);
+            assert!(waited.not_done.is_empty());
+            waited
+                .done
+                .iter()
+                .map(|f| *f.result().unwrap())
+                .sum::<i32>()
+        })
+        .unwrap();
+    assert_eq!(*outer.result().unwrap(), 30);
+    assert_eq!(pool.stats().compensating_threads_started, 0);
+}

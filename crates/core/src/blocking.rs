@@ -16,6 +16,7 @@ use core::any::Any;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
+use crossbeam_utils::Backoff;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
@@ -130,7 +131,8 @@ pub fn block_on_until<F: core::future::Future + Unpin>(
         } else {
             SPIN_ROUNDS
         };
-        for round in 0..spin_rounds {
+        let backoff = Backoff::new();
+        for _ in 0..spin_rounds {
             if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
                 return Some(output);
             }
@@ -138,9 +140,7 @@ pub fn block_on_until<F: core::future::Future + Unpin>(
                 // A zero (or spent) timeout: one more poll below, then give up.
                 break;
             }
-            for _ in 0..(1u32 << round) {
-                core::hint::spin_loop();
-            }
+            backoff.spin();
         }
         loop {
             if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {

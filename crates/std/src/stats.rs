@@ -68,9 +68,8 @@ pub struct WorkerStats {
     pub polls: u64,
 }
 
-/// One worker record's counters, alone on its cache line.
+/// One worker record's counters (the record keeps them on their own cache line).
 #[derive(Debug)]
-#[repr(align(128))]
 pub(crate) struct WorkerCounters {
     /// False for the spare threads' shared record: then increments are read-modify-writes.
     exclusive: bool,

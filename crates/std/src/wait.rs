@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use betterconcurrent_core::blocking::{deadline_after, park_until};
+use betterconcurrent_core::blocking::{block_until_done, deadline_after, park_until};
 use betterconcurrent_core::sync::blocking::thread::{self, Thread};
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;
@@ -197,6 +197,15 @@ pub fn wait<'a, T: 'a>(
             done,
             not_done: pending,
         };
+    }
+    if let ReturnWhen::AllCompleted = return_when {
+        // Waiting for all is waiting for each in turn: the one blocking wait of the core, which
+        // on a pool thread also runs an unstarted closure of that pool in place.
+        let timeout = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        block_until_done(&pending, timeout);
+        let (late, not_done): (Vec<_>, Vec<_>) = pending.into_iter().partition(Future::done);
+        done.extend(late);
+        return Waited { done, not_done };
     }
     let mut completions = Completions::new(pending);
     while let Some(index) = completions.next(deadline) {

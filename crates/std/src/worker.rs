@@ -25,6 +25,7 @@ use betterconcurrent_core::blocking::set_blocking_hook;
 use betterconcurrent_core::sync::blocking::thread_local;
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::task::{Task, TaskKind};
+use crossbeam_utils::Backoff;
 
 use crate::blocking::PoolThreadHook;
 use crate::executor::Executor;
@@ -242,16 +243,11 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
         // searcher wakes no one, so a burst of submits costs no wake-up per task. Only one, and
         // only briefly: on a machine with few cores, spinning threads delay the ones with work.
         if !cfg!(feature = "loom") && pool.sleep.searching() == 1 {
-            for round in 0..SPIN_ROUNDS {
-                if round < SPIN_ROUNDS / 4 {
-                    for _ in 0..(1 << round) {
-                        std::hint::spin_loop();
-                    }
-                } else {
-                    // Yield rather than spin: on a machine with few cores the thread that will
-                    // submit the next task may be waiting for this very core.
-                    betterconcurrent_core::sync::blocking::thread::yield_now();
-                }
+            // Spin with growing pauses, then yield rather than spin: on a machine with few
+            // cores the thread that will submit the next task may be waiting for this core.
+            let backoff = Backoff::new();
+            for _ in 0..SPIN_ROUNDS {
+                backoff.snooze();
                 if let Some(task) = find_task(&pool, &record) {
                     searching = false;
                     stop_searching(&pool);
@@ -279,8 +275,8 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
     }
 }
 
-/// Rounds of looking for work before a searching worker sleeps: a quarter with a growing pause,
-/// the rest yielding the core. Skipped under loom, where spinning only multiplies the
+/// Rounds of looking for work before a searching worker sleeps, each after a `Backoff::snooze`
+/// (the first seven spin with growing pauses, the rest yield the core). Skipped under loom, where spinning only multiplies the
 /// interleavings without adding behaviour.
 const SPIN_ROUNDS: u32 = 32;
 

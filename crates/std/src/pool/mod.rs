@@ -44,6 +44,7 @@ use betterconcurrent_core::blocking::block_on_until;
 use betterconcurrent_core::sync::{Arc, Weak};
 use betterconcurrent_core::task::{Registration, RunOutcome, Schedule, SchedulerHandle, Task};
 use betterconcurrent_core::{Error, SubmitError};
+use crossbeam_utils::CachePadded;
 
 use crate::queue::{Injector, Stealer, Worker};
 use crate::sleep::{Recheck, Sleep};
@@ -65,26 +66,29 @@ use threads::{Compensation, Threads};
 
 /// What a started worker thread owns in the pool (see the module docs' "Worker records"), or,
 /// without a deque, what spare and outside threads share.
+///
+/// What its worker writes on every task (counters, share) is on cache lines of its own, apart
+/// from what thieves read (the stealer).
 pub(crate) struct WorkerRecord {
     /// The stealing side of the worker's deque (`None` for the shared record).
     stealer: Option<Stealer<Task>>,
-    /// Its event counters, written only by that worker (the shared record's with
-    /// read-modify-writes).
-    counters: WorkerCounters,
-    /// Its prepaid share of the accounting (none in the shared record).
-    share: PrepaidShare,
     /// The registry shard its thread registers async tasks in.
     registry_shard: usize,
+    /// Its event counters, written only by that worker (the shared record's with
+    /// read-modify-writes).
+    counters: CachePadded<WorkerCounters>,
+    /// Its prepaid share of the accounting (none in the shared record).
+    share: CachePadded<PrepaidShare>,
 }
 
 impl WorkerRecord {
     fn new(stealer: Option<Stealer<Task>>, registry_shard: usize) -> Self {
         let exclusive = stealer.is_some();
         Self {
-            counters: WorkerCounters::new(exclusive),
-            share: PrepaidShare::new(exclusive),
             stealer,
             registry_shard,
+            counters: CachePadded::new(WorkerCounters::new(exclusive)),
+            share: CachePadded::new(PrepaidShare::new(exclusive)),
         }
     }
 }
