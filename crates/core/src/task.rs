@@ -386,8 +386,9 @@ impl Task {
         self.raw.watch(&self.raw)
     }
 
-    /// Where an executor's registry keeps this task: `Some` for an async task (the only kind
-    /// that can sit suspended in no queue), `None` for closures.
+    /// Where an executor's registry keeps this task: `Some` exactly for an async task (the only
+    /// kind that can sit suspended in no queue), `None` for closures, so it also tells an
+    /// executor which kind it holds in one look.
     pub fn registration(&self) -> Option<&Registration> {
         self.raw.registration()
     }

@@ -24,7 +24,7 @@ use crate::queue::{Steal, Worker};
 use betterconcurrent_core::blocking::set_blocking_hook;
 use betterconcurrent_core::sync::blocking::thread_local;
 use betterconcurrent_core::sync::Arc;
-use betterconcurrent_core::task::{Task, TaskKind};
+use betterconcurrent_core::task::{Registration, Task};
 use crossbeam_utils::Backoff;
 
 use crate::blocking::PoolThreadHook;
@@ -224,12 +224,12 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
     // Counted in the sleep module's `searching` (see `sleep`).
     let mut searching = false;
     'work: loop {
-        if let Some(task) = find_task(&pool, &record) {
+        if let Some((task, entry)) = find_task(&pool, &record) {
             if searching {
                 searching = false;
                 stop_searching(&pool);
             }
-            pool.execute(task, &record);
+            pool.execute(task, entry, &record);
             continue;
         }
         if !searching {
@@ -248,10 +248,10 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             let backoff = Backoff::new();
             for _ in 0..SPIN_ROUNDS {
                 backoff.snooze();
-                if let Some(task) = find_task(&pool, &record) {
+                if let Some((task, entry)) = find_task(&pool, &record) {
                     searching = false;
                     stop_searching(&pool);
-                    pool.execute(task, &record);
+                    pool.execute(task, entry, &record);
                     continue 'work;
                 }
             }
@@ -288,15 +288,18 @@ fn stop_searching(pool: &Pool) {
     }
 }
 
-/// The next task for this thread (see `search`), with the thread marked for what it will run:
-/// a closure may block outside the pool's view (module docs).
-fn find_task(pool: &Pool, record: &WorkerRecord) -> Option<Task> {
+/// The next task for this thread (see `search`) and its registry entry, with the thread marked
+/// for what it will run: a closure may block outside the pool's view (module docs). (One look
+/// at the task tells both: only an async task has a `Registration`.)
+fn find_task(pool: &Pool, record: &WorkerRecord) -> Option<(Task, Option<usize>)> {
     CURRENT.with(|current| {
         let current = current.borrow();
         let context = current.as_ref()?;
         let task = search(pool, record, context)?;
-        context.may_block.set(task.kind() != TaskKind::Async);
-        Some(task)
+        let registration = task.registration();
+        context.may_block.set(registration.is_none());
+        let entry = registration.and_then(Registration::get);
+        Some((task, entry))
     })
 }
 

@@ -67,10 +67,12 @@ impl PrepaidShare {
     }
 
     /// Units counted in `outstanding` and not yet used.
+    #[inline]
     pub(crate) fn units(&self) -> usize {
         self.units.load(Ordering::Relaxed)
     }
 
+    #[inline]
     fn set(&self, units: usize) {
         debug_assert!(self.exclusive, "only a worker's own share holds units");
         self.units.store(units, Ordering::Relaxed);
@@ -79,6 +81,7 @@ impl PrepaidShare {
 
 impl Accounting {
     /// Count a task submitted by a thread without a share of its own, then fence (module docs).
+    #[inline]
     pub(crate) fn count_one(&self) {
         self.outstanding.fetch_add(1, Ordering::SeqCst);
         fence(Ordering::SeqCst);
@@ -87,6 +90,7 @@ impl Accounting {
     /// Count a task submitted by the worker that owns `share`, from its share if it has one
     /// (prepaying `PREPAY` more first if it is used up); false if `share` is not exclusive and
     /// the caller must [`count_one`](Accounting::count_one) instead.
+    #[inline]
     pub(crate) fn count_from_share(&self, share: &PrepaidShare) -> bool {
         if !share.exclusive {
             return false;
@@ -105,6 +109,7 @@ impl Accounting {
     /// back beyond `PREPAY` once it passes `MAX_PREPAID`); without an exclusive share it is
     /// counted ended directly. True if `outstanding` reached zero.
     #[must_use = "reaching zero must wake whoever waits for it"]
+    #[inline]
     pub(crate) fn end_on_share(&self, share: &PrepaidShare) -> bool {
         if !share.exclusive {
             return self.end(1);
@@ -122,6 +127,7 @@ impl Accounting {
     /// Give back the whole of `share`: its worker is about to look for work in vain, park, or
     /// exit, and no one may wait for units nobody will use. True if `outstanding` reached zero.
     #[must_use = "reaching zero must wake whoever waits for it"]
+    #[inline]
     pub(crate) fn return_share(&self, share: &PrepaidShare) -> bool {
         if !share.exclusive {
             return false;
@@ -139,6 +145,7 @@ impl Accounting {
     /// fence has been issued, so the caller's loads of `closing` and of the waiter count see
     /// every waiter that did not see zero (module docs).
     #[must_use = "reaching zero must wake whoever waits for it"]
+    #[inline]
     pub(crate) fn end(&self, ended: usize) -> bool {
         let reached_zero = self.outstanding.fetch_sub(ended, Ordering::SeqCst) == ended;
         if reached_zero {
@@ -148,6 +155,7 @@ impl Accounting {
     }
 
     /// Whether every accepted task has ended (and no share is held).
+    #[inline]
     pub(crate) fn is_zero(&self) -> bool {
         self.outstanding.load(Ordering::SeqCst) == 0
     }
@@ -164,6 +172,7 @@ impl Accounting {
     }
 
     /// Whether a thread waits for zero (loaded after [`end`](Accounting::end) reached it).
+    #[inline]
     pub(crate) fn has_waiters(&self) -> bool {
         self.waiters.load(Ordering::SeqCst) > 0
     }

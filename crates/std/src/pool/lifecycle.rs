@@ -56,6 +56,7 @@ impl Lifecycle {
         self.closing.store(true, Ordering::SeqCst);
     }
 
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::SeqCst)
     }
@@ -74,6 +75,7 @@ impl Lifecycle {
     }
 
     /// False once queued work must be ended unrun (see the module docs).
+    #[inline]
     pub(crate) fn may_run_work(&self) -> bool {
         !(self.closing.load(Ordering::Acquire)
             && (self.cancel_queued.load(Ordering::Acquire) || self.broken_reason().is_some()))

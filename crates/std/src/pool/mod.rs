@@ -362,14 +362,15 @@ impl Pool {
     }
 
     /// Run a task taken from a queue (or end it unrun if the pool broke or cancelled its queue),
-    /// counting it in `record`, the running thread's.
-    pub(crate) fn execute(&self, task: Task, record: &WorkerRecord) {
+    /// counting it in `record`, the running thread's; `entry` is its registry entry (read by
+    /// the caller, which looked at the task already).
+    #[inline]
+    pub(crate) fn execute(&self, task: Task, entry: Option<usize>, record: &WorkerRecord) {
         if !self.may_run_work() {
             self.discard(task);
             return;
         }
         let counters = &record.counters;
-        let entry = registry_entry(&task);
         counters.count(Event::PollStarted);
         let outcome = task.execute(|| self.threads.release_idle());
         counters.count(Event::PollEnded);

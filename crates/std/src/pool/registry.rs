@@ -23,7 +23,8 @@
 //! Shards keep concurrent submits and completions apart: a worker registers in the shard of
 //! its own record (`WorkerRecord::registry_shard`), spare and outside threads in shard 0, so the
 //! submit path takes a lock only its worker and the completions of its tasks contend for, never
-//! a pool-wide one. An entry number is `key * shards + shard`, so forgetting it needs no search.
+//! a pool-wide one. An entry number is the slab key and the shard (`key << shard_bits | shard`),
+//! so forgetting it needs no search.
 //!
 //! # Memory
 //!
@@ -35,7 +36,7 @@
 //! burst can keep its shard's entries below its own key.
 
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
-use betterconcurrent_core::task::{Task, TaskWatch};
+use betterconcurrent_core::task::{Registration, Task, TaskWatch};
 use crossbeam_utils::CachePadded;
 use slab::Slab;
 
@@ -48,6 +49,8 @@ const TRIM_ABOVE: usize = 64;
 /// The pool's unfinished async tasks, in shards (see the module docs).
 pub(crate) struct Registry {
     shards: Box<[CachePadded<Mutex<Slab<TaskWatch>>>]>,
+    /// `log2(shards.len())`: an entry is `key << shard_bits | shard`.
+    shard_bits: u32,
 }
 
 impl Registry {
@@ -62,6 +65,7 @@ impl Registry {
             shards: (0..shards)
                 .map(|_| CachePadded::new(Mutex::new(Slab::new())))
                 .collect(),
+            shard_bits: shards.trailing_zeros(),
         }
     }
 
@@ -74,17 +78,24 @@ impl Registry {
 
     /// Register `task` in `shard` if it is an async task (closures end in their queue or on
     /// their thread, and are never suspended: nothing to reach).
+    #[inline]
     pub(crate) fn register(&self, task: &Task, shard: usize) {
-        let (Some(registration), Some(watch)) = (task.registration(), task.watch()) else {
+        if let Some(registration) = task.registration() {
+            self.register_async(task, registration, shard);
+        }
+    }
+
+    fn register_async(&self, task: &Task, registration: &Registration, shard: usize) {
+        let Some(watch) = task.watch() else {
             return;
         };
         let key = lock(&self.shards[shard]).insert(watch);
-        registration.set(key * self.shards.len() + shard);
+        registration.set(key << self.shard_bits | shard);
     }
 
     /// Forget the entry of a task that ended (see the module docs' "Forget when it ends").
     pub(crate) fn forget(&self, entry: usize) {
-        let (key, shard) = (entry / self.shards.len(), entry % self.shards.len());
+        let (key, shard) = (entry >> self.shard_bits, entry & (self.shards.len() - 1));
         let forgotten = {
             let mut tasks = lock(&self.shards[shard]);
             let forgotten = tasks.try_remove(key);

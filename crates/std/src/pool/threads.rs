@@ -94,16 +94,19 @@ impl Threads {
     }
 
     /// Worker threads started so far.
+    #[inline]
     pub(crate) fn started(&self) -> usize {
         self.started.load(Ordering::Acquire)
     }
 
     /// Every worker has a thread: idle tokens no longer decide anything.
+    #[inline]
     pub(crate) fn all_started(&self) -> bool {
         self.started.load(Ordering::Relaxed) >= self.max_workers
     }
 
     /// Claim an idle worker for a new task; false if none is idle.
+    #[inline]
     pub(crate) fn claim_idle(&self) -> bool {
         self.idle_tokens
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tokens| {
@@ -114,6 +117,7 @@ impl Threads {
 
     /// A worker became idle: it will look at the queues before it sleeps. Tokens never exceed the
     /// number of threads, so a burst of completions cannot stop later submits from starting threads.
+    #[inline]
     pub(crate) fn release_idle(&self) {
         if self.all_started() {
             return;
