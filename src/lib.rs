@@ -141,8 +141,9 @@ pub use betterconcurrent_std::{
     MAX_WORKERS,
 };
 
-/// The task cell, for writing executors on the core.
-pub use betterconcurrent_core::task;
+/// For executor authors: the task cell and the hooks an executor installs (see the core's
+/// docs); nothing a user of the pool needs.
+pub use betterconcurrent_core::executor;
 
 /// The single-threaded, fixed-capacity executor for firmware and hosts (no `std` needed).
 pub use betterconcurrent_core::local::{self, LocalExecutor, LocalSpawner};

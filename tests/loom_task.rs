@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use betterconcurrent::task::{RunOutcome, Task};
+use betterconcurrent::executor::{RunOutcome, Task};
 use betterconcurrent::{Error, Future};
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::sync::Mutex;

@@ -787,3 +787,38 @@ fn shutdown_with_wait_returns_after_every_accepted_task_ran() {
         assert_eq!(ran_at_shutdown, accepted);
     }
 }
+
+/// A task cannot replace or remove the blocking hook its pool thread installed (which keeps its
+/// blocking waits from deadlocking the pool): the installation is refused.
+#[test]
+fn a_task_cannot_replace_its_pool_threads_blocking_hook() {
+    use betterconcurrent::executor::{install_blocking_hook, BlockingHook, HookInstalled};
+    use std::any::Any;
+    use std::rc::Rc;
+    use std::time::Instant;
+
+    struct ParkOnly;
+    impl BlockingHook for ParkOnly {
+        fn begin_run_here(&self, _scheduler: &dyn Any) -> bool {
+            false
+        }
+        fn end_run_here(&self) {}
+        fn park(&self, _deadline: Option<Instant>) -> bool {
+            true
+        }
+    }
+
+    let pool = pool(1);
+    let refused = pool
+        .submit(|| install_blocking_hook(Rc::new(ParkOnly)).err())
+        .unwrap();
+    assert_eq!(*refused.result().unwrap(), Some(HookInstalled));
+    // Outside a pool thread there is no hook: installing one works, and dropping it removes it.
+    let installed = install_blocking_hook(Rc::new(ParkOnly)).unwrap();
+    assert_eq!(
+        install_blocking_hook(Rc::new(ParkOnly)).err(),
+        Some(HookInstalled)
+    );
+    drop(installed);
+    drop(install_blocking_hook(Rc::new(ParkOnly)).unwrap());
+}

@@ -74,14 +74,56 @@ thread_local! {
     static HOOK: RefCell<Option<Rc<dyn BlockingHook>>> = RefCell::new(None);
 }
 
-/// Install `hook` for blocking waits on the current thread (`None` removes it); returns the
-/// previous one. Executors call this on the threads they own.
-pub fn set_blocking_hook(hook: Option<Rc<dyn BlockingHook>>) -> Option<Rc<dyn BlockingHook>> {
-    HOOK.with(|slot| slot.replace(hook))
+/// Install `hook` for blocking waits on the current thread, for as long as the returned guard
+/// lives. An executor does this once on each thread it owns, for the thread's lifetime.
+///
+/// Refused ([`HookInstalled`]) if the thread has a hook already: code running on an executor's
+/// thread (a task) cannot replace or remove the hook that keeps its blocking waits from
+/// deadlocking that executor.
+pub fn install_blocking_hook(
+    hook: Rc<dyn BlockingHook>,
+) -> Result<InstalledBlockingHook, HookInstalled> {
+    HOOK.with(|installed| {
+        let mut installed = installed.borrow_mut();
+        if installed.is_some() {
+            return Err(HookInstalled);
+        }
+        *installed = Some(hook);
+        Ok(InstalledBlockingHook {
+            _not_send: core::marker::PhantomData,
+        })
+    })
 }
 
+/// The hook installed by [`install_blocking_hook`] on this thread; dropping it removes the hook.
+/// Not `Send`: it belongs to the thread it was installed on.
+#[must_use = "dropping it removes the hook at once"]
+#[derive(Debug)]
+pub struct InstalledBlockingHook {
+    _not_send: core::marker::PhantomData<*const ()>,
+}
+
+impl Drop for InstalledBlockingHook {
+    fn drop(&mut self) {
+        let removed = HOOK.with(|installed| installed.borrow_mut().take());
+        drop(removed);
+    }
+}
+
+/// [`install_blocking_hook`] refused: the thread has a hook already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HookInstalled;
+
+impl core::fmt::Display for HookInstalled {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("this thread already has a blocking hook (it belongs to an executor)")
+    }
+}
+
+impl std::error::Error for HookInstalled {}
+
 fn current_hook() -> Option<Rc<dyn BlockingHook>> {
-    HOOK.with(|slot| slot.borrow().clone())
+    HOOK.with(|installed| installed.borrow().clone())
 }
 
 /// Wakes a thread parked in [`block_on_until`].

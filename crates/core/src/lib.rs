@@ -2,7 +2,7 @@
 //!
 //! It owns everything that does not need an operating system: the [`Future`] state machine with its
 //! one waker-based waiting mechanism and its done callbacks, the typed [`Error`]s, the task cell
-//! that executors run ([`task`]), and the [`sync`] shim through which every protocol reaches its
+//! that executors run ([`executor`]), and the `sync` shim through which every protocol reaches its
 //! atomics and locks (so that `--features loom` can model-check them).
 //!
 //! With the feature `std`, futures also get blocking waits (`result`, `result_timeout`,
@@ -16,14 +16,35 @@ extern crate alloc;
 extern crate std;
 
 #[cfg(feature = "std")]
-pub mod blocking;
+mod blocking;
 pub mod error;
 pub mod future;
 pub mod local;
-pub mod panic;
+mod panic;
+/// The synchronisation shim every protocol of the workspace goes through (the loom and
+/// portable-atomic switch). Public only so the workspace's other crates share it: not part of
+/// the API, and it may change in any release.
 #[doc(hidden)]
 pub mod sync;
-pub mod task;
+mod task;
+
+/// For executor authors: the task cell an executor queues and runs, how a task finds its way
+/// back to its executor, and the hooks an executor installs on its own threads. Everything else
+/// in this crate is the API of the futures' users; this module is what an executor built on the
+/// core (the `std` crate's pool, the [`LocalExecutor`](local::LocalExecutor)) needs, and it is
+/// kept as stable as the rest.
+pub mod executor {
+    pub use crate::task::{
+        Registration, RunOutcome, Schedule, SchedulerHandle, Task, TaskKind, TaskWatch,
+    };
+
+    #[cfg(feature = "std")]
+    pub use crate::blocking::{
+        block_on_until, deadline_after, install_blocking_hook, park_plain, park_until,
+        BlockingHook, HookInstalled, InstalledBlockingHook,
+    };
+    pub use crate::panic::{catch as catch_panic, report as report_panic};
+}
 
 #[cfg(feature = "std")]
 pub use blocking::block_until_done;

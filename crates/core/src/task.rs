@@ -151,6 +151,7 @@ impl fmt::Debug for Registration {
 /// What a worker should do after running a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub enum RunOutcome {
     /// The task's future is complete and its callbacks have run (a detached task: its closure
     /// returned): count it ended.
@@ -345,7 +346,7 @@ impl Task {
 
     /// The scheduling policy every executor shares (the pool's workers and the
     /// [`LocalExecutor`](crate::local::LocalExecutor)): run the task once, as
-    /// [`run`](Task::run); [`RunOutcome::finished`] says whether the executor must count one
+    /// [`run`](Task::run); [`RunOutcome::ended`] says whether the executor must count one
     /// task fewer outstanding. A suspended task is still outstanding; one that was run elsewhere
     /// was counted there. What can still unwind after the future completed (a panicking
     /// destructor of the value, dropped here as its last owner) is caught and reported, and the

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use betterconcurrent_core::task::{RunOutcome, Schedule, Task};
+use betterconcurrent_core::executor::{RunOutcome, Schedule, Task};
 use betterconcurrent_core::{Error, Future, State};
 
 mod common {
@@ -382,7 +382,7 @@ fn an_aborted_suspended_task_is_queued_and_ended_by_its_next_run() {
 
 /// Aborts its own task (through a watch handed in) during its first poll, then suspends.
 struct AbortsWhilePolled {
-    watch: Arc<Mutex<Option<betterconcurrent_core::task::TaskWatch>>>,
+    watch: Arc<Mutex<Option<betterconcurrent_core::executor::TaskWatch>>>,
     _held: DropCount,
 }
 

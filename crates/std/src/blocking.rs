@@ -17,7 +17,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::time::Instant;
 
-use betterconcurrent_core::blocking::{park_plain, BlockingHook};
+use betterconcurrent_core::executor::{park_plain, BlockingHook};
 use betterconcurrent_core::sync::Arc;
 
 use crate::pool::Pool;

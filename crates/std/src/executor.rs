@@ -5,9 +5,9 @@ use std::fmt;
 use std::ops::Deref;
 use std::time::Duration;
 
-use betterconcurrent_core::blocking::deadline_after;
+use betterconcurrent_core::executor::deadline_after;
+use betterconcurrent_core::executor::Task;
 use betterconcurrent_core::sync::Arc;
-use betterconcurrent_core::task::Task;
 use betterconcurrent_core::{Error, Future, SubmitError};
 
 use crate::map::{Map, MapOptions};

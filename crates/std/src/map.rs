@@ -10,10 +10,10 @@ use std::iter::Fuse;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
-use betterconcurrent_core::blocking::deadline_after;
+use betterconcurrent_core::executor::deadline_after;
+use betterconcurrent_core::executor::Task;
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;
-use betterconcurrent_core::task::Task;
 use betterconcurrent_core::{Error, Future, SubmitError};
 
 use crate::pool::Pool;

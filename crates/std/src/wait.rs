@@ -13,7 +13,8 @@ use std::pin::Pin;
 use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use betterconcurrent_core::blocking::{block_until_done, deadline_after, park_until};
+use betterconcurrent_core::block_until_done;
+use betterconcurrent_core::executor::{deadline_after, park_until};
 use betterconcurrent_core::sync::blocking::thread::{self, Thread};
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;

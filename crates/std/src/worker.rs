@@ -21,10 +21,10 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::queue::{Steal, Worker};
-use betterconcurrent_core::blocking::set_blocking_hook;
+use betterconcurrent_core::executor::install_blocking_hook;
+use betterconcurrent_core::executor::{Registration, Task};
 use betterconcurrent_core::sync::blocking::thread_local;
 use betterconcurrent_core::sync::Arc;
-use betterconcurrent_core::task::{Registration, Task};
 use crossbeam_utils::Backoff;
 
 use crate::blocking::PoolThreadHook;
@@ -218,7 +218,8 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
     // exits with the others once nothing is outstanding. The blocking hook is installed after
     // it: an initializer that blocks must not start spare threads (which would run it too).
     pool.initialize_thread();
-    set_blocking_hook(Some(Rc::new(PoolThreadHook::new(pool.clone()))));
+    let hook = install_blocking_hook(Rc::new(PoolThreadHook::new(pool.clone())))
+        .expect("a new pool thread has no blocking hook yet");
     // Set when a spare retires: the retirement already took it off the counts.
     let retired = Cell::new(false);
     // Counted in the sleep module's `searching` (see `sleep`).
@@ -267,7 +268,7 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             break;
         }
     }
-    set_blocking_hook(None);
+    drop(hook);
     pool.return_share(&record);
     CURRENT.with(|current| current.borrow_mut().take());
     if !retired.get() {

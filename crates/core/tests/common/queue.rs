@@ -9,8 +9,8 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::{Arc, Weak};
 
+use betterconcurrent_core::executor::{Schedule, SchedulerHandle, Task};
 use betterconcurrent_core::sync::{AtomicUsize, Mutex, Ordering};
-use betterconcurrent_core::task::{Schedule, SchedulerHandle, Task};
 
 /// See the module docs.
 pub struct Queue {

@@ -40,9 +40,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use betterconcurrent_core::blocking::block_on_until;
+use betterconcurrent_core::executor::block_on_until;
+use betterconcurrent_core::executor::{Registration, RunOutcome, Schedule, SchedulerHandle, Task};
 use betterconcurrent_core::sync::{Arc, Weak};
-use betterconcurrent_core::task::{Registration, RunOutcome, Schedule, SchedulerHandle, Task};
 use betterconcurrent_core::{Error, SubmitError};
 use crossbeam_utils::CachePadded;
 
@@ -382,7 +382,7 @@ impl Pool {
                 counters.count(Event::Completed);
                 counters.count(Event::Panicked);
             }
-            RunOutcome::Suspended | RunOutcome::RanElsewhere => {}
+            _ => {}
         }
         if outcome.ended() {
             self.forget(entry);

@@ -35,8 +35,8 @@
 //! After a burst, an idle pool keeps only the few shards' empty headers; a task that outlives a
 //! burst can keep its shard's entries below its own key.
 
+use betterconcurrent_core::executor::{Registration, Task, TaskWatch};
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
-use betterconcurrent_core::task::{Registration, Task, TaskWatch};
 use crossbeam_utils::CachePadded;
 use slab::Slab;
 

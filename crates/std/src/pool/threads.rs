@@ -27,7 +27,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use betterconcurrent_core::panic;
+use betterconcurrent_core::executor::catch_panic;
 use betterconcurrent_core::sync::blocking::{lock, thread, Mutex};
 use betterconcurrent_core::sync::{Arc, AtomicBool, AtomicUsize, Ordering};
 
@@ -190,7 +190,7 @@ impl Threads {
         let Some(initializer) = &self.initializer else {
             return Ok(());
         };
-        match panic::catch(|| initializer()) {
+        match catch_panic(|| initializer()) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(format!("an initializer failed: {error}")),
             Err(error) => Err(format!(
