@@ -11,7 +11,10 @@
 //!
 //! `CANCELLED`, `CANCELLED_AND_NOTIFIED` and `FINISHED` are *done*: once a future is done its state
 //! never goes back, and once it is `FINISHED` its outcome never changes, so any clone can read it by
-//! reference, any number of times, without a lock.
+//! reference, any number of times, without a lock. (The executor's own cancellation of a task it
+//! drops, `cancel_started`, also goes from `PENDING` or `RUNNING` to `CANCELLED_AND_NOTIFIED`.)
+//! The values and their transitions are the `state` submodule's `FutureState`, one pure function
+//! per arrow (unit-tested there), applied under the lock by `StateWord::apply`.
 //!
 //! # Waiting
 //!
@@ -41,7 +44,7 @@ use slab::Slab;
 
 use crate::error::{Error, InvalidStateError};
 use crate::panic;
-use crate::sync::{Arc, AtomicU8, Mutex, Ordering, UnsafeCell};
+use crate::sync::{Arc, Mutex, UnsafeCell};
 use crate::task::{Schedule, SchedulerHandle};
 
 /// The state of a [`Future`], as in Python's `concurrent.futures`.
@@ -59,32 +62,8 @@ pub enum State {
     Finished,
 }
 
-// The state word. Written only with `FutureCore::inner` locked; read lock-free with `Acquire`.
-/// Not started; `cancel` and `set_running_or_notify_cancel` are allowed.
-const PENDING: u8 = 0;
-/// Claimed by an executor; `cancel` now fails. Only `set_result` / `set_exception` leave it.
-const RUNNING: u8 = 1;
-/// Done (cancelled). Waiters and callbacks were notified when it was set.
-const CANCELLED: u8 = 2;
-/// Done (cancelled) and the executor has dropped the work. Final.
-const CANCELLED_AND_NOTIFIED: u8 = 3;
-/// Done with an outcome. Set only after the outcome is written (`Release`), final: the outcome is
-/// immutable from here on and readable by anyone who loaded this value with `Acquire`.
-const FINISHED: u8 = 4;
-
-fn decode(state: u8) -> State {
-    match state {
-        PENDING => State::Pending,
-        RUNNING => State::Running,
-        CANCELLED => State::Cancelled,
-        CANCELLED_AND_NOTIFIED => State::CancelledAndNotified,
-        _ => State::Finished,
-    }
-}
-
-fn is_done(state: u8) -> bool {
-    state >= CANCELLED
-}
+mod state;
+use state::{CancelTransition, FutureState, StateWord};
 
 type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
 
@@ -190,7 +169,8 @@ impl<T> Lists<T> {
 pub(crate) struct FutureCore<T> {
     /// The executor whose task completes this future (weak: a future does not keep it alive).
     scheduler: Option<SchedulerHandle>,
-    state: AtomicU8,
+    /// Written only with `lists` locked (`StateWord::apply`); read lock-free.
+    state: StateWord,
     lists: Mutex<Lists<T>>,
     /// Written once, with `lists` locked, while the state is not done; read only after loading
     /// `FINISHED` with `Acquire`.
@@ -211,14 +191,14 @@ impl<T> FutureCore<T> {
     pub(crate) fn new(scheduler: Option<SchedulerHandle>) -> Self {
         Self {
             scheduler,
-            state: AtomicU8::new(PENDING),
+            state: StateWord::new(),
             lists: Mutex::new(Lists::default()),
             outcome: UnsafeCell::new(None),
         }
     }
 
-    fn state(&self) -> u8 {
-        self.state.load(Ordering::Acquire)
+    fn state(&self) -> FutureState {
+        self.state.load()
     }
 
     pub(crate) fn scheduler(&self) -> Option<Arc<dyn Schedule>> {
@@ -345,22 +325,22 @@ impl<T> Future<T> {
 
     /// The current state.
     pub fn state(&self) -> State {
-        decode(self.core().state())
+        self.core().state().public()
     }
 
     /// True if it was cancelled (`Cancelled` or `CancelledAndNotified`).
     pub fn cancelled(&self) -> bool {
-        matches!(self.core().state(), CANCELLED | CANCELLED_AND_NOTIFIED)
+        self.core().state().is_cancelled()
     }
 
     /// True while an executor is running it.
     pub fn running(&self) -> bool {
-        self.core().state() == RUNNING
+        self.core().state() == FutureState::RUNNING
     }
 
     /// True once it was cancelled or finished; it never becomes false again.
     pub fn done(&self) -> bool {
-        is_done(self.core().state())
+        self.core().state().is_done()
     }
 
     /// True if `self` and `other` are handles to the same future.
@@ -377,7 +357,7 @@ impl<T> Future<T> {
     /// was cancelled, otherwise the value or the error it finished with.
     pub fn try_result(&self) -> Option<Result<&T, Error>> {
         match self.core().state() {
-            FINISHED => {
+            FutureState::FINISHED => {
                 // `FINISHED` was loaded with `Acquire` and is stored with `Release` after the
                 // outcome was written; the outcome is never written again (`FutureCore::outcome`).
                 // SAFETY: so a shared reference to it is valid while `self` keeps it alive.
@@ -388,7 +368,7 @@ impl<T> Future<T> {
                     None => unreachable!("FINISHED is only published after the outcome is written"),
                 }
             }
-            CANCELLED | CANCELLED_AND_NOTIFIED => Some(Err(Error::Cancelled)),
+            state if state.is_cancelled() => Some(Err(Error::Cancelled)),
             _ => None,
         }
     }
@@ -400,13 +380,11 @@ impl<T> Future<T> {
     pub fn cancel(&self) -> bool {
         let notify = {
             let mut lists = self.core().lists.lock();
-            match self.core().state.load(Ordering::Relaxed) {
-                RUNNING | FINISHED => return false,
-                CANCELLED | CANCELLED_AND_NOTIFIED => return true,
-                _ => {}
+            match self.core().state.apply(&lists, FutureState::cancel) {
+                CancelTransition::Refused => return false,
+                CancelTransition::AlreadyCancelled => return true,
+                CancelTransition::Cancelled => take_lists(&mut lists),
             }
-            self.core().state.store(CANCELLED, Ordering::Release);
-            take_lists(&mut lists)
         };
         self.notify(notify);
         true
@@ -418,12 +396,13 @@ impl<T> Future<T> {
     pub(crate) fn cancel_started(&self) -> bool {
         let notify = {
             let mut lists = self.core().lists.lock();
-            if is_done(self.core().state.load(Ordering::Relaxed)) {
+            let ended = self.core().state.apply(&lists, |state| {
+                let next = state.end_cancelled();
+                (next, next.is_some())
+            });
+            if !ended {
                 return false;
             }
-            self.core()
-                .state
-                .store(CANCELLED_AND_NOTIFIED, Ordering::Release);
             take_lists(&mut lists)
         };
         self.notify(notify);
@@ -437,23 +416,19 @@ impl<T> Future<T> {
     /// and is now `CancelledAndNotified`; drop the work. An [`InvalidStateError`] if it was
     /// already running or done with an outcome (nothing is changed).
     pub fn set_running_or_notify_cancel(&self) -> Result<bool, InvalidStateError> {
-        let _lists = self.core().lists.lock();
-        match self.core().state.load(Ordering::Relaxed) {
-            PENDING => {
-                self.core().state.store(RUNNING, Ordering::Release);
-                Ok(true)
-            }
-            CANCELLED => {
-                self.core()
-                    .state
-                    .store(CANCELLED_AND_NOTIFIED, Ordering::Release);
-                Ok(false)
-            }
-            state => Err(InvalidStateError {
-                operation: "set_running_or_notify_cancel",
-                state: decode(state),
-            }),
-        }
+        let lists = self.core().lists.lock();
+        self.core()
+            .state
+            .apply(&lists, |state| match state.claim() {
+                Ok((next, run)) => (Some(next), Ok(run)),
+                Err(state) => (
+                    None,
+                    Err(InvalidStateError {
+                        operation: "set_running_or_notify_cancel",
+                        state: state.public(),
+                    }),
+                ),
+            })
     }
 
     /// Executor-facing: finish with a value, waking every waiter and running the done callbacks.
@@ -498,22 +473,30 @@ impl<T> Future<T> {
     ) -> Result<(), InvalidStateError> {
         let notify = {
             let mut lists = self.core().lists.lock();
-            let state = self.core().state.load(Ordering::Relaxed);
-            if is_done(state) {
+            let refused = self
+                .core()
+                .state
+                .apply(&lists, |state| match state.complete() {
+                    Ok(finished) => {
+                        // SAFETY: the state is not done and we hold the lock, so no other thread
+                        // writes the outcome, and none reads it until it loads `FINISHED`, which
+                        // `apply` stores after this with `Release`.
+                        self.core()
+                            .outcome
+                            .with_mut(|outcome_cell| unsafe { *outcome_cell = Some(outcome) });
+                        (Some(finished), None)
+                    }
+                    Err(state) => (None, Some((state, outcome))),
+                });
+            if let Some((state, outcome)) = refused {
                 drop(lists);
                 // `outcome` (user data) is dropped here, after the lock is released.
                 drop(outcome);
                 return Err(InvalidStateError {
                     operation,
-                    state: decode(state),
+                    state: state.public(),
                 });
             }
-            // SAFETY: the state is not done and we hold the lock, so no other thread writes the
-            // outcome, and none reads it until it loads `FINISHED`, stored below with `Release`.
-            self.core()
-                .outcome
-                .with_mut(|outcome_cell| unsafe { *outcome_cell = Some(outcome) });
-            self.core().state.store(FINISHED, Ordering::Release);
             take_lists(&mut lists)
         };
         self.notify(notify);
@@ -553,7 +536,7 @@ impl<T> Future<T> {
         let callback: Callback<T> = Box::new(callback);
         let run_now = {
             let mut lists = self.core().lists.lock();
-            if is_done(self.core().state.load(Ordering::Relaxed)) {
+            if self.core().state.load().is_done() {
                 Some(callback)
             } else {
                 lists.push_callback(callback);
@@ -591,7 +574,7 @@ impl<T> Future<T> {
         let waker = cx.waker().clone();
         let (poll, unused_waker) = {
             let mut lists = self.core().lists.lock();
-            if is_done(self.core().state.load(Ordering::Relaxed)) {
+            if self.core().state.load().is_done() {
                 *key = None;
                 (Poll::Ready(()), Some(waker))
             } else if let Some(registered_key) = *key {
@@ -615,7 +598,7 @@ impl<T> Future<T> {
         if let Some(registered_key) = key.take() {
             let removed = {
                 let mut lists = self.core().lists.lock();
-                if is_done(self.core().state.load(Ordering::Relaxed)) {
+                if self.core().state.load().is_done() {
                     // Completion took the list; the entry is gone already.
                     None
                 } else {

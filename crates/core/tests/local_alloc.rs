@@ -1,6 +1,7 @@
 //! The `LocalExecutor`'s promise to firmware: once tasks are spawned, running them allocates
 //! nothing, however many times they suspend and are woken. A counting global allocator (counting
 //! only this test's thread, so the harness's own threads do not disturb it) checks it.
+#![cfg(not(feature = "loom"))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
