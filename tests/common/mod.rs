@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod counting_allocator;
+pub mod watchdog;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 
 use betterconcurrent::{Future, ThreadPoolExecutor};
@@ -38,4 +40,14 @@ pub fn block_workers(
         .collect();
     started.wait();
     (release_tx, blockers)
+}
+
+/// Counts its drops in the shared counter: a test's way to see that every captured value is
+/// dropped exactly once.
+pub struct DropCount(pub Arc<AtomicUsize>);
+
+impl Drop for DropCount {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }

@@ -97,6 +97,15 @@ pub trait Schedule: Send + Sync + 'static {
     /// this is not a new submission and must not be refused, even after shutdown.
     fn schedule(&self, task: Task);
 
+    /// Queue again a task that was woken during its own poll (it yielded, or what it awaits
+    /// completed meanwhile). It must go behind the work already queued, so a task that keeps
+    /// waking itself cannot starve the rest (tokio's `yield_now` scheduling). The default is
+    /// [`schedule`](Schedule::schedule), right for an executor whose queue is first-in
+    /// first-out.
+    fn schedule_yielded(&self, task: Task) {
+        self.schedule(task);
+    }
+
     /// This executor as `Any`, so a handle type can be recovered from a future
     /// ([`Future::executor_as`]).
     fn as_any(&self) -> &dyn Any;
@@ -107,6 +116,17 @@ pub trait Schedule: Send + Sync + 'static {
     /// `registered` is the entry its [`Registration`] held, if the executor gave it one (then
     /// the executor forgets that entry too).
     fn ended_elsewhere(&self, registered: Option<usize>);
+
+    /// An async task of this executor is being freed unfinished (nothing can wake it any more):
+    /// call `drop_body` (the task's destructors: user code, which may drop or wait for this very
+    /// executor, so an executor runs it as it runs the drop of work it ends itself), then count
+    /// the task ended as [`ended_elsewhere`](Schedule::ended_elsewhere) does. The body is
+    /// dropped first, so once the task counts as ended (and `join` may return) none of its code
+    /// is still running.
+    fn end_freed(&self, drop_body: &mut dyn FnMut(), registered: Option<usize>) {
+        drop_body();
+        self.ended_elsewhere(registered);
+    }
 }
 
 /// Where an executor's registry of unfinished tasks keeps an async task: an entry number the
@@ -631,14 +651,15 @@ unsafe impl<F: Send> Sync for AsyncBody<F> {}
 
 impl<F: Send, T> Body<T> for AsyncBody<F> {
     /// A suspended task whose wakers were all dropped can never run again, and nothing else will
-    /// end it: count it finished, so `join` does not wait for it forever.
+    /// end it: the executor drops its body and counts it ended (`Schedule::end_freed`), so
+    /// `join` does not wait for it forever.
     fn on_free(&self, core: &FutureCore<T>) {
         if !self.state.has_completed() {
-            // Drop the body first, so that once the task counts as finished (and `join` may
-            // return) none of its code is still running.
-            self.complete();
-            if let Some(scheduler) = core.scheduler() {
-                scheduler.ended_elsewhere(self.registration.get());
+            match core.scheduler() {
+                Some(scheduler) => {
+                    scheduler.end_freed(&mut || self.complete(), self.registration.get());
+                }
+                None => self.complete(),
             }
         }
     }
@@ -703,10 +724,13 @@ where
 
     /// Hand the task back to its executor; if the executor is gone, nothing could ever run it, so
     /// end it cancelled instead of leaving its future pending forever.
-    fn reschedule(this: Arc<Self>) {
+    /// Queue the task on its executor (`yielded`: it was woken during its own poll, see
+    /// [`Schedule::schedule_yielded`]).
+    fn reschedule(this: Arc<Self>, yielded: bool) {
         let scheduler = this.core.scheduler();
         let task = Task { raw: unsize!(this) };
         match scheduler {
+            Some(scheduler) if yielded => scheduler.schedule_yielded(task),
             Some(scheduler) => scheduler.schedule(task),
             None => {
                 // No executor to count it any more; the return value has no one to tell.
@@ -723,13 +747,13 @@ where
 {
     fn wake(this: Arc<Self>) {
         if let WakeTransition::Schedule = this.body.state.wake() {
-            Self::reschedule(this);
+            Self::reschedule(this, false);
         }
     }
 
     fn wake_by_ref(this: &Arc<Self>) {
         if let WakeTransition::Schedule = this.body.state.wake() {
-            Self::reschedule(this.clone());
+            Self::reschedule(this.clone(), false);
         }
     }
 }
@@ -784,7 +808,7 @@ where
                 before_complete();
                 let outcome = match self.body.state.end_poll() {
                     IdleTransition::Requeue => {
-                        Self::reschedule(self.handle(this));
+                        Self::reschedule(self.handle(this), true);
                         RunOutcome::Suspended
                     }
                     IdleTransition::Suspended => RunOutcome::Suspended,
@@ -862,7 +886,7 @@ where
 
     fn abort_now(&self, this: &Arc<dyn Watched>) {
         if let WakeTransition::Schedule = self.body.state.abort() {
-            Self::reschedule(self.handle(this));
+            Self::reschedule(self.handle(this), false);
         }
     }
 }

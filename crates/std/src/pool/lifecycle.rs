@@ -91,8 +91,8 @@ pub(crate) struct Waiters {
 
 impl Waiters {
     /// `Ready` if `reached()` holds, checked with the list locked; otherwise `cx`'s waker is
-    /// registered (once per waiting thread or task: a wait that timed out leaves its waker
-    /// behind until the next wake, and the same thread waiting again reuses it).
+    /// registered (once per waiting thread or task). A wait that gives up removes it
+    /// ([`Waiters::remove`]), so waits that time out leave nothing behind.
     pub(crate) fn poll_until(&self, cx: &Context<'_>, reached: impl FnOnce() -> bool) -> Poll<()> {
         let mut wakers = lock(&self.wakers);
         if reached() {
@@ -102,6 +102,20 @@ impl Waiters {
             wakers.push(cx.waker().clone());
         }
         Poll::Pending
+    }
+
+    /// A waiter whose waker is `waker` stopped waiting: forget its entry (if a wake took it
+    /// already, there is nothing to forget).
+    pub(crate) fn remove(&self, waker: &Waker) {
+        let removed = {
+            let mut wakers = lock(&self.wakers);
+            wakers
+                .iter()
+                .position(|waiter| waiter.will_wake(waker))
+                .map(|index| wakers.swap_remove(index))
+        };
+        // A waker's drop is not ours to run under the lock.
+        drop(removed);
     }
 
     /// Wake every waiter: something that can end a wait has changed (before this call).

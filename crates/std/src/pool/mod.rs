@@ -37,7 +37,7 @@
 
 use std::any::Any;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use betterconcurrent_core::executor::block_on_until;
@@ -102,24 +102,40 @@ enum Until {
     Stopped,
 }
 
-/// A wait for the pool to reach a state (see `lifecycle`'s "Waiting").
+/// A wait for the pool to reach a state (see `lifecycle`'s "Waiting"). Dropped unfinished (a
+/// timed-out wait), it removes its waker from the pool's waiters.
 struct Quiescence<'a> {
     pool: &'a Pool,
     until: Until,
+    /// The waker it registered, while it may still be in the pool's waiters.
+    registered: Option<Waker>,
 }
 
 impl std::future::Future for Quiescence<'_> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let pool = self.pool;
-        pool.waiters.poll_until(cx, || {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let (pool, until) = (self.pool, self.until);
+        let polled = pool.waiters.poll_until(cx, || {
             let idle = pool.accounting.is_zero();
-            match self.until {
+            match until {
                 Until::Idle => idle,
                 Until::Stopped => idle && pool.threads.alive() == 0,
             }
-        })
+        });
+        self.registered = match polled {
+            Poll::Ready(()) => None,
+            Poll::Pending => Some(cx.waker().clone()),
+        };
+        polled
+    }
+}
+
+impl Drop for Quiescence<'_> {
+    fn drop(&mut self) {
+        if let Some(waker) = self.registered.take() {
+            self.pool.waiters.remove(&waker);
+        }
     }
 }
 
@@ -179,7 +195,12 @@ impl Pool {
     /// Wait until the pool reached `until` or `deadline` passed (false then), through the
     /// current thread's blocking hook (see `lifecycle`'s "Waiting").
     fn wait_for(&self, until: Until, deadline: Option<Instant>) -> bool {
-        block_on_until(Quiescence { pool: self, until }, deadline).is_some()
+        let wait = Quiescence {
+            pool: self,
+            until,
+            registered: None,
+        };
+        block_on_until(wait, deadline).is_some()
     }
 
     /// Accept a new task: count it, register it, refuse it if the pool is closing, then queue it.
@@ -578,6 +599,14 @@ impl Schedule for Pool {
         self.enqueue(task);
     }
 
+    /// A task woken during its own poll goes to the back of the shared queue, not to this
+    /// worker's LIFO slot or deque (whose owner end is last-in first-out): there it would be
+    /// the next task this worker runs, again and again, while older work waits forever.
+    fn schedule_yielded(&self, task: Task) {
+        self.injector.push(task);
+        self.sleep.notify_one();
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -585,5 +614,16 @@ impl Schedule for Pool {
     fn ended_elsewhere(&self, registered: Option<usize>) {
         self.forget(registered);
         self.units_ended(1);
+    }
+
+    /// The freed task's destructors run while this thread counts as ending the pool's tasks
+    /// (`worker::EndingTasks`, as for drained work), so a destructor that drops the pool's last
+    /// handle or waits for the pool does not wait for the very task being freed.
+    fn end_freed(&self, drop_body: &mut dyn FnMut(), registered: Option<usize>) {
+        {
+            let _ending = worker::EndingTasks::of(self);
+            drop_body();
+        }
+        self.ended_elsewhere(registered);
     }
 }
