@@ -116,30 +116,21 @@ impl<W: ArcWake> WakerVTable<W> {
     }
 }
 
-/// A short-critical-section lock: `spin` in `no_std`, `std`'s (which parks) with the feature
-/// `std`, loom's mutex under loom.
+/// A short-critical-section lock: `spin` in `no_std`, loom's mutex under loom.
 ///
 /// Only ever held for a handful of instructions (push a waker, flip a state); user code never runs
-/// under it. On `std` it must park rather than spin: up to `MAX_SPARE_THREADS` pool threads can
-/// share a few cores, and a holder preempted inside its critical section would have its waiters
-/// burn their time slices spinning. `std`'s lock spins briefly before it parks, so an uncontended
-/// or briefly held lock costs what a spin lock costs.
+/// under it.
 #[derive(Debug, Default)]
 pub struct Mutex<T> {
-    #[cfg(not(feature = "std"))]
+    #[cfg(not(feature = "loom"))]
     inner: spin::Mutex<T>,
-    #[cfg(all(feature = "std", not(feature = "loom")))]
-    inner: std::sync::Mutex<T>,
     #[cfg(feature = "loom")]
     inner: loom::sync::Mutex<T>,
 }
 
 /// The guard of [`Mutex`].
-#[cfg(not(feature = "std"))]
+#[cfg(not(feature = "loom"))]
 pub type MutexGuard<'a, T> = spin::MutexGuard<'a, T>;
-/// The guard of [`Mutex`].
-#[cfg(all(feature = "std", not(feature = "loom")))]
-pub type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
 /// The guard of [`Mutex`].
 #[cfg(feature = "loom")]
 pub type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
@@ -148,34 +139,32 @@ impl<T> Mutex<T> {
     /// A new unlocked mutex.
     pub fn new(value: T) -> Self {
         Self {
-            #[cfg(not(feature = "std"))]
+            #[cfg(not(feature = "loom"))]
             inner: spin::Mutex::new(value),
-            #[cfg(all(feature = "std", not(feature = "loom")))]
-            inner: std::sync::Mutex::new(value),
             #[cfg(feature = "loom")]
             inner: loom::sync::Mutex::new(value),
         }
     }
 
-    /// Lock it. No user code runs under this lock, so a poisoned one is taken as it is.
-    #[inline]
+    /// Lock it. No user code runs under this lock, so it cannot be poisoned.
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        #[cfg(not(feature = "std"))]
+        #[cfg(not(feature = "loom"))]
         return self.inner.lock();
-        #[cfg(feature = "std")]
+        #[cfg(feature = "loom")]
         return self
             .inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
     }
+}
 
+impl<T> Mutex<T> {
     /// Lock it if it is free; never waits (safe from an interrupt handler that may have
     /// preempted the holder).
-    #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        #[cfg(not(feature = "std"))]
+        #[cfg(not(feature = "loom"))]
         return self.inner.try_lock();
-        #[cfg(feature = "std")]
+        #[cfg(feature = "loom")]
         return match self.inner.try_lock() {
             Ok(guard) => Some(guard),
             Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
