@@ -116,21 +116,28 @@ impl<W: ArcWake> WakerVTable<W> {
     }
 }
 
-/// A short-critical-section lock: `spin` in `no_std`, loom's mutex under loom.
+/// A short-critical-section lock: `spin`'s, or `std`'s (which parks) with the feature
+/// `parking-lock`, and loom's under loom.
 ///
 /// Only ever held for a handful of instructions (push a waker, flip a state); user code never runs
-/// under it.
+/// under it. Which of the two suits `std`, where many pool threads can share a few cores, is
+/// measured by `benches/locks.rs` (ARCHITECTURE.md, "Design decisions").
 #[derive(Debug, Default)]
 pub struct Mutex<T> {
-    #[cfg(not(feature = "loom"))]
+    #[cfg(not(any(feature = "parking-lock", feature = "loom")))]
     inner: spin::Mutex<T>,
+    #[cfg(all(feature = "parking-lock", not(feature = "loom")))]
+    inner: std::sync::Mutex<T>,
     #[cfg(feature = "loom")]
     inner: loom::sync::Mutex<T>,
 }
 
 /// The guard of [`Mutex`].
-#[cfg(not(feature = "loom"))]
+#[cfg(not(any(feature = "parking-lock", feature = "loom")))]
 pub type MutexGuard<'a, T> = spin::MutexGuard<'a, T>;
+/// The guard of [`Mutex`].
+#[cfg(all(feature = "parking-lock", not(feature = "loom")))]
+pub type MutexGuard<'a, T> = std::sync::MutexGuard<'a, T>;
 /// The guard of [`Mutex`].
 #[cfg(feature = "loom")]
 pub type MutexGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
@@ -139,32 +146,34 @@ impl<T> Mutex<T> {
     /// A new unlocked mutex.
     pub fn new(value: T) -> Self {
         Self {
-            #[cfg(not(feature = "loom"))]
+            #[cfg(not(any(feature = "parking-lock", feature = "loom")))]
             inner: spin::Mutex::new(value),
+            #[cfg(all(feature = "parking-lock", not(feature = "loom")))]
+            inner: std::sync::Mutex::new(value),
             #[cfg(feature = "loom")]
             inner: loom::sync::Mutex::new(value),
         }
     }
 
-    /// Lock it. No user code runs under this lock, so it cannot be poisoned.
+    /// Lock it. No user code runs under this lock, so a poisoned one is taken as it is.
+    #[inline]
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(any(feature = "parking-lock", feature = "loom")))]
         return self.inner.lock();
-        #[cfg(feature = "loom")]
+        #[cfg(any(feature = "parking-lock", feature = "loom"))]
         return self
             .inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
     }
-}
 
-impl<T> Mutex<T> {
     /// Lock it if it is free; never waits (safe from an interrupt handler that may have
     /// preempted the holder).
+    #[inline]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        #[cfg(not(feature = "loom"))]
+        #[cfg(not(any(feature = "parking-lock", feature = "loom")))]
         return self.inner.try_lock();
-        #[cfg(feature = "loom")]
+        #[cfg(any(feature = "parking-lock", feature = "loom"))]
         return match self.inner.try_lock() {
             Ok(guard) => Some(guard),
             Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
