@@ -13,28 +13,34 @@ use betterconcurrent::{block_until_done, Error, Future, SubmitError, ThreadPoolE
 
 const T: Duration = Duration::from_secs(10);
 
+/// A 2-worker pool whose initializer succeeds on the first thread and fails on the second
+/// (breaking the pool); the receiver hears when the second one has failed.
+fn pool_whose_second_thread_fails_to_initialize() -> (ThreadPoolExecutor, mpsc::Receiver<()>) {
+    let calls = AtomicUsize::new(0);
+    let (refused_tx, refused_rx) = mpsc::channel::<()>();
+    let refused_tx = Mutex::new(refused_tx);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .initializer(move || {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                Ok(())
+            } else {
+                let _ = refused_tx.lock().unwrap().send(());
+                Err("second thread refused")
+            }
+        })
+        .build()
+        .unwrap();
+    (pool, refused_rx)
+}
+
 /// The initializer succeeds on the first thread and fails on the second: the pool breaks with
 /// async tasks suspended on the first. Woken later, they end with BrokenExecutor; join returns.
 #[test]
 fn a_pool_breaking_with_suspended_tasks_fails_them_when_woken() {
     within(20, || {
         for _ in 0..20 {
-            let calls = Arc::new(AtomicUsize::new(0));
-            let c = calls.clone();
-            let (refused_tx, refused_rx) = mpsc::channel::<()>();
-            let refused_tx = Mutex::new(refused_tx);
-            let pool = ThreadPoolExecutor::builder()
-                .max_workers(2)
-                .initializer(move || {
-                    if c.fetch_add(1, Ordering::SeqCst) == 0 {
-                        Ok(())
-                    } else {
-                        let _ = refused_tx.lock().unwrap().send(());
-                        Err("second thread refused")
-                    }
-                })
-                .build()
-                .unwrap();
+            let (pool, refused_rx) = pool_whose_second_thread_fails_to_initialize();
             let gate = Future::<u32>::new();
             let all_polled = Future::<()>::new();
             let polled = Arc::new(AtomicUsize::new(0));
@@ -106,22 +112,7 @@ fn a_pool_breaking_with_suspended_tasks_fails_them_when_woken() {
 fn shutdown_cancel_ends_suspended_tasks_of_a_broken_pool() {
     within(20, || {
         for _ in 0..20 {
-            let calls = Arc::new(AtomicUsize::new(0));
-            let c = calls.clone();
-            let (refused_tx, refused_rx) = mpsc::channel::<()>();
-            let refused_tx = Mutex::new(refused_tx);
-            let pool = ThreadPoolExecutor::builder()
-                .max_workers(2)
-                .initializer(move || {
-                    if c.fetch_add(1, Ordering::SeqCst) == 0 {
-                        Ok(())
-                    } else {
-                        let _ = refused_tx.lock().unwrap().send(());
-                        Err("second thread refused")
-                    }
-                })
-                .build()
-                .unwrap();
+            let (pool, refused_rx) = pool_whose_second_thread_fails_to_initialize();
             let never = Future::<u32>::new();
             let fs: Vec<_> = (0..20)
                 .filter_map(|_| {
