@@ -220,6 +220,38 @@ fn shutdown_walking_the_registry_racing_a_task_that_completes() {
     });
 }
 
+/// The registry, the other half: a task registers only when its first poll suspends, so
+/// shutdown(cancel_futures) may walk the registry before, while or after the worker registers
+/// a task that awaits a future nobody completes. Either the walk finds it or the worker sees
+/// the cancel after registering and aborts it: it always ends cancelled, its body dropped once,
+/// and shutdown(wait = true) returns (loom reports a deadlock if the task stays suspended).
+#[test]
+fn shutdown_walking_the_registry_racing_a_task_that_suspends() {
+    model(|| {
+        let pool = one_worker();
+        let never_completed = Future::<u32>::new();
+        let polling = Future::<()>::new();
+        let bodies_dropped = Arc::new(AtomicUsize::new(0));
+        let task = {
+            let never_completed = never_completed.clone();
+            let polling = polling.clone();
+            let body_dropped = DropCounter(bodies_dropped.clone());
+            pool.submit_async(async move {
+                let _held = body_dropped;
+                polling.set_result(()).unwrap();
+                *(&never_completed).await.unwrap() + 1
+            })
+            .unwrap()
+        };
+        // The task is in its first poll, about to suspend (and register), or suspended.
+        polling.result().unwrap();
+        pool.shutdown(true, true);
+        assert!(matches!(task.try_result(), Some(Err(Error::Cancelled))));
+        drop(pool);
+        assert_eq!(bodies_dropped.load(Ordering::SeqCst), 1);
+    });
+}
+
 /// Counts its drop.
 struct DropCounter(Arc<AtomicUsize>);
 

@@ -35,7 +35,8 @@ mod task;
 /// kept as stable as the rest.
 pub mod executor {
     pub use crate::task::{
-        Registration, RunOutcome, Schedule, SchedulerHandle, Task, TaskKind, TaskWatch,
+        Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending, Task, TaskKind,
+        TaskWatch,
     };
 
     #[cfg(feature = "std")]

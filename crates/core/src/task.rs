@@ -146,8 +146,10 @@ impl Registration {
         }
     }
 
-    /// Record the task's entry. Set before the task is queued (the queue's hand-over orders it
-    /// before every later read), and at most once per task.
+    /// Record the task's entry: at most once per task, by the thread that holds its run right
+    /// (in [`RunHooks::suspending`]), so whoever holds that right later, or frees the cell,
+    /// reads it after the hand-over that ordered the two (the state word's transitions, the
+    /// queue, the last reference count).
     pub fn set(&self, entry: usize) {
         debug_assert!(entry != Self::NONE, "usize::MAX means unregistered");
         self.entry.store(entry, Ordering::Relaxed);
@@ -213,22 +215,90 @@ pub enum TaskKind {
 /// alive for the call and from which an implementation takes an owned handle of its own type
 /// (`Cell::handle`).
 trait Runnable: Send + Sync {
-    fn run(&self, this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome;
+    fn run(&self, this: &Arc<dyn Runnable>, hooks: &mut dyn RunHooks) -> RunOutcome;
     /// False if the work was already claimed elsewhere (then it is not this caller's to count).
     fn cancel(&self, this: &Arc<dyn Runnable>) -> bool;
     /// As `cancel`.
     fn fail(&self, this: &Arc<dyn Runnable>, error: Error) -> bool;
     /// A weak handle to an async task (closures never suspend, so they have none).
-    fn watch(&self, this: &Arc<dyn Runnable>) -> Option<TaskWatch>;
+    fn watch(&self, this: &Arc<dyn Runnable>) -> Option<TaskWatch> {
+        let _ = this;
+        None
+    }
     /// An async task's registry entry (closures are never registered).
-    fn registration(&self) -> Option<&Registration>;
+    fn registration(&self) -> Option<&Registration> {
+        None
+    }
     fn kind(&self) -> TaskKind;
+    /// Wake a watched task as its waker would ([`TaskWatch::wake`]); only async tasks are
+    /// watched, so the default is never called.
+    fn wake_now(&self, this: &Arc<dyn Runnable>) {
+        let _ = this;
+    }
+    /// Abort a watched task ([`TaskWatch::abort`]); as `wake_now`.
+    fn abort_now(&self, this: &Arc<dyn Runnable>) {
+        let _ = this;
+    }
 }
 
-/// What a [`TaskWatch`] can do with the task it watches; `this` as for [`Runnable`].
-trait Watched: Send + Sync {
-    fn wake_now(&self, this: &Arc<dyn Watched>);
-    fn abort_now(&self, this: &Arc<dyn Watched>);
+/// What an executor does at the points of a run that only it knows how to handle; the
+/// executor passes its hooks to [`Task::run`] or [`Task::execute`]. A closure `FnMut()` is
+/// hooks whose `before_complete` calls it and whose `suspending` does nothing.
+pub trait RunHooks {
+    /// The user's code returned (or was skipped), and the future has not completed yet, so no
+    /// waiter can have observed the outcome: executors mark the thread idle here, so a caller
+    /// that saw the result and submits again finds it so. Called once per run.
+    fn before_complete(&mut self);
+
+    /// An async task's poll returned `Pending`: it is about to suspend (or to be queued again,
+    /// if it was woken during the poll), and this thread still holds its run right, so the task
+    /// cannot run anywhere else yet. Called before `before_complete`. An executor registers
+    /// the task here the first time (it has reached an `.await`, where no queue holds it any
+    /// more) and may [`abort`](Suspending::abort) it instead of letting it suspend.
+    fn suspending(&mut self, task: Suspending<'_>) {
+        let _ = task;
+    }
+}
+
+impl<F: FnMut()> RunHooks for F {
+    fn before_complete(&mut self) {
+        self();
+    }
+}
+
+/// An async task whose poll just returned `Pending`, as [`RunHooks::suspending`] sees it.
+pub struct Suspending<'a> {
+    task: &'a Arc<dyn Runnable>,
+    registration: &'a Registration,
+}
+
+impl Suspending<'_> {
+    /// Where the executor's registry keeps this task (unset until the executor sets it).
+    pub fn registration(&self) -> &Registration {
+        self.registration
+    }
+
+    /// A weak handle to the task, for the executor's registry.
+    pub fn watch(&self) -> TaskWatch {
+        TaskWatch {
+            raw: Arc::downgrade(self.task),
+        }
+    }
+
+    /// End the task instead of letting it suspend, as [`TaskWatch::abort`] does: when the poll
+    /// that returned `Pending` is over, its body is dropped and its future ends cancelled, and
+    /// the run reports [`RunOutcome::Completed`].
+    pub fn abort(&self) {
+        self.task.abort_now(self.task);
+    }
+}
+
+impl fmt::Debug for Suspending<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Suspending")
+            .field("registration", self.registration)
+            .finish()
+    }
 }
 
 /// A weak handle to an async task, for the executor that runs it: a suspended task is held only
@@ -236,7 +306,7 @@ trait Watched: Send + Sync {
 /// it so that `shutdown(cancel_futures = true)` cancels it even if what it awaits never completes.
 /// It does not keep the task alive.
 pub struct TaskWatch {
-    raw: Weak<dyn Watched>,
+    raw: Weak<dyn Runnable>,
 }
 
 impl TaskWatch {
@@ -353,12 +423,10 @@ impl Task {
     /// Run the work: call the closure, or poll the async body once.
     ///
     /// If the future was cancelled before the work started, the work is dropped and the future
-    /// becomes `CancelledAndNotified`. `before_complete` is called each time the user's code has
-    /// returned (or was skipped), before the future completes, i.e. before any waiter can observe
-    /// the outcome: executors use it to mark the thread idle, so a caller that saw the result and
-    /// submits again finds it so.
-    pub fn run(self, mut before_complete: impl FnMut()) -> RunOutcome {
-        let outcome = self.raw.run(&self.raw, &mut before_complete);
+    /// becomes `CancelledAndNotified`. `hooks` are the executor's (see [`RunHooks`]; a closure
+    /// is called where the user's code has returned, before the future completes).
+    pub fn run(self, mut hooks: impl RunHooks) -> RunOutcome {
+        let outcome = self.raw.run(&self.raw, &mut hooks);
         // The cell's last handle may go here, dropping the value: user code, caught.
         drop_work(self);
         outcome
@@ -372,8 +440,8 @@ impl Task {
     /// destructor of the value, dropped here as its last owner) is caught and reported, and the
     /// task counts as completed, so the executor's loop survives it.
     #[must_use = "count the task ended if the outcome says so"]
-    pub fn execute(self, before_complete: impl FnMut()) -> RunOutcome {
-        match panic::catch(|| self.run(before_complete)) {
+    pub fn execute(self, hooks: impl RunHooks) -> RunOutcome {
+        match panic::catch(|| self.run(hooks)) {
             Ok(outcome) => outcome,
             Err(error) => {
                 panic::report("dropping a task's value", &error);
@@ -460,7 +528,7 @@ impl<F> ClosureBody<F> {
     /// Run the claimed work and complete `future`: call the closure unless the future was
     /// cancelled (or finished by the user) first, in which case the work is dropped. True if
     /// the closure panicked.
-    fn run_claimed<T>(&self, future: &Future<T>, before_complete: &mut dyn FnMut()) -> bool
+    fn run_claimed<T>(&self, future: &Future<T>, hooks: &mut dyn RunHooks) -> bool
     where
         F: FnOnce() -> T,
     {
@@ -468,7 +536,7 @@ impl<F> ClosureBody<F> {
             (Ok(true), Some(work)) => {
                 let outcome = panic::catch(work);
                 let panicked = outcome.is_err();
-                before_complete();
+                hooks.before_complete();
                 // Only fails if the user finished the future themselves while it ran; then their
                 // outcome stands, as in Python.
                 let _ = future.set_outcome(outcome);
@@ -476,7 +544,7 @@ impl<F> ClosureBody<F> {
             }
             (_, work) => {
                 drop_work(work);
-                before_complete();
+                hooks.before_complete();
                 false
             }
         }
@@ -528,12 +596,12 @@ where
     // Every path ends with `drop_work` of the handles it took: dropping the cell may drop the
     // value (user code), and a panic there must neither escape nor be counted twice. (The
     // caller's `Task` drops its own handle the same way.)
-    fn run(&self, this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome {
+    fn run(&self, this: &Arc<dyn Runnable>, hooks: &mut dyn RunHooks) -> RunOutcome {
         if !self.body.claim() {
             return RunOutcome::RanElsewhere;
         }
         let future = Future::<T>::from_cell(self.handle(this));
-        let panicked = self.body.run_claimed(&future, before_complete);
+        let panicked = self.body.run_claimed(&future, hooks);
         drop_work(future);
         if panicked {
             RunOutcome::Panicked
@@ -568,14 +636,6 @@ where
         true
     }
 
-    fn watch(&self, _this: &Arc<dyn Runnable>) -> Option<TaskWatch> {
-        None
-    }
-
-    fn registration(&self) -> Option<&Registration> {
-        None
-    }
-
     fn kind(&self) -> TaskKind {
         TaskKind::Closure
     }
@@ -602,9 +662,9 @@ impl<F> DetachedBody<F> {
 }
 
 impl<F: FnOnce() + Send + 'static> Runnable for DetachedBody<F> {
-    fn run(&self, _this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome {
+    fn run(&self, _this: &Arc<dyn Runnable>, hooks: &mut dyn RunHooks) -> RunOutcome {
         let outcome = self.take().map(panic::catch);
-        before_complete();
+        hooks.before_complete();
         match outcome {
             // The panic hook has reported it (on standard error); with no future to hold the
             // error, the executor counts it.
@@ -620,14 +680,6 @@ impl<F: FnOnce() + Send + 'static> Runnable for DetachedBody<F> {
 
     fn fail(&self, this: &Arc<dyn Runnable>, _error: Error) -> bool {
         self.cancel(this)
-    }
-
-    fn watch(&self, _this: &Arc<dyn Runnable>) -> Option<TaskWatch> {
-        None
-    }
-
-    fn registration(&self) -> Option<&Registration> {
-        None
     }
 
     fn kind(&self) -> TaskKind {
@@ -763,11 +815,11 @@ where
     F: core::future::Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    fn run(&self, this: &Arc<dyn Runnable>, before_complete: &mut dyn FnMut()) -> RunOutcome {
+    fn run(&self, this: &Arc<dyn Runnable>, hooks: &mut dyn RunHooks) -> RunOutcome {
         let first_poll = match self.body.state.start_poll() {
             PollTransition::Poll { first } => first,
             PollTransition::Aborted => {
-                before_complete();
+                hooks.before_complete();
                 return self.end_cancelled(this);
             }
             PollTransition::Complete => {
@@ -781,7 +833,7 @@ where
         // queued, the body is dropped unpolled.
         if first_poll && future.set_running_or_notify_cancel() != Ok(true) {
             self.body.complete();
-            before_complete();
+            hooks.before_complete();
             drop_work(future);
             return RunOutcome::Completed;
         }
@@ -805,7 +857,11 @@ where
         });
         let outcome = match polled {
             Ok(Poll::Pending) => {
-                before_complete();
+                hooks.suspending(Suspending {
+                    task: this,
+                    registration: &self.body.registration,
+                });
+                hooks.before_complete();
                 let outcome = match self.body.state.end_poll() {
                     IdleTransition::Requeue => {
                         Self::reschedule(self.handle(this), true);
@@ -839,7 +895,7 @@ where
         } else {
             RunOutcome::Completed
         };
-        before_complete();
+        hooks.before_complete();
         let _ = future.set_outcome(outcome);
         // Handles may go here, dropping the value: user code, caught.
         drop_work((future, waker));
@@ -860,9 +916,8 @@ where
     }
 
     fn watch(&self, this: &Arc<dyn Runnable>) -> Option<TaskWatch> {
-        let watched: Arc<dyn Watched> = unsize!(self.handle(this));
         Some(TaskWatch {
-            raw: Arc::downgrade(&watched),
+            raw: Arc::downgrade(this),
         })
     }
 
@@ -873,18 +928,12 @@ where
     fn kind(&self) -> TaskKind {
         TaskKind::Async
     }
-}
 
-impl<F, T> Watched for Cell<T, AsyncBody<F>>
-where
-    F: core::future::Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    fn wake_now(&self, this: &Arc<dyn Watched>) {
+    fn wake_now(&self, this: &Arc<dyn Runnable>) {
         ArcWake::wake(self.handle(this));
     }
 
-    fn abort_now(&self, this: &Arc<dyn Watched>) {
+    fn abort_now(&self, this: &Arc<dyn Runnable>) {
         if let WakeTransition::Schedule = self.body.state.abort() {
             Self::reschedule(self.handle(this), false);
         }

@@ -74,6 +74,13 @@ impl Lifecycle {
         }
     }
 
+    /// True once `shutdown(cancel_futures = true)` was called: a task that suspends from now on
+    /// is aborted (see `registry`).
+    #[inline]
+    pub(crate) fn is_cancelling(&self) -> bool {
+        self.cancel_queued.load(Ordering::Acquire)
+    }
+
     /// False once queued work must be ended unrun (see the module docs).
     #[inline]
     pub(crate) fn may_run_work(&self) -> bool {

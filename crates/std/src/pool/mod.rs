@@ -6,12 +6,13 @@
 //! | --- | --- | --- |
 //! | work accounting: `outstanding`, prepaid shares, waiting for zero | `accounting` | counted before the closing check, ended after completion |
 //! | threads: lazy start, idle reuse, spares and their cap, exit | `threads` | idle tokens, `alive`, compensation |
-//! | registry of unfinished async tasks | `registry` | registered before the closing check, forgotten when ended |
+//! | registry of suspended async tasks | `registry` | registered at the first suspension, then the cancel check; forgotten when ended |
 //! | lifecycle: closing, cancelling, broken; waiters for convergence | `lifecycle` | `closing` vs the exit check; check-and-register under the waiters' lock |
 //! | idle workers sleeping and waking | `crate::sleep` | the searching count and wake-up tokens |
 //!
-//! This module composes them: submit (count, register, check closing, queue, claim or start a
-//! thread, wake a sleeper), running a queued task (count its end, forget it), ending queued work
+//! This module composes them: submit (count, check closing, queue, claim or start a thread,
+//! wake a sleeper), running a queued task (register it if it suspends; count its end, forget
+//! it), ending queued work
 //! unrun, shutdown, and the pool's view of a blocked thread. The worker loop (`crate::worker`)
 //! calls these, never the parts' fields.
 //!
@@ -41,7 +42,9 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use betterconcurrent_core::executor::block_on_until;
-use betterconcurrent_core::executor::{Registration, RunOutcome, Schedule, SchedulerHandle, Task};
+use betterconcurrent_core::executor::{
+    Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending, Task,
+};
 use betterconcurrent_core::sync::{Arc, Weak};
 use betterconcurrent_core::{Error, SubmitError};
 use crossbeam_utils::CachePadded;
@@ -203,20 +206,15 @@ impl Pool {
         block_on_until(wait, deadline).is_some()
     }
 
-    /// Accept a new task: count it, register it, refuse it if the pool is closing, then queue it.
+    /// Accept a new task: count it, refuse it if the pool is closing, then queue it.
     pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
-        // Counted and registered before the closing check (see `accounting` and `registry`): a
-        // worker counts from its prepaid share (its task lands in its own queue), any other
-        // thread directly, with the fence that pairs with `closing`'s.
+        // Counted before the closing check (see `accounting`): a worker counts from its prepaid
+        // share (its task lands in its own queue), any other thread directly, with the fence
+        // that pairs with `closing`'s.
         let from_share = worker::with_own_record(self, |record| {
-            self.registry.register(&task, record.registry_shard);
             self.accounting.count_from_share(&record.share)
         })
-        .unwrap_or_else(|| {
-            self.registry
-                .register(&task, self.shared_record.registry_shard);
-            false
-        });
+        .unwrap_or(false);
         if !from_share {
             self.accounting.count_one();
         }
@@ -229,10 +227,8 @@ impl Pool {
                 self.units_ended(1);
             }
             // Ended (not merely dropped), so the cell does not count itself unfinished later;
-            // nothing is left to count.
-            let entry = registry_entry(&task);
+            // nothing is left to count (and it never ran, so it was never registered).
             let _uncounted = task.cancel();
-            self.forget(entry);
             return Err(error);
         }
         self.enqueue(task);
@@ -395,7 +391,12 @@ impl Pool {
         }
         let counters = &record.counters;
         counters.count(Event::PollStarted);
-        let outcome = task.execute(|| self.threads.release_idle());
+        let mut registered = None;
+        let outcome = task.execute(RunOnWorker {
+            pool: self,
+            shard: record.registry_shard,
+            registered: &mut registered,
+        });
         counters.count(Event::PollEnded);
         match outcome {
             RunOutcome::Completed => counters.count(Event::Completed),
@@ -406,7 +407,8 @@ impl Pool {
             _ => {}
         }
         if outcome.ended() {
-            self.forget(entry);
+            // Registered before this run, or in it (then aborted as it suspended).
+            self.forget(entry.or(registered));
             self.task_ended(record);
         }
     }
@@ -568,9 +570,10 @@ impl Pool {
             // destructors, which may drop or wait for this very pool.
             let _ending = worker::EndingTasks::of(self);
             self.drain_queues();
-            // Suspended tasks sit in no queue, and a task a worker took from a queue before the
-            // drain may be about to be polled: abort each, so whoever holds it next ends it
-            // (and a suspended one is queued for that), even if what it awaits never completes.
+            // Suspended tasks sit in no queue: abort each registered one, so whoever holds it
+            // next ends it (a suspended one is queued for that), even if what it awaits never
+            // completes. One a worker is polling for the first time aborts itself if it
+            // suspends (see `registry`).
             for task in self.registry.unfinished() {
                 task.abort();
             }
@@ -582,6 +585,36 @@ impl Pool {
             // second concurrent `shutdown(wait = true)` that finds the handles already taken.
             self.wait_for(Until::Stopped, None);
             self.threads.join_all();
+        }
+    }
+}
+
+/// The pool's side of one run of a task on a pool thread (see [`RunHooks`]): the thread goes
+/// idle when the user's code returns, and an async task is registered when it first suspends
+/// (see `registry`).
+struct RunOnWorker<'a> {
+    pool: &'a Pool,
+    /// The registry shard of the running thread's record.
+    shard: usize,
+    /// The entry of the task if this run registered it.
+    registered: &'a mut Option<usize>,
+}
+
+impl RunHooks for RunOnWorker<'_> {
+    #[inline]
+    fn before_complete(&mut self) {
+        self.pool.threads.release_idle();
+    }
+
+    #[inline]
+    fn suspending(&mut self, task: Suspending<'_>) {
+        if task.registration().get().is_some() {
+            return;
+        }
+        *self.registered = Some(self.pool.registry.register(&task, self.shard));
+        // After registering (see `registry`): a shutdown whose walk missed the entry is seen.
+        if self.pool.lifecycle.is_cancelling() {
+            task.abort();
         }
     }
 }

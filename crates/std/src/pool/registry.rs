@@ -1,30 +1,34 @@
-//! The registry of a pool's unfinished async tasks: how the pool reaches a task that sits in no
-//! queue (suspended at an `.await`, held only by the wakers of what it awaits), to abort it, and
-//! later to list it.
+//! The registry of a pool's suspended async tasks: how the pool reaches a task that sits in no
+//! queue and on no thread (suspended at an `.await`, held only by the wakers of what it awaits),
+//! to abort it, and later to list it.
 //!
 //! # Protocol
 //!
-//! - **Register before the closing check.** A submit registers an async task (a weak
-//!   [`TaskWatch`] in one shard's slab, its entry number kept in the task's [`Registration`])
-//!   before it loads `closing`. `shutdown(cancel_futures = true)` stores `closing` before it walks
-//!   the shards, and each walk takes the shard's lock, so a registration the walk missed came
-//!   after it in that lock's order and its submit sees `closing` (and refuses the task). Every
-//!   accepted task is reached.
-//! - **Forget when it ends**, in O(1): whoever counts an async task finished forgets its entry
-//!   (a worker whose run reports it finished, the drain that ends it unrun, a refused submit, and
-//!   the cell freed unfinished, through `Schedule::ended_elsewhere`). A finished task's entry
-//!   is gone, so the registry keeps no memory per finished task: the weak handle was the last
-//!   thing keeping its cell's allocation, and a shard gives its storage back as it empties
-//!   (below).
+//! - **Register at the first suspension.** Until its first poll returns `Pending`, a task is in
+//!   a queue (which the pool drains) or on the thread polling it (which checks the lifecycle
+//!   before it polls): only a suspended task needs the registry. So the worker whose poll of an
+//!   async task first returns `Pending` registers it (a weak [`TaskWatch`] in the shard of that
+//!   worker's record, the entry number kept in the task's [`Registration`]) while it still
+//!   holds the task's run right (`RunHooks::suspending`), and then loads `cancel_queued`.
+//!   `shutdown(cancel_futures = true)` stores `cancel_queued` before it walks the shards, and
+//!   each walk takes the shard's lock, so either the walk finds the entry, or it held that
+//!   shard's lock first, the registering worker's lock came after, and its load sees
+//!   `cancel_queued`: then it aborts the task itself. Every accepted task is reached, and a task
+//!   that ends in its first poll (most leaves of a tree of tasks) never touches the registry.
+//! - **Forget when it ends**, in O(1): whoever counts a registered task ended forgets its entry
+//!   (a worker whose run reports it ended, the drain that ends it unrun, and the cell freed
+//!   unfinished, through `Schedule::ended_elsewhere`). A finished task's entry is gone, so the
+//!   registry keeps no memory per finished task: the weak handle was the last thing keeping its
+//!   cell's allocation, and a shard gives its storage back as it empties (below).
 //! - **Walk without running user code under a lock.** A walk clones the weak handles under each
 //!   shard's lock and acts on them after releasing it: an abort may queue the task, and a
 //!   handle upgraded there may be the last one, whose drop runs the task's destructors.
 //!
-//! Shards keep concurrent submits and completions apart: a worker registers in the shard of
-//! its own record (`WorkerRecord::registry_shard`), spare and outside threads in shard 0, so the
-//! submit path takes a lock only its worker and the completions of its tasks contend for, never
-//! a pool-wide one. An entry number is the slab key and the shard (`key << shard_bits | shard`),
-//! so forgetting it needs no search.
+//! Shards keep concurrent registrations and completions apart: a worker registers in the shard
+//! of its own record (`WorkerRecord::registry_shard`), spare threads in shard 0, so a
+//! registration takes a lock only its worker and the completions of its tasks contend for,
+//! never a pool-wide one. An entry number is the slab key and the shard
+//! (`key << shard_bits | shard`), so forgetting it needs no search.
 //!
 //! # Memory
 //!
@@ -35,7 +39,7 @@
 //! After a burst, an idle pool keeps only the few shards' empty headers; a task that outlives a
 //! burst can keep its shard's entries below its own key.
 
-use betterconcurrent_core::executor::{Registration, Task, TaskWatch};
+use betterconcurrent_core::executor::{Suspending, TaskWatch};
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use crossbeam_utils::CachePadded;
 use slab::Slab;
@@ -46,7 +50,7 @@ const MAX_SHARDS: usize = 64;
 /// A slab is not trimmed below this capacity: small ones are cheap, and trimming costs a walk.
 const TRIM_ABOVE: usize = 64;
 
-/// The pool's unfinished async tasks, in shards (see the module docs).
+/// The pool's async tasks that have suspended and not ended, in shards (see the module docs).
 pub(crate) struct Registry {
     shards: Box<[CachePadded<Mutex<Slab<TaskWatch>>>]>,
     /// `log2(shards.len())`: an entry is `key << shard_bits | shard`.
@@ -76,21 +80,13 @@ impl Registry {
         1 + index % (self.shards.len() - 1)
     }
 
-    /// Register `task` in `shard` if it is an async task (closures end in their queue or on
-    /// their thread, and are never suspended: nothing to reach).
-    #[inline]
-    pub(crate) fn register(&self, task: &Task, shard: usize) {
-        if let Some(registration) = task.registration() {
-            self.register_async(task, registration, shard);
-        }
-    }
-
-    fn register_async(&self, task: &Task, registration: &Registration, shard: usize) {
-        let Some(watch) = task.watch() else {
-            return;
-        };
-        let key = lock(&self.shards[shard]).insert(watch);
-        registration.set(key << self.shard_bits | shard);
+    /// Register `task`, suspending for the first time, in `shard`; returns its entry (also
+    /// recorded in its `Registration`).
+    pub(crate) fn register(&self, task: &Suspending<'_>, shard: usize) -> usize {
+        let key = lock(&self.shards[shard]).insert(task.watch());
+        let entry = key << self.shard_bits | shard;
+        task.registration().set(entry);
+        entry
     }
 
     /// Forget the entry of a task that ended (see the module docs' "Forget when it ends").
