@@ -35,16 +35,20 @@
 //! A registered task costs one slab entry (a weak handle, 16 bytes) in its shard. A slab keeps
 //! its entries' keys stable, so it cannot compact around a live entry, but it trims the vacant
 //! tail and returns the space each time it falls to a quarter of its capacity and its length is
-//! a power of two (so trimming costs O(1) amortised per entry), and all of it when it empties.
-//! After a burst, an idle pool keeps only the few shards' empty headers; a task that outlives a
-//! burst can keep its shard's entries below its own key.
+//! a power of two (so trimming costs O(1) amortised per entry), and all of it when it empties
+//! (below `TRIM_ABOVE` entries' capacity it keeps its storage, at most 1.5 KiB, so a shard that
+//! keeps emptying and refilling does not allocate each time). After a burst, an idle pool keeps
+//! only the few shards' small slabs; a task that outlives a burst can keep its shard's entries
+//! below its own key.
 
 use betterconcurrent_core::executor::{Suspending, TaskWatch};
-use betterconcurrent_core::sync::blocking::{lock, Mutex};
+use betterconcurrent_core::sync::Mutex;
 use crossbeam_utils::CachePadded;
 use slab::Slab;
 
-/// The most shards a registry has; beyond, workers share them.
+/// The most shards a registry has; beyond, workers share them. (A shard's lock is the core's
+/// short-critical-section `Mutex`, a spin lock outside loom: an entry's insert or remove is a
+/// few instructions, no user code runs under it, and a walk only clones weak handles.)
 const MAX_SHARDS: usize = 64;
 
 /// A slab is not trimmed below this capacity: small ones are cheap, and trimming costs a walk.
@@ -83,7 +87,7 @@ impl Registry {
     /// Register `task`, suspending for the first time, in `shard`; returns its entry (also
     /// recorded in its `Registration`).
     pub(crate) fn register(&self, task: &Suspending<'_>, shard: usize) -> usize {
-        let key = lock(&self.shards[shard]).insert(task.watch());
+        let key = self.shards[shard].lock().insert(task.watch());
         let entry = key << self.shard_bits | shard;
         task.registration().set(entry);
         entry
@@ -93,11 +97,13 @@ impl Registry {
     pub(crate) fn forget(&self, entry: usize) {
         let (key, shard) = (entry >> self.shard_bits, entry & (self.shards.len() - 1));
         let forgotten = {
-            let mut tasks = lock(&self.shards[shard]);
+            let mut tasks = self.shards[shard].lock();
             let forgotten = tasks.try_remove(key);
             let capacity = tasks.capacity();
             if tasks.is_empty() {
-                if capacity > 0 {
+                // A small slab stays: a shard that keeps emptying and refilling (a worker's
+                // tasks suspending one at a time) would otherwise allocate on every refill.
+                if capacity > TRIM_ABOVE {
                     *tasks = Slab::new();
                 }
             } else if capacity > TRIM_ABOVE
@@ -120,7 +126,7 @@ impl Registry {
     pub(crate) fn unfinished(&self) -> Vec<TaskWatch> {
         let mut unfinished = Vec::new();
         for shard in self.shards.iter() {
-            let tasks = lock(shard);
+            let tasks = shard.lock();
             unfinished.extend(tasks.iter().map(|(_, watch)| watch.clone()));
         }
         unfinished
@@ -128,7 +134,7 @@ impl Registry {
 
     /// How many tasks are registered (unfinished), summed shard by shard.
     fn len(&self) -> usize {
-        self.shards.iter().map(|shard| lock(shard).len()).sum()
+        self.shards.iter().map(|shard| shard.lock().len()).sum()
     }
 }
 
