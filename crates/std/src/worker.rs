@@ -11,7 +11,10 @@
 //! into the deque, since what is there may be what the code waits for.
 //!
 //! Search order: the worker's LIFO slot (the newest subtask, still hot in cache), its own deque
-//! (LIFO), then a batch from the pool injector, then stealing from the other workers' deques.
+//! (LIFO), then a batch from the pool injector, then stealing from the other workers' deques;
+//! after 32 tasks in a row from the injector, the other deques go first once (a task that
+//! keeps yielding lands in the injector each time, and would otherwise hide a task in a blocked
+//! worker's deque for as long as it yields).
 //! With nothing found the worker gives its prepaid share back and sleeps (see `sleep`).
 //!
 //! Spare threads (started while every thread is blocked in a wait, see `blocking`) run the same
@@ -46,6 +49,10 @@ struct WorkerContext {
     /// Tasks run in a row from the LIFO slot; at `MAX_LIFO_RUNS` the deque goes first once, so a
     /// task that keeps submitting one child cannot starve the deque.
     lifo_runs: Cell<u32>,
+    /// Tasks taken from the injector in a row; at `MAX_INJECTOR_RUNS` the other workers' deques
+    /// go first once, so a task that keeps yielding (and so keeps landing in the injector) cannot
+    /// keep a task in a blocked worker's deque from being stolen.
+    injector_runs: Cell<u32>,
     /// The code running on this thread may block outside the pool's view (a closure, or a
     /// closure run in place by a blocking wait): submits skip the hidden LIFO slot (module docs).
     may_block: Cell<bool>,
@@ -53,6 +60,9 @@ struct WorkerContext {
     /// shared record for a spare), held so that the per-task paths need no lookup.
     record: Arc<WorkerRecord>,
 }
+
+/// See `WorkerContext::injector_runs`.
+const MAX_INJECTOR_RUNS: u32 = 32;
 
 /// See `WorkerContext::lifo_runs`.
 const MAX_LIFO_RUNS: u32 = 16;
@@ -210,6 +220,7 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             deque,
             lifo: Cell::new(None),
             lifo_runs: Cell::new(0),
+            injector_runs: Cell::new(0),
             may_block: Cell::new(false),
             record: record.clone(),
         })
@@ -305,57 +316,74 @@ fn find_task(pool: &Pool, record: &WorkerRecord) -> Option<(Task, Option<usize>)
 }
 
 /// The next task for this thread: its LIFO slot, its own deque, then the injector, then the
-/// other workers. A task from elsewhere than its own deque counts as a steal in `record`.
+/// other workers (every `MAX_INJECTOR_RUNS`-th time, the other workers before the injector). A
+/// task from elsewhere than its own deque counts as a steal in `record`.
 fn search(pool: &Pool, record: &WorkerRecord, context: &WorkerContext) -> Option<Task> {
-    {
-        let deque = context.deque.as_ref();
-        if let Some(task) = context.lifo.take() {
-            if context.lifo_runs.get() < MAX_LIFO_RUNS {
-                context.lifo_runs.set(context.lifo_runs.get() + 1);
-                return Some(task);
-            }
-            // Give the deque a turn: the LIFO task goes behind what is there.
-            context.lifo_runs.set(0);
-            if let Some(deque) = deque {
-                deque.push(task);
-            }
-        }
-        context.lifo_runs.set(0);
-        if let Some(task) = deque.and_then(Worker::pop) {
+    let deque = context.deque.as_ref();
+    if let Some(task) = context.lifo.take() {
+        if context.lifo_runs.get() < MAX_LIFO_RUNS {
+            context.lifo_runs.set(context.lifo_runs.get() + 1);
             return Some(task);
         }
-        loop {
-            let mut retry = false;
-            let from_injector = match deque {
-                Some(deque) => pool.injector.steal_batch_and_pop(deque),
-                None => pool.injector.steal(),
-            };
-            match from_injector {
-                Steal::Success(task) => {
-                    // The rest of a batch now sits in our deque, where a worker that re-checked
-                    // the injector a moment ago did not see it: wake one to steal it.
-                    if deque.is_some_and(|deque| !deque.is_empty()) {
-                        pool.sleep.notify_one();
-                    }
-                    pool.count_steal(record);
-                    return Some(task);
-                }
-                Steal::Retry => retry = true,
-                Steal::Empty => {}
-            }
-            for stealer in pool.stealers() {
-                match stealer.steal() {
-                    Steal::Success(task) => {
-                        pool.count_steal(record);
-                        return Some(task);
-                    }
-                    Steal::Retry => retry = true,
-                    Steal::Empty => {}
-                }
-            }
-            if !retry {
-                return None;
-            }
+        // Give the deque a turn: the LIFO task goes behind what is there.
+        context.lifo_runs.set(0);
+        if let Some(deque) = deque {
+            deque.push(task);
         }
     }
+    context.lifo_runs.set(0);
+    if let Some(task) = deque.and_then(Worker::pop) {
+        return Some(task);
+    }
+    loop {
+        let mut retry = false;
+        let others_first = context.injector_runs.get() >= MAX_INJECTOR_RUNS;
+        if others_first {
+            context.injector_runs.set(0);
+            if let Some(task) = steal_from_others(pool, record, &mut retry) {
+                return Some(task);
+            }
+        }
+        let from_injector = match deque {
+            Some(deque) => pool.injector.steal_batch_and_pop(deque),
+            None => pool.injector.steal(),
+        };
+        match from_injector {
+            Steal::Success(task) => {
+                // The rest of a batch now sits in our deque, where a worker that re-checked
+                // the injector a moment ago did not see it: wake one to steal it.
+                if deque.is_some_and(|deque| !deque.is_empty()) {
+                    pool.sleep.notify_one();
+                }
+                context.injector_runs.set(context.injector_runs.get() + 1);
+                pool.count_steal(record);
+                return Some(task);
+            }
+            Steal::Retry => retry = true,
+            Steal::Empty => {}
+        }
+        if !others_first {
+            if let Some(task) = steal_from_others(pool, record, &mut retry) {
+                return Some(task);
+            }
+        }
+        if !retry {
+            return None;
+        }
+    }
+}
+
+/// One pass over the other workers' deques; `retry` is set if one was busy.
+fn steal_from_others(pool: &Pool, record: &WorkerRecord, retry: &mut bool) -> Option<Task> {
+    for stealer in pool.stealers() {
+        match stealer.steal() {
+            Steal::Success(task) => {
+                pool.count_steal(record);
+                return Some(task);
+            }
+            Steal::Retry => *retry = true,
+            Steal::Empty => {}
+        }
+    }
+    None
 }

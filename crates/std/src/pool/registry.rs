@@ -4,9 +4,10 @@
 //!
 //! # Protocol
 //!
-//! - **Register at the first suspension.** Until its first poll returns `Pending`, a task is in
-//!   a queue (which the pool drains) or on the thread polling it (which checks the lifecycle
-//!   before it polls): only a suspended task needs the registry. So the worker whose poll of an
+//! - **Register at the first suspension.** Until its first poll returns `Pending`, a task is on
+//!   its way to a queue, in one, or on the thread polling it, and whoever takes it from a queue
+//!   (a LIFO slot included, which the drain cannot reach) checks the lifecycle before polling
+//!   it: only a suspended task needs the registry. So the worker whose poll of an
 //!   async task first returns `Pending` registers it (a weak [`TaskWatch`] in the shard of that
 //!   worker's record, the entry number kept in the task's [`Registration`]) while it still
 //!   holds the task's run right (`RunHooks::suspending`), and then loads `cancel_queued`.
