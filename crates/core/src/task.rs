@@ -150,12 +150,14 @@ impl Registration {
     /// (in [`RunHooks::suspending`]), so whoever holds that right later, or frees the cell,
     /// reads it after the hand-over that ordered the two (the state word's transitions, the
     /// queue, the last reference count).
+    #[inline]
     pub fn set(&self, entry: usize) {
         debug_assert!(entry != Self::NONE, "usize::MAX means unregistered");
         self.entry.store(entry, Ordering::Relaxed);
     }
 
     /// The entry recorded, if any.
+    #[inline]
     pub fn get(&self) -> Option<usize> {
         match self.entry.load(Ordering::Relaxed) {
             Self::NONE => None,
@@ -274,11 +276,13 @@ pub struct Suspending<'a> {
 
 impl Suspending<'_> {
     /// Where the executor's registry keeps this task (unset until the executor sets it).
+    #[inline]
     pub fn registration(&self) -> &Registration {
         self.registration
     }
 
     /// A weak handle to the task, for the executor's registry.
+    #[inline]
     pub fn watch(&self) -> TaskWatch {
         TaskWatch {
             raw: Arc::downgrade(self.task),
@@ -288,6 +292,7 @@ impl Suspending<'_> {
     /// End the task instead of letting it suspend, as [`TaskWatch::abort`] does: when the poll
     /// that returned `Pending` is over, its body is dropped and its future ends cancelled, and
     /// the run reports [`RunOutcome::Completed`].
+    #[inline]
     pub fn abort(&self) {
         self.task.abort_now(self.task);
     }
@@ -471,6 +476,7 @@ impl Task {
     }
 
     /// A weak handle to this task if it is an async one (which can suspend); see [`TaskWatch`].
+    #[inline]
     pub fn watch(&self) -> Option<TaskWatch> {
         self.raw.watch(&self.raw)
     }
@@ -478,11 +484,13 @@ impl Task {
     /// Where an executor's registry keeps this task: `Some` exactly for an async task (the only
     /// kind that can sit suspended in no queue), `None` for closures, so it also tells an
     /// executor which kind it holds in one look.
+    #[inline]
     pub fn registration(&self) -> Option<&Registration> {
         self.raw.registration()
     }
 
     /// Which kind of work this task holds.
+    #[inline]
     pub fn kind(&self) -> TaskKind {
         self.raw.kind()
     }
