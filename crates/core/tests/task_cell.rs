@@ -418,6 +418,8 @@ fn a_task_aborted_while_it_runs_ends_when_the_poll_returns() {
     assert_eq!(queue.len(), 0, "not queued again");
 }
 
+/// Catching a panic needs `std` (without it, a panic in user code aborts, as `no_std` does).
+#[cfg(feature = "std")]
 #[test]
 fn a_body_whose_destructor_panics_ends_the_task_panicked() {
     struct PanicsWhenDropped;
