@@ -136,9 +136,9 @@ pub use betterconcurrent_core::block_until_done;
 
 #[cfg(feature = "std")]
 pub use betterconcurrent_std::{
-    as_completed, wait, AsCompleted, BuildError, Builder, Executor, Map, MapOptions, ReturnWhen,
-    Stats, ThreadPoolExecutor, Waited, WorkerStats, MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS,
-    MAX_WORKERS,
+    as_completed, wait, AsCompleted, BuildError, Builder, Executor, GroupJoin, Map, MapOptions,
+    ReturnWhen, Stats, TaskGroup, ThreadPoolExecutor, Waited, WorkerStats, MAX_RUN_HERE_DEPTH,
+    MAX_SPARE_THREADS, MAX_WORKERS,
 };
 
 /// For executor authors: the task cell and the hooks an executor installs (see the core's

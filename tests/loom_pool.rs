@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use betterconcurrent::{Error, Future, ThreadPoolExecutor};
+use betterconcurrent::{Error, Future, TaskGroup, ThreadPoolExecutor};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
@@ -249,6 +249,34 @@ fn shutdown_walking_the_registry_racing_a_task_that_suspends() {
         assert!(matches!(task.try_result(), Some(Err(Error::Cancelled))));
         drop(pool);
         assert_eq!(bodies_dropped.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// Group accounting: a group's join racing its last task's end and a spawn from inside that
+/// task (counted in the group before the task ends, so the join never returns between them).
+/// The join returns after both ran, and the group and pool shut down cleanly.
+#[test]
+fn a_groups_join_racing_its_last_task_and_a_spawn_from_it() {
+    model(|| {
+        let pool = one_worker();
+        let group = TaskGroup::new(&pool);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counted = ran.clone();
+        group
+            .spawn(move |executor| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let counted = counted.clone();
+                executor
+                    .spawn(move |_| {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                    })
+                    .unwrap();
+            })
+            .unwrap();
+        group.join().unwrap();
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+        drop(group);
+        drop(pool);
     });
 }
 

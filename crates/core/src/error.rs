@@ -157,6 +157,7 @@ impl From<SubmitError> for Error {
         match error {
             SubmitError::Shutdown => Error::Shutdown,
             SubmitError::Broken(reason) => Error::BrokenExecutor(reason),
+            SubmitError::Cancelled => Error::Cancelled,
             SubmitError::Full { capacity } => Error::Full { capacity },
         }
     }
@@ -192,6 +193,8 @@ pub enum SubmitError {
     Shutdown,
     /// The executor is broken (e.g. an initializer failed); holds the reason.
     Broken(Arc<str>),
+    /// The group of tasks it was submitted to was cancelled (a group of a thread pool).
+    Cancelled,
     /// A fixed-capacity executor ([`LocalExecutor`](crate::local::LocalExecutor)) already holds
     /// `capacity` unfinished tasks; submit again once some have finished.
     Full {
@@ -204,6 +207,7 @@ impl fmt::Display for SubmitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SubmitError::Shutdown => f.write_str("cannot submit: the executor was shut down"),
+            SubmitError::Cancelled => f.write_str("cannot submit: the task group was cancelled"),
             SubmitError::Broken(reason) => {
                 write!(f, "cannot submit: the executor is broken ({reason})")
             }
@@ -221,6 +225,7 @@ impl PartialEq for SubmitError {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (SubmitError::Shutdown, SubmitError::Shutdown) => true,
+            (SubmitError::Cancelled, SubmitError::Cancelled) => true,
             (SubmitError::Broken(a), SubmitError::Broken(b)) => a == b,
             (SubmitError::Full { capacity: a }, SubmitError::Full { capacity: b }) => a == b,
             _ => false,

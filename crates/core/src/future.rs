@@ -204,6 +204,11 @@ impl<T> FutureCore<T> {
     pub(crate) fn scheduler(&self) -> Option<Arc<dyn Schedule>> {
         self.scheduler.as_ref()?.upgrade()
     }
+
+    /// The handle itself (not upgraded).
+    pub(crate) fn handle(&self) -> Option<&SchedulerHandle> {
+        self.scheduler.as_ref()
+    }
 }
 
 /// What a task cell keeps beside its future; see [`crate::task`]. A plain [`Future::new`] has none.

@@ -78,8 +78,13 @@ impl SchedulerHandle {
     }
 
     /// The executor, if it still exists.
-    pub(crate) fn upgrade(&self) -> Option<Arc<dyn Schedule>> {
+    pub fn upgrade(&self) -> Option<Arc<dyn Schedule>> {
         self.executor.upgrade()
+    }
+
+    /// Whether both handles lead to the same executor (made by the same [`new`](Self::new)).
+    pub fn is(&self, other: &SchedulerHandle) -> bool {
+        Arc::ptr_eq(&self.executor, &other.executor)
     }
 }
 
@@ -232,6 +237,10 @@ trait Runnable: Send + Sync {
         None
     }
     fn kind(&self) -> TaskKind;
+    /// The handle back to the task's executor (a detached task has none).
+    fn scheduler(&self) -> Option<&SchedulerHandle> {
+        None
+    }
     /// Wake a watched task as its waker would ([`TaskWatch::wake`]); only async tasks are
     /// watched, so the default is never called.
     fn wake_now(&self, this: &Arc<dyn Runnable>) {
@@ -335,6 +344,15 @@ impl TaskWatch {
             task.abort_now(&task);
             drop_work(task);
         }
+    }
+
+    /// The handle back to the task's executor, if the task still exists (an executor that hands
+    /// out several handles, e.g. one per group of tasks, tells its tasks apart by it).
+    pub fn scheduler(&self) -> Option<SchedulerHandle> {
+        let task = self.raw.upgrade()?;
+        let scheduler = task.scheduler().cloned();
+        drop_work(task);
+        scheduler
     }
 
     /// True once the task was dropped: the watch can be discarded. (It does not upgrade the
@@ -494,6 +512,11 @@ impl Task {
     pub fn kind(&self) -> TaskKind {
         self.raw.kind()
     }
+
+    /// The handle back to the executor this task was made for (`None` for a detached task).
+    pub fn scheduler(&self) -> Option<&SchedulerHandle> {
+        self.raw.scheduler()
+    }
 }
 
 impl fmt::Debug for Task {
@@ -646,6 +669,10 @@ where
 
     fn kind(&self) -> TaskKind {
         TaskKind::Closure
+    }
+
+    fn scheduler(&self) -> Option<&SchedulerHandle> {
+        self.core.handle()
     }
 }
 
@@ -935,6 +962,10 @@ where
 
     fn kind(&self) -> TaskKind {
         TaskKind::Async
+    }
+
+    fn scheduler(&self) -> Option<&SchedulerHandle> {
+        self.core.handle()
     }
 
     fn wake_now(&self, this: &Arc<dyn Runnable>) {

@@ -6,12 +6,12 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use betterconcurrent_core::executor::deadline_after;
-use betterconcurrent_core::executor::Task;
+use betterconcurrent_core::executor::{SchedulerHandle, Task};
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::{Error, Future, SubmitError};
 
 use crate::map::{Map, MapOptions};
-use crate::pool::{Builder, Pool};
+use crate::pool::{Builder, Group, Member, Pool};
 use crate::stats::Stats;
 use crate::worker;
 
@@ -34,6 +34,9 @@ use crate::worker;
 #[derive(Clone)]
 pub struct Executor {
     pub(crate) pool: Arc<Pool>,
+    /// The group this handle submits to (see [`TaskGroup`](crate::TaskGroup)); `None`: the pool
+    /// itself.
+    pub(crate) group: Option<Arc<Group>>,
 }
 
 impl fmt::Debug for Executor {
@@ -55,16 +58,26 @@ impl PartialEq for Executor {
 impl Eq for Executor {}
 
 impl Executor {
-    /// The pool whose task is running on this thread, if any.
+    /// The pool whose task is running on this thread, if any. If that task belongs to a
+    /// [`TaskGroup`](crate::TaskGroup), the handle submits to that group.
     pub fn current() -> Option<Executor> {
-        worker::current_pool().map(|pool| Executor { pool })
+        worker::current_executor()
     }
 
     /// The pool that made `future`, if it still exists (a future does not keep its pool alive,
     /// as in the Python original's weak reference). `None` for futures made with `Future::new`.
     pub fn of<T>(future: &Future<T>) -> Option<Executor> {
-        let pool = future.executor_as(Pool::upgrade)??;
-        Some(Executor { pool })
+        if let Some(pool) = future.executor_as(Pool::upgrade) {
+            return Some(Executor {
+                pool: pool?,
+                group: None,
+            });
+        }
+        let group = future.executor_as(Group::upgrade)??;
+        Some(Executor {
+            pool: group.pool.clone(),
+            group: Some(group),
+        })
     }
 
     /// Run `work` on a pool thread; returns the future of its result.
@@ -77,8 +90,8 @@ impl Executor {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (task, future) = Task::from_closure(work, Some(self.pool.scheduler()));
-        self.pool.submit(task)?;
+        let (task, future) = Task::from_closure(work, Some(self.scheduler()));
+        self.submit_task(task)?;
         Ok(future)
     }
 
@@ -119,8 +132,39 @@ impl Executor {
     where
         F: FnOnce(&Executor) + Send + 'static,
     {
-        self.pool
-            .submit(Task::detached(move || worker::with_current_executor(work)))
+        let Some(group) = &self.group else {
+            return self
+                .pool
+                .submit(Task::detached(move || worker::with_current_executor(work)));
+        };
+        // A detached task has no handle to find its group by: its closure carries the group
+        // (see `pool::group`), and the handle it hands over submits there too.
+        let member = Member(group.clone());
+        let executor = self.clone();
+        group.submit(Task::detached(move || {
+            let member = member;
+            if member.0.is_cancelled() {
+                return;
+            }
+            let _in_group = worker::enter_group(member.0.clone());
+            work(&executor);
+        }))
+    }
+
+    /// What this handle's tasks keep to find their executor: the group's, or the pool's.
+    fn scheduler(&self) -> SchedulerHandle {
+        match &self.group {
+            Some(group) => group.scheduler(),
+            None => self.pool.scheduler(),
+        }
+    }
+
+    /// Submit a task made with [`scheduler`](Self::scheduler)'s handle.
+    fn submit_task(&self, task: Task) -> Result<(), SubmitError> {
+        match &self.group {
+            Some(group) => group.submit(task),
+            None => self.pool.submit(task),
+        }
     }
 
     /// Run an `async` body on the pool; returns the future of its output.
@@ -148,8 +192,8 @@ impl Executor {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (task, future) = Task::from_async(body, self.pool.scheduler());
-        self.pool.submit(task)?;
+        let (task, future) = Task::from_async(body, self.scheduler());
+        self.submit_task(task)?;
         Ok(future)
     }
 
@@ -201,7 +245,7 @@ impl Executor {
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         T: Send + 'static,
     {
-        Map::start(self.pool.clone(), f, items.into_iter(), options)
+        Map::start(self.clone(), f, items.into_iter(), options)
     }
 
     /// Block until every task, and every subtask tasks keep submitting, has finished (suspended
@@ -359,7 +403,7 @@ impl ThreadPoolExecutor {
 
     pub(crate) fn from_pool(pool: Arc<Pool>) -> Self {
         Self {
-            executor: Executor { pool },
+            executor: Executor { pool, group: None },
         }
     }
 

@@ -15,6 +15,7 @@
 
 mod blocking;
 mod executor;
+mod group;
 mod map;
 mod pool;
 mod queue;
@@ -28,6 +29,7 @@ pub use betterconcurrent_core::{
 };
 pub use blocking::MAX_RUN_HERE_DEPTH;
 pub use executor::{Executor, ThreadPoolExecutor};
+pub use group::{GroupJoin, TaskGroup};
 pub use map::{Map, MapOptions};
 pub use pool::{BuildError, Builder, MAX_SPARE_THREADS, MAX_WORKERS};
 pub use stats::{Stats, WorkerStats};

@@ -11,12 +11,11 @@ use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use betterconcurrent_core::executor::deadline_after;
-use betterconcurrent_core::executor::Task;
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::{Error, Future, SubmitError};
 
-use crate::pool::Pool;
+use crate::executor::Executor;
 
 /// Options of [`Executor::map_with`](crate::Executor::map_with).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -35,7 +34,7 @@ type Owned<T> = Mutex<Option<T>>;
 /// The iterator of results of [`Executor::map`](crate::Executor::map), in
 /// input order. Dropping it cancels the tasks that have not started.
 pub struct Map<I: Iterator, F, T> {
-    pool: Arc<Pool>,
+    executor: Executor,
     f: Arc<F>,
     items: Fuse<I>,
     /// Submitted tasks in input order; an `Err` holds the place of an item that could not be
@@ -54,13 +53,13 @@ where
     T: Send + 'static,
 {
     pub(crate) fn start(
-        pool: Arc<Pool>,
+        executor: Executor,
         f: F,
         items: I,
         options: MapOptions,
     ) -> Result<Self, SubmitError> {
         let mut map = Map {
-            pool,
+            executor,
             f: Arc::new(f),
             items: items.fuse(),
             window: VecDeque::new(),
@@ -83,12 +82,7 @@ where
 
     fn submit(&self, item: I::Item) -> Result<Future<Owned<T>>, SubmitError> {
         let f = self.f.clone();
-        let (task, future) = Task::from_closure(
-            move || Mutex::new(Some(f(item))),
-            Some(self.pool.scheduler()),
-        );
-        self.pool.submit(task)?;
-        Ok(future)
+        self.executor.submit(move || Mutex::new(Some(f(item))))
     }
 }
 

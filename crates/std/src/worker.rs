@@ -32,7 +32,7 @@ use crossbeam_utils::Backoff;
 
 use crate::blocking::PoolThreadHook;
 use crate::executor::Executor;
-use crate::pool::{Pool, WorkerRecord};
+use crate::pool::{Group, Pool, WorkerRecord};
 use crate::sleep::Recheck;
 
 /// What the current thread is, if it is a pool thread.
@@ -59,6 +59,9 @@ struct WorkerContext {
     /// This thread's record in the pool (its counters, prepaid share and registry shard; the
     /// shared record for a spare), held so that the per-task paths need no lookup.
     record: Arc<WorkerRecord>,
+    /// The group of the task running on this thread, if it belongs to one (see `pool::group`):
+    /// what the task submits through `Executor::current()` goes there.
+    group: RefCell<Option<Arc<Group>>>,
 }
 
 /// See `WorkerContext::injector_runs`.
@@ -153,9 +156,56 @@ pub(crate) fn with_own_record<R>(pool: &Pool, work: impl FnOnce(&WorkerRecord) -
     })
 }
 
-/// The pool the current thread works for, if it is a pool thread.
-pub(crate) fn current_pool() -> Option<Arc<Pool>> {
-    CURRENT.with(|current| Some(current.borrow().as_ref()?.executor.pool.clone()))
+/// The handle of the pool the current thread works for, bound to the group of the task it
+/// runs (if any), if it is a pool thread.
+pub(crate) fn current_executor() -> Option<Executor> {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        let context = current.as_ref()?;
+        let executor = Executor {
+            pool: context.executor.pool.clone(),
+            group: context.group.borrow().clone(),
+        };
+        Some(executor)
+    })
+}
+
+/// The group of the task running on this thread, if it is a pool thread running one.
+pub(crate) fn current_group() -> Option<Arc<Group>> {
+    CURRENT.with(|current| current.borrow().as_ref()?.group.borrow().clone())
+}
+
+/// Make `group` the current thread's group until the returned guard is dropped (which puts
+/// the previous one back: runs nest, e.g. a task run in place by a blocking wait).
+pub(crate) fn enter_group(group: Arc<Group>) -> InGroup {
+    let previous = CURRENT.with(|current| {
+        current
+            .borrow()
+            .as_ref()
+            .map(|context| context.group.replace(Some(group)))
+    });
+    InGroup { previous }
+}
+
+/// See [`enter_group`].
+pub(crate) struct InGroup {
+    /// `None` off a pool thread (nothing was entered).
+    previous: Option<Option<Arc<Group>>>,
+}
+
+impl Drop for InGroup {
+    fn drop(&mut self) {
+        if let Some(previous) = self.previous.take() {
+            let left = CURRENT.with(|current| {
+                current
+                    .borrow()
+                    .as_ref()
+                    .map(|context| context.group.replace(previous))
+            });
+            // The group's handle may be its last: dropped outside the thread-local borrow.
+            drop(left);
+        }
+    }
 }
 
 /// Call `work` with the handle of the pool the current thread works for, without cloning it
@@ -216,13 +266,17 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
     // worker and never joins it.
     CURRENT.with(|current| {
         *current.borrow_mut() = Some(WorkerContext {
-            executor: Executor { pool: pool.clone() },
+            executor: Executor {
+                pool: pool.clone(),
+                group: None,
+            },
             deque,
             lifo: Cell::new(None),
             lifo_runs: Cell::new(0),
             injector_runs: Cell::new(0),
             may_block: Cell::new(false),
             record: record.clone(),
+            group: RefCell::new(None),
         })
     });
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and

@@ -87,6 +87,15 @@ impl Accounting {
         fence(Ordering::SeqCst);
     }
 
+    /// As [`count_one`](Accounting::count_one); true if nothing was outstanding before (a group
+    /// becomes busy then, see `group`).
+    #[inline]
+    pub(crate) fn count_first(&self) -> bool {
+        let first = self.outstanding.fetch_add(1, Ordering::SeqCst) == 0;
+        fence(Ordering::SeqCst);
+        first
+    }
+
     /// Count a task submitted by the worker that owns `share`, from its share if it has one
     /// (prepaying `PREPAY` more first if it is used up); false if `share` is not exclusive and
     /// the caller must [`count_one`](Accounting::count_one) instead.

@@ -89,8 +89,41 @@ impl Lifecycle {
     }
 }
 
-/// The wakers of the threads and tasks waiting for the pool to converge or stop (see the
-/// module docs' last point).
+/// One wait on a [`Waiters`] list, as a wait future keeps it: polled, it registers its waker
+/// unless the condition holds; a wait dropped unfinished calls [`Waiter::leave`], so waits that
+/// time out leave nothing behind.
+#[derive(Debug, Default)]
+pub(crate) struct Waiter {
+    /// The waker it registered, while it may still be in the list.
+    registered: Option<Waker>,
+}
+
+impl Waiter {
+    /// `Ready` once `reached()` holds (see [`Waiters::poll_until`]).
+    pub(crate) fn poll(
+        &mut self,
+        waiters: &Waiters,
+        cx: &Context<'_>,
+        reached: impl FnOnce() -> bool,
+    ) -> Poll<()> {
+        let polled = waiters.poll_until(cx, reached);
+        self.registered = match polled {
+            Poll::Ready(()) => None,
+            Poll::Pending => Some(cx.waker().clone()),
+        };
+        polled
+    }
+
+    /// Stop waiting: remove the waker this wait registered, if it is still listed.
+    pub(crate) fn leave(&mut self, waiters: &Waiters) {
+        if let Some(waker) = self.registered.take() {
+            waiters.remove(&waker);
+        }
+    }
+}
+
+/// The wakers of the threads and tasks waiting for the pool (or a group) to converge or stop
+/// (see the module docs' last point).
 #[derive(Debug, Default)]
 pub(crate) struct Waiters {
     wakers: Mutex<Vec<Waker>>,

@@ -38,14 +38,14 @@
 
 use std::any::Any;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use betterconcurrent_core::executor::block_on_until;
 use betterconcurrent_core::executor::{
     Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending, Task,
 };
-use betterconcurrent_core::sync::{Arc, Weak};
+use betterconcurrent_core::sync::{Arc, AtomicBool, Ordering, Weak};
 use betterconcurrent_core::{Error, SubmitError};
 use crossbeam_utils::CachePadded;
 
@@ -56,12 +56,15 @@ use crate::worker;
 
 mod accounting;
 mod builder;
+mod group;
 mod lifecycle;
 mod registry;
 mod threads;
 
 use accounting::{Accounting, PrepaidShare};
 pub use builder::{BuildError, Builder, MAX_WORKERS};
+pub(crate) use group::{Group, Member};
+pub(crate) use lifecycle::Waiter;
 use lifecycle::{Lifecycle, Waiters};
 use registry::Registry;
 pub use threads::MAX_SPARE_THREADS;
@@ -110,8 +113,7 @@ enum Until {
 struct Quiescence<'a> {
     pool: &'a Pool,
     until: Until,
-    /// The waker it registered, while it may still be in the pool's waiters.
-    registered: Option<Waker>,
+    waiter: Waiter,
 }
 
 impl std::future::Future for Quiescence<'_> {
@@ -119,26 +121,19 @@ impl std::future::Future for Quiescence<'_> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let (pool, until) = (self.pool, self.until);
-        let polled = pool.waiters.poll_until(cx, || {
+        self.waiter.poll(&pool.waiters, cx, || {
             let idle = pool.accounting.is_zero();
             match until {
                 Until::Idle => idle,
                 Until::Stopped => idle && pool.threads.alive() == 0,
             }
-        });
-        self.registered = match polled {
-            Poll::Ready(()) => None,
-            Poll::Pending => Some(cx.waker().clone()),
-        };
-        polled
+        })
     }
 }
 
 impl Drop for Quiescence<'_> {
     fn drop(&mut self) {
-        if let Some(waker) = self.registered.take() {
-            self.pool.waiters.remove(&waker);
-        }
+        self.waiter.leave(&self.pool.waiters);
     }
 }
 
@@ -160,6 +155,9 @@ pub(crate) struct Pool {
     workers: boxcar::Vec<Arc<WorkerRecord>>,
     /// The record of spare and outside threads.
     shared_record: Arc<WorkerRecord>,
+    /// Set once a group of this pool's tasks was made: until then no task can belong to one,
+    /// and the per-task paths skip looking (see `group`).
+    has_groups: AtomicBool,
 }
 
 impl Pool {
@@ -177,6 +175,7 @@ impl Pool {
             injector: Injector::new(),
             workers: boxcar::Vec::new(),
             shared_record: Arc::new(WorkerRecord::new(None, 0)),
+            has_groups: AtomicBool::new(false),
         })
     }
 
@@ -201,7 +200,7 @@ impl Pool {
         let wait = Quiescence {
             pool: self,
             until,
-            registered: None,
+            waiter: Waiter::default(),
         };
         block_on_until(wait, deadline).is_some()
     }
@@ -338,12 +337,14 @@ impl Pool {
             let mut took_any = false;
             while let Some(task) = self.injector.steal().success() {
                 took_any = true;
-                self.discard(task);
+                let group = self.group_of(&task);
+                self.discard(task, group);
             }
             for stealer in self.stealers() {
                 while let Some(task) = stealer.steal().success() {
                     took_any = true;
-                    self.discard(task);
+                    let group = self.group_of(&task);
+                    self.discard(task, group);
                 }
             }
             if !took_any {
@@ -352,8 +353,8 @@ impl Pool {
         }
     }
 
-    /// End a task unrun, as the pool's state requires, and count it ended.
-    fn discard(&self, task: Task) {
+    /// End a task unrun, as the pool's state (or its group's) requires, and count it ended.
+    fn discard(&self, task: Task, group: Option<Arc<Group>>) {
         let entry = registry_entry(&task);
         let ended_here = match self.lifecycle.broken_reason() {
             Some(reason) => task.fail(Error::BrokenExecutor(reason)),
@@ -361,7 +362,42 @@ impl Pool {
         };
         if ended_here {
             self.forget(entry);
+            if let Some(group) = group {
+                group.end();
+            }
             self.units_ended(1);
+        }
+    }
+
+    /// A group of this pool's tasks is being made (see `group`).
+    fn made_a_group(&self) {
+        self.has_groups.store(true, Ordering::Relaxed);
+    }
+
+    /// The group `task` belongs to, if it has a future and the pool ever made a group (a
+    /// detached task's closure carries its group itself).
+    #[inline]
+    fn group_of(&self, task: &Task) -> Option<Arc<Group>> {
+        if !self.has_groups.load(Ordering::Relaxed) {
+            return None;
+        }
+        let handle = task.scheduler()?;
+        if handle.is(&self.scheduler) {
+            return None;
+        }
+        Group::of_handle(handle)
+    }
+
+    /// Abort every registered (suspended) task whose handle `abort_it` picks: its body is
+    /// dropped and its future ends cancelled by whoever holds it next (see `registry`).
+    fn abort_suspended(&self, abort_it: impl Fn(&SchedulerHandle) -> bool) {
+        // An abort may drop a task's last handle here, running its destructors, which may drop
+        // or wait for this very pool.
+        let _ending = worker::EndingTasks::of(self);
+        for task in self.registry.unfinished() {
+            if task.scheduler().is_some_and(|handle| abort_it(&handle)) {
+                task.abort();
+            }
         }
     }
 
@@ -385,18 +421,24 @@ impl Pool {
     /// per-task path (a call frame here cost 2% of a tree of tiny tasks in instructions).
     #[inline(always)]
     pub(crate) fn execute(&self, task: Task, entry: Option<usize>, record: &WorkerRecord) {
-        if !self.may_run_work() {
-            self.discard(task);
+        let group = self.group_of(&task);
+        if !self.may_run_work() || group.as_ref().is_some_and(|group| group.is_cancelled()) {
+            self.discard(task, group);
             return;
         }
         let counters = &record.counters;
         counters.count(Event::PollStarted);
         let mut registered = None;
+        let in_group = group
+            .as_ref()
+            .map(|group| worker::enter_group(group.clone()));
         let outcome = task.execute(RunOnWorker {
             pool: self,
+            group: group.as_deref(),
             shard: record.registry_shard,
             registered: &mut registered,
         });
+        drop(in_group);
         counters.count(Event::PollEnded);
         match outcome {
             RunOutcome::Completed => counters.count(Event::Completed),
@@ -409,6 +451,9 @@ impl Pool {
         if outcome.ended() {
             // Registered before this run, or in it (then aborted as it suspended).
             self.forget(entry.or(registered));
+            if let Some(group) = group {
+                group.end();
+            }
             self.task_ended(record);
         }
     }
@@ -594,6 +639,8 @@ impl Pool {
 /// (see `registry`).
 struct RunOnWorker<'a> {
     pool: &'a Pool,
+    /// The group of the task, if it belongs to one.
+    group: Option<&'a Group>,
     /// The registry shard of the running thread's record.
     shard: usize,
     /// The entry of the task if this run registered it.
@@ -613,7 +660,7 @@ impl RunHooks for RunOnWorker<'_> {
         }
         *self.registered = Some(self.pool.registry.register(&task, self.shard));
         // After registering (see `registry`): a shutdown whose walk missed the entry is seen.
-        if self.pool.lifecycle.is_cancelling() {
+        if self.pool.lifecycle.is_cancelling() || self.group.is_some_and(Group::is_cancelled) {
             task.abort();
         }
     }
@@ -653,10 +700,16 @@ impl Schedule for Pool {
     /// (`worker::EndingTasks`, as for drained work), so a destructor that drops the pool's last
     /// handle or waits for the pool does not wait for the very task being freed.
     fn end_freed(&self, drop_body: &mut dyn FnMut(), registered: Option<usize>) {
-        {
-            let _ending = worker::EndingTasks::of(self);
-            drop_body();
-        }
+        self.drop_freed_body(drop_body);
         self.ended_elsewhere(registered);
+    }
+}
+
+impl Pool {
+    /// Drop the body of a task freed unfinished while this thread counts as ending the pool's
+    /// tasks (see `Schedule::end_freed` above; a group's tasks go through here too).
+    fn drop_freed_body(&self, drop_body: &mut dyn FnMut()) {
+        let _ending = worker::EndingTasks::of(self);
+        drop_body();
     }
 }
