@@ -23,7 +23,7 @@ use futures::executor::ThreadPool as FuturesThreadPool;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::task::SpawnExt;
 
-use betterconcurrent::{as_completed, Executor, Future, ThreadPoolExecutor};
+use betterconcurrent::{as_completed, Executor, Future, TaskGroup, ThreadPoolExecutor};
 
 /// Worker threads for every implementation: this machine's cores.
 fn workers() -> usize {
@@ -346,6 +346,18 @@ fn w2_tree(c: &mut Criterion) {
             let tree = TREE.reset();
             tree_ours(&pool, tree, 1, 0);
             pool.wait_idle().unwrap();
+            tree.check();
+        })
+    });
+
+    // The same tree as a group of its own on the pool, joined on its own (a new group per
+    // search, as a user sharing the pool would make one).
+    group.bench_function("betterconcurrent_group", |b| {
+        b.iter(|| {
+            let tree = TREE.reset();
+            let search = TaskGroup::new(&pool);
+            tree_ours(&search.executor(), tree, 1, 0);
+            search.join().unwrap();
             tree.check();
         })
     });

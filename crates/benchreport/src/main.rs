@@ -42,6 +42,8 @@ const PEERS: [&str; 5] = [
 const OURS: &str = "betterconcurrent";
 /// W1's extra function: this library with a future per closure.
 const W1_SUBMIT: &str = "betterconcurrent_submit";
+/// W2's extra function: the tree as a task group of its own, joined on its own.
+const W2_GROUP: &str = "betterconcurrent_group";
 /// W1's extra function: this library built without the `stats` feature.
 const W1_NO_STATS: &str = "betterconcurrent_no_stats";
 
@@ -111,6 +113,21 @@ fn main() -> Result<(), Box<dyn Error>> {
             format_time(submit),
             submit / rayon,
             submit / tokio
+        )?;
+    }
+
+    if let (Some(grouped), Some(pool_wide), Some(rayon)) = (
+        median("w2_tree", W2_GROUP, None),
+        median("w2_tree", OURS, None),
+        median("w2_tree", "rayon", None),
+    ) {
+        writeln!(
+            table,
+            "\nW2 through a `TaskGroup` (joined on its own) instead of the pool's `wait_idle`: {}, \
+             {:.2}× rayon's scope, {:.2}× the pool-wide run.",
+            format_time(grouped),
+            grouped / rayon,
+            grouped / pool_wide
         )?;
     }
 

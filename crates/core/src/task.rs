@@ -82,6 +82,19 @@ impl SchedulerHandle {
         self.executor.upgrade()
     }
 
+    /// The executor, without taking a reference to it.
+    ///
+    /// # Safety
+    /// The executor must stay alive for as long as the returned reference is used: the caller
+    /// knows something else holds it (for example, an executor that holds itself while it has
+    /// unfinished tasks, asked from one of those tasks).
+    #[cfg(target_has_atomic = "ptr")]
+    pub unsafe fn executor_unchecked(&self) -> &dyn Schedule {
+        // SAFETY: the weak handle points at the executor's allocation, whose value is alive by
+        // the caller's promise; `as_ptr` of a `Weak` made by `Arc::downgrade` is that value.
+        unsafe { &*self.executor.as_ptr() }
+    }
+
     /// Whether both handles lead to the same executor (made by the same [`new`](Self::new)).
     pub fn is(&self, other: &SchedulerHandle) -> bool {
         Arc::ptr_eq(&self.executor, &other.executor)
@@ -419,6 +432,21 @@ impl Task {
         F: FnOnce() + Send + 'static,
     {
         let cell = Arc::new(DetachedBody {
+            handle: (),
+            work: UnsafeCell::new(Some(work)),
+        });
+        Task { raw: unsize!(cell) }
+    }
+
+    /// As [`detached`](Task::detached), keeping `scheduler` so that the executor can tell the
+    /// task apart from its others ([`Task::scheduler`]), e.g. which group of its tasks it
+    /// belongs to. One pointer more in the cell.
+    pub fn detached_with<F>(work: F, scheduler: SchedulerHandle) -> Task
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let cell = Arc::new(DetachedBody {
+            handle: scheduler,
             work: UnsafeCell::new(Some(work)),
         });
         Task { raw: unsize!(cell) }
@@ -679,16 +707,36 @@ where
 /// The work of a detached task ([`Task::detached`]): the closure alone. Its one [`Task`] handle
 /// is the only handle there is, and `run`, `cancel` and `fail` consume it, so the work is
 /// touched by one thread only and needs no claim.
-struct DetachedBody<F> {
+/// `H` is the handle back to its executor: `()` for a plain detached task (no room spent on
+/// one), a [`SchedulerHandle`] for one an executor must tell apart ([`Task::detached_with`]).
+struct DetachedBody<F, H = ()> {
+    handle: H,
     work: UnsafeCell<Option<F>>,
 }
 
 // SAFETY: only the holder of the cell's single `Task` handle touches the work (the handle is
 // never cloned, and the methods that reach the work consume it), so sharing the cell only
-// requires that the closure can move between threads.
-unsafe impl<F: Send> Sync for DetachedBody<F> {}
+// requires that the closure can move between threads (and that the handle can be shared).
+unsafe impl<F: Send, H: Sync> Sync for DetachedBody<F, H> {}
 
-impl<F> DetachedBody<F> {
+/// The handle a detached task may keep (see [`DetachedBody`]).
+trait DetachedHandle: Send + Sync + 'static {
+    fn handle(&self) -> Option<&SchedulerHandle>;
+}
+
+impl DetachedHandle for () {
+    fn handle(&self) -> Option<&SchedulerHandle> {
+        None
+    }
+}
+
+impl DetachedHandle for SchedulerHandle {
+    fn handle(&self) -> Option<&SchedulerHandle> {
+        Some(self)
+    }
+}
+
+impl<F, H> DetachedBody<F, H> {
     /// Take the work out; only the single `Task` handle's holder calls this.
     fn take(&self) -> Option<F> {
         // SAFETY: see the `Sync` impl: the holder of the one `Task` handle is the only caller.
@@ -696,7 +744,7 @@ impl<F> DetachedBody<F> {
     }
 }
 
-impl<F: FnOnce() + Send + 'static> Runnable for DetachedBody<F> {
+impl<F: FnOnce() + Send + 'static, H: DetachedHandle> Runnable for DetachedBody<F, H> {
     fn run(&self, _this: &Arc<dyn Runnable>, hooks: &mut dyn RunHooks) -> RunOutcome {
         let outcome = self.take().map(panic::catch);
         hooks.before_complete();
@@ -719,6 +767,10 @@ impl<F: FnOnce() + Send + 'static> Runnable for DetachedBody<F> {
 
     fn kind(&self) -> TaskKind {
         TaskKind::Detached
+    }
+
+    fn scheduler(&self) -> Option<&SchedulerHandle> {
+        self.handle.handle()
     }
 }
 

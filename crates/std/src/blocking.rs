@@ -14,13 +14,15 @@
 //!    on standard error, never silently.
 
 use std::any::Any;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Instant;
 
 use betterconcurrent_core::executor::{park_plain, BlockingHook};
 use betterconcurrent_core::sync::Arc;
 
-use crate::pool::Pool;
+use crate::pool::{Group, Pool};
+use crate::worker::InGroup;
 
 /// How deep in-place runs may nest on one thread before waits fall back to compensation.
 pub const MAX_RUN_HERE_DEPTH: usize = 16;
@@ -32,6 +34,9 @@ pub(crate) struct PoolThreadHook {
     /// The worker's may-block mark from before the outermost in-place run (which, being a
     /// closure, may block outside the pool's view: see `worker`).
     outer_may_block: Cell<bool>,
+    /// The thread's group handles from before each in-place run (a closure runs in its own
+    /// group, or in none), put back when the run ends.
+    outer_groups: RefCell<Vec<Option<Rc<InGroup>>>>,
 }
 
 impl PoolThreadHook {
@@ -40,19 +45,29 @@ impl PoolThreadHook {
             pool,
             depth: Cell::new(0),
             outer_may_block: Cell::new(false),
+            outer_groups: RefCell::new(Vec::new()),
         }
     }
 }
 
 impl BlockingHook for PoolThreadHook {
     fn begin_run_here(&self, scheduler: &dyn Any) -> bool {
-        let own_pool = std::ptr::addr_eq(scheduler, Arc::as_ptr(&self.pool));
-        if own_pool && self.depth.get() < MAX_RUN_HERE_DEPTH && self.pool.may_run_work() {
+        // A closure of this pool, or of one of its groups (not cancelled: its worker will end
+        // it unrun).
+        let group = scheduler.downcast_ref::<Group>();
+        let ours = match group {
+            Some(group) => Arc::ptr_eq(&group.pool, &self.pool) && !group.is_cancelled(),
+            None => std::ptr::addr_eq(scheduler, Arc::as_ptr(&self.pool)),
+        };
+        if ours && self.depth.get() < MAX_RUN_HERE_DEPTH && self.pool.may_run_work() {
             let may_block = crate::worker::set_may_block(&self.pool, true);
             if self.depth.get() == 0 {
                 self.outer_may_block.set(may_block);
             }
             self.depth.set(self.depth.get() + 1);
+            let in_group = group.and_then(crate::worker::group_executor);
+            let outer = crate::worker::swap_group(in_group);
+            self.outer_groups.borrow_mut().push(outer);
             true
         } else {
             false
@@ -60,6 +75,9 @@ impl BlockingHook for PoolThreadHook {
     }
 
     fn end_run_here(&self) {
+        let outer = self.outer_groups.borrow_mut().pop().flatten();
+        // The run's group handle may be its group's last: dropped after the borrow.
+        drop(crate::worker::swap_group(outer));
         self.depth.set(self.depth.get() - 1);
         if self.depth.get() == 0 {
             crate::worker::set_may_block(&self.pool, self.outer_may_block.get());
@@ -76,6 +94,7 @@ impl BlockingHook for PoolThreadHook {
         crate::worker::flush_lifo(&self.pool);
         // Nor may its prepaid share of the pool's count wait for it (see `pool`).
         crate::worker::with_own_record(&self.pool, |record| self.pool.return_share(record));
+        crate::worker::return_group_share();
         self.pool.thread_blocked();
         let in_time = park_plain(deadline);
         self.pool.thread_unblocked();

@@ -11,7 +11,7 @@ use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::{Error, Future, SubmitError};
 
 use crate::map::{Map, MapOptions};
-use crate::pool::{Builder, Group, Member, Pool};
+use crate::pool::{Builder, Group, Pool};
 use crate::stats::Stats;
 use crate::worker;
 
@@ -132,23 +132,13 @@ impl Executor {
     where
         F: FnOnce(&Executor) + Send + 'static,
     {
-        let Some(group) = &self.group else {
-            return self
-                .pool
-                .submit(Task::detached(move || worker::with_current_executor(work)));
-        };
-        // A detached task has no handle to find its group by: its closure carries the group
-        // (see `pool::group`), and the handle it hands over submits there too.
-        let member = Member(group.clone());
-        let executor = self.clone();
-        group.submit(Task::detached(move || {
-            let member = member;
-            if member.0.is_cancelled() {
-                return;
-            }
-            let _in_group = worker::enter_group(member.0.clone());
-            work(&executor);
-        }))
+        let work = move || worker::with_current_executor(work);
+        match &self.group {
+            None => self.pool.submit(Task::detached(work)),
+            // A group's detached task keeps the group's handle, as its other tasks do, so the
+            // worker runs it in the group (and the handle given to `work` submits there).
+            Some(group) => group.submit(Task::detached_with(work, group.scheduler())),
+        }
     }
 
     /// What this handle's tasks keep to find their executor: the group's, or the pool's.

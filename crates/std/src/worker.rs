@@ -32,7 +32,7 @@ use crossbeam_utils::Backoff;
 
 use crate::blocking::PoolThreadHook;
 use crate::executor::Executor;
-use crate::pool::{Group, Pool, WorkerRecord};
+use crate::pool::{Group, Pool, PrepaidShare, WorkerRecord};
 use crate::sleep::Recheck;
 
 /// What the current thread is, if it is a pool thread.
@@ -59,9 +59,33 @@ struct WorkerContext {
     /// This thread's record in the pool (its counters, prepaid share and registry shard; the
     /// shared record for a spare), held so that the per-task paths need no lookup.
     record: Arc<WorkerRecord>,
-    /// The group of the task running on this thread, if it belongs to one (see `pool::group`):
-    /// what the task submits through `Executor::current()` goes there.
-    group: RefCell<Option<Arc<Group>>>,
+    /// The handle of the group of the task running on this thread, if it belongs to one (see
+    /// `pool::group`): what the task submits through `Executor::current()` goes there. Kept
+    /// after the task, so a run of tasks of one group makes it once (`set_group`).
+    group: RefCell<Option<Rc<InGroup>>>,
+}
+
+/// A pool thread's place in the group of the tasks it runs: the handle bound to the group, and
+/// the thread's prepaid share of the group's count (see `pool::group`), given back when this is
+/// dropped or the thread goes idle.
+pub(crate) struct InGroup {
+    executor: Executor,
+    share: PrepaidShare,
+}
+
+impl InGroup {
+    fn group(&self) -> &Group {
+        self.executor
+            .group
+            .as_deref()
+            .expect("an in-group handle is bound to its group")
+    }
+}
+
+impl Drop for InGroup {
+    fn drop(&mut self) {
+        self.group().return_share(&self.share);
+    }
 }
 
 /// See `WorkerContext::injector_runs`.
@@ -162,50 +186,117 @@ pub(crate) fn current_executor() -> Option<Executor> {
     CURRENT.with(|current| {
         let current = current.borrow();
         let context = current.as_ref()?;
-        let executor = Executor {
-            pool: context.executor.pool.clone(),
-            group: context.group.borrow().clone(),
-        };
-        Some(executor)
+        let in_group = context.group.borrow();
+        let executor = in_group
+            .as_ref()
+            .map_or(&context.executor, |in_group| &in_group.executor);
+        Some(executor.clone())
     })
 }
 
 /// The group of the task running on this thread, if it is a pool thread running one.
 pub(crate) fn current_group() -> Option<Arc<Group>> {
-    CURRENT.with(|current| current.borrow().as_ref()?.group.borrow().clone())
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        let in_group = current.as_ref()?.group.borrow();
+        in_group.as_ref()?.executor.group.clone()
+    })
 }
 
-/// Make `group` the current thread's group until the returned guard is dropped (which puts
-/// the previous one back: runs nest, e.g. a task run in place by a blocking wait).
-pub(crate) fn enter_group(group: Arc<Group>) -> InGroup {
-    let previous = CURRENT.with(|current| {
-        current
-            .borrow()
-            .as_ref()
-            .map(|context| context.group.replace(Some(group)))
-    });
-    InGroup { previous }
-}
-
-/// See [`enter_group`].
-pub(crate) struct InGroup {
-    /// `None` off a pool thread (nothing was entered).
-    previous: Option<Option<Arc<Group>>>,
-}
-
-impl Drop for InGroup {
-    fn drop(&mut self) {
-        if let Some(previous) = self.previous.take() {
-            let left = CURRENT.with(|current| {
-                current
-                    .borrow()
-                    .as_ref()
-                    .map(|context| context.group.replace(previous))
-            });
-            // The group's handle may be its last: dropped outside the thread-local borrow.
-            drop(left);
+/// The task this pool thread is about to run belongs to `group` (or to none): make that the
+/// thread's current group. The group's handle and share are made only when the group changes
+/// (the previous group's share is given back then).
+pub(crate) fn set_group(group: Option<&Group>) {
+    let replaced = CURRENT.with(|current| {
+        let current = current.borrow();
+        let context = current.as_ref()?;
+        let mut in_group = context.group.borrow_mut();
+        let unchanged = match (in_group.as_ref(), group) {
+            (None, None) => true,
+            (Some(in_group), Some(group)) => std::ptr::eq(in_group.group(), group),
+            _ => false,
+        };
+        if unchanged {
+            return None;
         }
+        let entered = group.map(|group| in_group_of(context, group, context.deque.is_some()));
+        Some(std::mem::replace(&mut *in_group, entered))
+    });
+    // Gives the previous group's share back, and its handle may be the group's last: dropped
+    // outside the thread-local borrows.
+    drop(replaced);
+}
+
+fn in_group_of(context: &WorkerContext, group: &Group, with_share: bool) -> Rc<InGroup> {
+    Rc::new(InGroup {
+        executor: Executor {
+            pool: context.executor.pool.clone(),
+            group: group.upgrade(),
+        },
+        share: PrepaidShare::new(with_share),
+    })
+}
+
+/// Replace the current thread's place in a group (for a task run in place, which restores the
+/// previous one after it); returns the previous one.
+pub(crate) fn swap_group(group: Option<Rc<InGroup>>) -> Option<Rc<InGroup>> {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        match current.as_ref() {
+            Some(context) => std::mem::replace(&mut *context.group.borrow_mut(), group),
+            None => group,
+        }
+    })
+}
+
+/// A place in `group` for a task run in place on this pool thread (without a share: the run
+/// is counted ended directly), if this is a pool thread.
+pub(crate) fn group_executor(group: &Group) -> Option<Rc<InGroup>> {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        let context = current.as_ref()?;
+        Some(in_group_of(context, group, false))
+    })
+}
+
+/// Count a task submitted to `group`: from this thread's share if it runs `group`'s tasks.
+pub(crate) fn count_in_group(group: &Group) {
+    let counted = CURRENT.with(|current| {
+        let current = current.borrow();
+        let in_group = current.as_ref()?.group.borrow();
+        let in_group = in_group.as_ref()?;
+        std::ptr::eq(in_group.group(), group).then(|| group.count_from(&in_group.share))
+    });
+    if counted.is_none() {
+        group.count();
     }
+}
+
+/// A task of `group` this thread ran has ended: counted on this thread's share if it runs
+/// `group`'s tasks.
+pub(crate) fn end_in_group(group: &Group) {
+    let ended = CURRENT.with(|current| {
+        let current = current.borrow();
+        let in_group = current.as_ref()?.group.borrow();
+        let in_group = in_group.as_ref()?;
+        std::ptr::eq(in_group.group(), group).then(|| group.end_from(&in_group.share))
+    });
+    if ended.is_none() {
+        group.end();
+    }
+}
+
+/// Give back this thread's share of its current group: it is about to look for work in vain,
+/// park, or exit (as the pool's share, see `accounting`).
+pub(crate) fn return_group_share() {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        if let Some(context) = current.as_ref() {
+            if let Some(in_group) = context.group.borrow().as_ref() {
+                in_group.group().return_share(&in_group.share);
+            }
+        }
+    });
 }
 
 /// Call `work` with the handle of the pool the current thread works for, without cloning it
@@ -219,7 +310,14 @@ pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
         let context = current
             .as_ref()
             .expect("a pool's queued tasks run on that pool's threads");
-        work(&context.executor)
+        // The group's handle is cloned out (a count that is not atomic), so `work` may change
+        // the thread's group (a task run in place) while it holds this one.
+        let in_group = context.group.borrow().clone();
+        work(
+            in_group
+                .as_ref()
+                .map_or(&context.executor, |in_group| &in_group.executor),
+        )
     })
 }
 
@@ -302,6 +400,7 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             // Nothing to run: give back this worker's prepaid share, so that `join` sees the
             // count fall to zero if this was the last work.
             pool.return_share(&record);
+            return_group_share();
             searching = true;
             pool.sleep.start_searching();
         }
@@ -335,7 +434,9 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
     }
     drop(hook);
     pool.return_share(&record);
-    CURRENT.with(|current| current.borrow_mut().take());
+    // The context's drop gives its group share back.
+    let context = CURRENT.with(|current| current.borrow_mut().take());
+    drop(context);
     if !retired.get() {
         pool.thread_exited(spare);
     }

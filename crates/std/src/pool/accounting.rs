@@ -97,21 +97,25 @@ impl Accounting {
     }
 
     /// Count a task submitted by the worker that owns `share`, from its share if it has one
-    /// (prepaying `PREPAY` more first if it is used up); false if `share` is not exclusive and
-    /// the caller must [`count_one`](Accounting::count_one) instead.
+    /// (prepaying `PREPAY` more first if it is used up): `Some(first)`, where `first` says
+    /// nothing was outstanding before (see [`count_first`](Accounting::count_first)); `None`
+    /// if `share` is not exclusive and the caller must count directly instead.
     #[inline]
-    pub(crate) fn count_from_share(&self, share: &PrepaidShare) -> bool {
+    pub(crate) fn count_from_share(&self, share: &PrepaidShare) -> Option<bool> {
         if !share.exclusive {
-            return false;
+            return None;
         }
         match share.units() {
             0 => {
-                self.outstanding.fetch_add(PREPAY, Ordering::SeqCst);
+                let first = self.outstanding.fetch_add(PREPAY, Ordering::SeqCst) == 0;
                 share.set(PREPAY - 1);
+                Some(first)
             }
-            units => share.set(units - 1),
+            units => {
+                share.set(units - 1);
+                Some(false)
+            }
         }
-        true
     }
 
     /// A task the thread owning `share` ran has ended: its unit goes back to the share (given

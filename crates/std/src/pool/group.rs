@@ -8,11 +8,17 @@
 //!   the pool's, so membership costs no memory per task. A worker compares a task's handle with
 //!   the pool's (only once the pool has made a group, `Pool::has_groups`) and, for a group task,
 //!   sets the thread's current group while it runs the task, so what the task submits through
-//!   `Executor::current()` goes to the group too. A detached task (`spawn`) has no handle: its
-//!   closure carries its group and does the same itself.
+//!   `Executor::current()` (or the handle `spawn` hands over) goes to the group too. A group's
+//!   detached task keeps the handle as well (`Task::detached_with`; a plain detached task keeps
+//!   none). The worker reaches the group through the handle without a reference count: the
+//!   task is counted in its group until it ends there, and a busy group holds itself (below).
 //! - **Counting.** A task of the group is counted in the group's `Accounting` and in the pool's
-//!   (each with its own protocol), counted before the cancel check, and ended in the group
-//!   right before it is ended in the pool, after its future completed. `outstanding == 0` means
+//!   (each with the protocol of `accounting`), counted before the cancel check, and ended in
+//!   the group right before it is ended in the pool, after its future completed. A pool thread
+//!   keeps a prepaid share of the group whose tasks it runs (its current group, `worker`), so
+//!   a tree of a group's tasks does not write the group's counter per task; the share goes
+//!   back when the thread turns to another group's task or to none, goes idle, parks or
+//!   exits. `outstanding == 0` means
 //!   every task of the group has ended. A child group (made while one of this group's tasks
 //!   runs, or from a handle bound to this group) counts as one unit in its parent while it has
 //!   work, so a parent converges only after its children.
@@ -40,7 +46,7 @@ use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::{Arc, AtomicBool, Ordering, Weak};
 use betterconcurrent_core::{Error, SubmitError};
 
-use super::accounting::Accounting;
+use super::accounting::{Accounting, PrepaidShare};
 use super::lifecycle::{Waiter, Waiters};
 use super::Pool;
 use crate::worker;
@@ -112,19 +118,49 @@ impl Group {
 
     /// Count a new unit of work (a task, or a child group that became busy), before the cancel
     /// check (module docs).
-    fn count(&self) {
+    pub(crate) fn count(&self) {
         if self.accounting.count_first() {
             self.reconcile();
+        }
+    }
+
+    /// Count a task submitted from a pool thread that runs this group's tasks, from `share`,
+    /// that thread's prepaid share of this group (see `accounting`), if it has one.
+    pub(crate) fn count_from(&self, share: &PrepaidShare) {
+        match self.accounting.count_from_share(share) {
+            Some(true) => self.reconcile(),
+            Some(false) => {}
+            None => self.count(),
         }
     }
 
     /// A unit of work ended.
     pub(crate) fn end(&self) {
         if self.accounting.end(1) {
-            self.reconcile();
-            if self.accounting.has_waiters() {
-                self.waiters.wake_all();
-            }
+            self.reached_zero();
+        }
+    }
+
+    /// A task the pool thread owning `share` (its share of this group) ran has ended.
+    pub(crate) fn end_from(&self, share: &PrepaidShare) {
+        if self.accounting.end_on_share(share) {
+            self.reached_zero();
+        }
+    }
+
+    /// Give back the whole of `share`: its thread leaves this group's tasks (it runs another
+    /// group's, goes idle, parks or exits).
+    pub(crate) fn return_share(&self, share: &PrepaidShare) {
+        if self.accounting.return_share(share) {
+            self.reached_zero();
+        }
+    }
+
+    /// Nothing is outstanding: release what the group held and wake its joins.
+    fn reached_zero(&self) {
+        self.reconcile();
+        if self.accounting.has_waiters() {
+            self.waiters.wake_all();
         }
     }
 
@@ -154,26 +190,17 @@ impl Group {
         drop(released);
     }
 
-    /// Submit `task` to the group's pool: counted in the group, refused if the group was
-    /// cancelled. A task with a future was made with this group's handle, and its group count
-    /// is ended here if it is refused; a detached task's closure holds a [`Member`] of the
-    /// group, which ends it when the closure is dropped (run or not).
+    /// Submit `task` (made with this group's handle) to the group's pool: counted in the
+    /// group, refused if the group was cancelled.
     pub(crate) fn submit(&self, task: Task) -> Result<(), SubmitError> {
-        let counted_here = task.scheduler().is_some();
-        self.count();
+        worker::count_in_group(self);
         if self.is_cancelled() {
             // Never accepted: undo the count before the work is dropped (the pool's order).
-            if counted_here {
-                self.end();
-            }
+            self.end();
             let _uncounted = task.cancel();
             return Err(SubmitError::Cancelled);
         }
-        self.pool.submit(task).inspect_err(|_| {
-            if counted_here {
-                self.end();
-            }
-        })
+        self.pool.submit(task).inspect_err(|_| self.end())
     }
 
     /// End the group's queued and suspended tasks (module docs' "Cancel").
@@ -221,16 +248,6 @@ impl Group {
     /// Units of work not yet ended (tasks, and busy child groups).
     pub(crate) fn outstanding(&self) -> usize {
         self.accounting.tasks(|| 0)
-    }
-}
-
-/// A detached task's unit in its group, ended when the task's closure is dropped (after it
-/// ran, or unrun).
-pub(crate) struct Member(pub(crate) Arc<Group>);
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        self.0.end();
     }
 }
 

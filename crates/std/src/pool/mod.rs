@@ -61,9 +61,10 @@ mod lifecycle;
 mod registry;
 mod threads;
 
-use accounting::{Accounting, PrepaidShare};
+use accounting::Accounting;
+pub(crate) use accounting::PrepaidShare;
 pub use builder::{BuildError, Builder, MAX_WORKERS};
-pub(crate) use group::{Group, Member};
+pub(crate) use group::Group;
 pub(crate) use lifecycle::Waiter;
 use lifecycle::{Lifecycle, Waiters};
 use registry::Registry;
@@ -211,7 +212,7 @@ impl Pool {
         // share (its task lands in its own queue), any other thread directly, with the fence
         // that pairs with `closing`'s.
         let from_share = worker::with_own_record(self, |record| {
-            self.accounting.count_from_share(&record.share)
+            self.accounting.count_from_share(&record.share).is_some()
         })
         .unwrap_or(false);
         if !from_share {
@@ -337,14 +338,12 @@ impl Pool {
             let mut took_any = false;
             while let Some(task) = self.injector.steal().success() {
                 took_any = true;
-                let group = self.group_of(&task);
-                self.discard(task, group);
+                self.discard_queued(task);
             }
             for stealer in self.stealers() {
                 while let Some(task) = stealer.steal().success() {
                     took_any = true;
-                    let group = self.group_of(&task);
-                    self.discard(task, group);
+                    self.discard_queued(task);
                 }
             }
             if !took_any {
@@ -354,7 +353,7 @@ impl Pool {
     }
 
     /// End a task unrun, as the pool's state (or its group's) requires, and count it ended.
-    fn discard(&self, task: Task, group: Option<Arc<Group>>) {
+    fn discard(&self, task: Task, group: Option<&Group>) {
         let entry = registry_entry(&task);
         let ended_here = match self.lifecycle.broken_reason() {
             Some(reason) => task.fail(Error::BrokenExecutor(reason)),
@@ -369,15 +368,27 @@ impl Pool {
         }
     }
 
+    /// End a task taken from a queue unrun (see `discard`).
+    fn discard_queued(&self, task: Task) {
+        // SAFETY: the group is used only by `discard`, up to its count of the task's end.
+        let group = unsafe { self.group_of(&task) };
+        self.discard(task, group);
+    }
+
     /// A group of this pool's tasks is being made (see `group`).
     fn made_a_group(&self) {
         self.has_groups.store(true, Ordering::Relaxed);
     }
 
-    /// The group `task` belongs to, if it has a future and the pool ever made a group (a
-    /// detached task's closure carries its group itself).
+    /// The group `task` belongs to, if the pool ever made one, reached without a reference
+    /// count (two on every task of a group, on a line every worker writes, cost more than the
+    /// task).
+    ///
+    /// # Safety
+    /// The reference is valid until `task` is counted ended in its group (`Group::end`), and
+    /// must not be used after: a group holds itself only while it has work (see `group`).
     #[inline]
-    fn group_of(&self, task: &Task) -> Option<Arc<Group>> {
+    unsafe fn group_of<'g>(&self, task: &Task) -> Option<&'g Group> {
         if !self.has_groups.load(Ordering::Relaxed) {
             return None;
         }
@@ -385,7 +396,11 @@ impl Pool {
         if handle.is(&self.scheduler) {
             return None;
         }
-        Group::of_handle(handle)
+        // SAFETY: `task` is counted in its group until it ends there (`Group::submit` counted
+        // it first), and a group with work holds itself (`group`'s "Held while busy"), so the
+        // group is alive for as long as the caller may use the reference.
+        let scheduler = unsafe { &*(handle.executor_unchecked() as *const dyn Schedule) };
+        scheduler.as_any().downcast_ref::<Group>()
     }
 
     /// Abort every registered (suspended) task whose handle `abort_it` picks: its body is
@@ -421,24 +436,24 @@ impl Pool {
     /// per-task path (a call frame here cost 2% of a tree of tiny tasks in instructions).
     #[inline(always)]
     pub(crate) fn execute(&self, task: Task, entry: Option<usize>, record: &WorkerRecord) {
-        let group = self.group_of(&task);
-        if !self.may_run_work() || group.as_ref().is_some_and(|group| group.is_cancelled()) {
+        // SAFETY: `group` is last used by its count of the task's end, below.
+        let group = unsafe { self.group_of(&task) };
+        if !self.may_run_work() || group.is_some_and(Group::is_cancelled) {
             self.discard(task, group);
             return;
+        }
+        if self.has_groups.load(Ordering::Relaxed) {
+            worker::set_group(group);
         }
         let counters = &record.counters;
         counters.count(Event::PollStarted);
         let mut registered = None;
-        let in_group = group
-            .as_ref()
-            .map(|group| worker::enter_group(group.clone()));
         let outcome = task.execute(RunOnWorker {
             pool: self,
-            group: group.as_deref(),
+            group,
             shard: record.registry_shard,
             registered: &mut registered,
         });
-        drop(in_group);
         counters.count(Event::PollEnded);
         match outcome {
             RunOutcome::Completed => counters.count(Event::Completed),
@@ -452,7 +467,7 @@ impl Pool {
             // Registered before this run, or in it (then aborted as it suspended).
             self.forget(entry.or(registered));
             if let Some(group) = group {
-                group.end();
+                worker::end_in_group(group);
             }
             self.task_ended(record);
         }
