@@ -438,15 +438,21 @@ impl Task {
         Task { raw: unsize!(cell) }
     }
 
-    /// As [`detached`](Task::detached), keeping `scheduler` so that the executor can tell the
-    /// task apart from its others ([`Task::scheduler`]), e.g. which group of its tasks it
-    /// belongs to. One pointer more in the cell.
-    pub fn detached_with<F>(work: F, scheduler: SchedulerHandle) -> Task
+    /// As [`detached`](Task::detached), pointing at `scheduler` so that the executor can tell
+    /// the task apart from its others ([`Task::scheduler`]), e.g. which group of its tasks it
+    /// belongs to. One pointer more in the cell, and no reference count: cloning a handle per
+    /// task would write a line every thread that submits shares.
+    ///
+    /// # Safety
+    /// `scheduler` must stay alive and in place until the task is consumed (run, cancelled,
+    /// failed or dropped): for example, a field of an executor that holds itself while it has
+    /// unfinished tasks.
+    pub unsafe fn detached_with<F>(work: F, scheduler: &SchedulerHandle) -> Task
     where
         F: FnOnce() + Send + 'static,
     {
         let cell = Arc::new(DetachedBody {
-            handle: scheduler,
+            handle: BorrowedHandle(core::ptr::NonNull::from(scheduler)),
             work: UnsafeCell::new(Some(work)),
         });
         Task { raw: unsize!(cell) }
@@ -708,7 +714,7 @@ where
 /// is the only handle there is, and `run`, `cancel` and `fail` consume it, so the work is
 /// touched by one thread only and needs no claim.
 /// `H` is the handle back to its executor: `()` for a plain detached task (no room spent on
-/// one), a [`SchedulerHandle`] for one an executor must tell apart ([`Task::detached_with`]).
+/// one), a pointer to one for a task an executor must tell apart ([`Task::detached_with`]).
 struct DetachedBody<F, H = ()> {
     handle: H,
     work: UnsafeCell<Option<F>>,
@@ -730,9 +736,20 @@ impl DetachedHandle for () {
     }
 }
 
-impl DetachedHandle for SchedulerHandle {
+/// A handle a detached task points at rather than holds ([`Task::detached_with`]).
+struct BorrowedHandle(core::ptr::NonNull<SchedulerHandle>);
+
+// SAFETY: it stands for a `&SchedulerHandle` (which is `Send + Sync`) that outlives the task
+// (`Task::detached_with`'s contract).
+unsafe impl Send for BorrowedHandle {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for BorrowedHandle {}
+
+impl DetachedHandle for BorrowedHandle {
     fn handle(&self) -> Option<&SchedulerHandle> {
-        Some(self)
+        // SAFETY: the handle outlives the task (`Task::detached_with`'s contract), and this is
+        // reached only through the task.
+        Some(unsafe { self.0.as_ref() })
     }
 }
 

@@ -65,7 +65,7 @@ impl BlockingHook for PoolThreadHook {
                 self.outer_may_block.set(may_block);
             }
             self.depth.set(self.depth.get() + 1);
-            let in_group = group.and_then(crate::worker::group_executor);
+            let in_group = group.map(|group| InGroup::new(group, false));
             let outer = crate::worker::swap_group(in_group);
             self.outer_groups.borrow_mut().push(outer);
             true

@@ -137,7 +137,9 @@ impl Executor {
             None => self.pool.submit(Task::detached(work)),
             // A group's detached task keeps the group's handle, as its other tasks do, so the
             // worker runs it in the group (and the handle given to `work` submits there).
-            Some(group) => group.submit(Task::detached_with(work, group.scheduler())),
+            // SAFETY: the group's handle lives as long as the group, which holds itself while
+            // it has work (`pool::group`): from this submit's count until the task ends.
+            Some(group) => group.submit(unsafe { Task::detached_with(work, group.handle()) }),
         }
     }
 

@@ -59,21 +59,30 @@ struct WorkerContext {
     /// This thread's record in the pool (its counters, prepaid share and registry shard; the
     /// shared record for a spare), held so that the per-task paths need no lookup.
     record: Arc<WorkerRecord>,
-    /// The handle of the group of the task running on this thread, if it belongs to one (see
-    /// `pool::group`): what the task submits through `Executor::current()` goes there. Kept
-    /// after the task, so a run of tasks of one group makes it once (`set_group`).
-    group: RefCell<Option<Rc<InGroup>>>,
 }
 
-/// A pool thread's place in the group of the tasks it runs: the handle bound to the group, and
-/// the thread's prepaid share of the group's count (see `pool::group`), given back when this is
-/// dropped or the thread goes idle.
+/// A pool thread's place in the group of the task it runs (`IN_GROUP`): the handle bound to
+/// the group, which `Executor::current()` returns there, and the thread's prepaid share of
+/// the group's count (see `pool::group`), given back when this is dropped or the thread goes
+/// idle. Kept after the task, so a run of one group's tasks makes it once (`set_group`).
 pub(crate) struct InGroup {
     executor: Executor,
     share: PrepaidShare,
 }
 
 impl InGroup {
+    /// A place in `group`, with a prepaid share if `with_share` (a worker's; a spare thread and
+    /// a task run in place count directly).
+    pub(crate) fn new(group: &Group, with_share: bool) -> Rc<InGroup> {
+        Rc::new(InGroup {
+            executor: Executor {
+                pool: group.pool.clone(),
+                group: group.upgrade(),
+            },
+            share: PrepaidShare::new(with_share),
+        })
+    }
+
     fn group(&self) -> &Group {
         self.executor
             .group
@@ -180,37 +189,40 @@ pub(crate) fn with_own_record<R>(pool: &Pool, work: impl FnOnce(&WorkerRecord) -
     })
 }
 
+// The current group's place lives in its own thread-local, apart from `CURRENT`: the per-task
+// paths of a group's tasks look at it three times, and a `const` thread-local costs a load.
+#[cfg(not(feature = "loom"))]
+thread_local! {
+    static IN_GROUP: RefCell<Option<Rc<InGroup>>> = const { RefCell::new(None) };
+}
+#[cfg(feature = "loom")]
+thread_local! {
+    static IN_GROUP: RefCell<Option<Rc<InGroup>>> = RefCell::new(None);
+}
+
 /// The handle of the pool the current thread works for, bound to the group of the task it
 /// runs (if any), if it is a pool thread.
 pub(crate) fn current_executor() -> Option<Executor> {
-    CURRENT.with(|current| {
-        let current = current.borrow();
-        let context = current.as_ref()?;
-        let in_group = context.group.borrow();
-        let executor = in_group
-            .as_ref()
-            .map_or(&context.executor, |in_group| &in_group.executor);
-        Some(executor.clone())
-    })
+    let in_group = IN_GROUP.with(|in_group| {
+        let in_group = in_group.borrow();
+        Some(in_group.as_ref()?.executor.clone())
+    });
+    in_group.or_else(|| CURRENT.with(|current| Some(current.borrow().as_ref()?.executor.clone())))
 }
 
 /// The group of the task running on this thread, if it is a pool thread running one.
 pub(crate) fn current_group() -> Option<Arc<Group>> {
-    CURRENT.with(|current| {
-        let current = current.borrow();
-        let in_group = current.as_ref()?.group.borrow();
-        in_group.as_ref()?.executor.group.clone()
-    })
+    IN_GROUP.with(|in_group| in_group.borrow().as_ref()?.executor.group.clone())
 }
 
 /// The task this pool thread is about to run belongs to `group` (or to none): make that the
-/// thread's current group. The group's handle and share are made only when the group changes
-/// (the previous group's share is given back then).
-pub(crate) fn set_group(group: Option<&Group>) {
-    let replaced = CURRENT.with(|current| {
-        let current = current.borrow();
-        let context = current.as_ref()?;
-        let mut in_group = context.group.borrow_mut();
+/// thread's current group. The group's handle and share (`with_share`: the thread is a worker,
+/// with a share of its own) are made only when the group changes (the previous group's share
+/// is given back then).
+#[inline]
+pub(crate) fn set_group(group: Option<&Group>, with_share: bool) {
+    let replaced = IN_GROUP.with(|in_group| {
+        let mut in_group = in_group.borrow_mut();
         let unchanged = match (in_group.as_ref(), group) {
             (None, None) => true,
             (Some(in_group), Some(group)) => std::ptr::eq(in_group.group(), group),
@@ -219,51 +231,25 @@ pub(crate) fn set_group(group: Option<&Group>) {
         if unchanged {
             return None;
         }
-        let entered = group.map(|group| in_group_of(context, group, context.deque.is_some()));
+        let entered = group.map(|group| InGroup::new(group, with_share));
         Some(std::mem::replace(&mut *in_group, entered))
     });
     // Gives the previous group's share back, and its handle may be the group's last: dropped
-    // outside the thread-local borrows.
+    // outside the thread-local borrow.
     drop(replaced);
-}
-
-fn in_group_of(context: &WorkerContext, group: &Group, with_share: bool) -> Rc<InGroup> {
-    Rc::new(InGroup {
-        executor: Executor {
-            pool: context.executor.pool.clone(),
-            group: group.upgrade(),
-        },
-        share: PrepaidShare::new(with_share),
-    })
 }
 
 /// Replace the current thread's place in a group (for a task run in place, which restores the
 /// previous one after it); returns the previous one.
 pub(crate) fn swap_group(group: Option<Rc<InGroup>>) -> Option<Rc<InGroup>> {
-    CURRENT.with(|current| {
-        let current = current.borrow();
-        match current.as_ref() {
-            Some(context) => std::mem::replace(&mut *context.group.borrow_mut(), group),
-            None => group,
-        }
-    })
-}
-
-/// A place in `group` for a task run in place on this pool thread (without a share: the run
-/// is counted ended directly), if this is a pool thread.
-pub(crate) fn group_executor(group: &Group) -> Option<Rc<InGroup>> {
-    CURRENT.with(|current| {
-        let current = current.borrow();
-        let context = current.as_ref()?;
-        Some(in_group_of(context, group, false))
-    })
+    IN_GROUP.with(|in_group| std::mem::replace(&mut *in_group.borrow_mut(), group))
 }
 
 /// Count a task submitted to `group`: from this thread's share if it runs `group`'s tasks.
+#[inline]
 pub(crate) fn count_in_group(group: &Group) {
-    let counted = CURRENT.with(|current| {
-        let current = current.borrow();
-        let in_group = current.as_ref()?.group.borrow();
+    let counted = IN_GROUP.with(|in_group| {
+        let in_group = in_group.borrow();
         let in_group = in_group.as_ref()?;
         std::ptr::eq(in_group.group(), group).then(|| group.count_from(&in_group.share))
     });
@@ -274,10 +260,10 @@ pub(crate) fn count_in_group(group: &Group) {
 
 /// A task of `group` this thread ran has ended: counted on this thread's share if it runs
 /// `group`'s tasks.
+#[inline]
 pub(crate) fn end_in_group(group: &Group) {
-    let ended = CURRENT.with(|current| {
-        let current = current.borrow();
-        let in_group = current.as_ref()?.group.borrow();
+    let ended = IN_GROUP.with(|in_group| {
+        let in_group = in_group.borrow();
         let in_group = in_group.as_ref()?;
         std::ptr::eq(in_group.group(), group).then(|| group.end_from(&in_group.share))
     });
@@ -289,12 +275,9 @@ pub(crate) fn end_in_group(group: &Group) {
 /// Give back this thread's share of its current group: it is about to look for work in vain,
 /// park, or exit (as the pool's share, see `accounting`).
 pub(crate) fn return_group_share() {
-    CURRENT.with(|current| {
-        let current = current.borrow();
-        if let Some(context) = current.as_ref() {
-            if let Some(in_group) = context.group.borrow().as_ref() {
-                in_group.group().return_share(&in_group.share);
-            }
+    IN_GROUP.with(|in_group| {
+        if let Some(in_group) = in_group.borrow().as_ref() {
+            in_group.group().return_share(&in_group.share);
         }
     });
 }
@@ -312,7 +295,7 @@ pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
             .expect("a pool's queued tasks run on that pool's threads");
         // The group's handle is cloned out (a count that is not atomic), so `work` may change
         // the thread's group (a task run in place) while it holds this one.
-        let in_group = context.group.borrow().clone();
+        let in_group = IN_GROUP.with(|in_group| in_group.borrow().clone());
         work(
             in_group
                 .as_ref()
@@ -374,7 +357,6 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             injector_runs: Cell::new(0),
             may_block: Cell::new(false),
             record: record.clone(),
-            group: RefCell::new(None),
         })
     });
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
@@ -434,9 +416,9 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
     }
     drop(hook);
     pool.return_share(&record);
-    // The context's drop gives its group share back.
-    let context = CURRENT.with(|current| current.borrow_mut().take());
-    drop(context);
+    // Its drop gives the group share back.
+    drop(swap_group(None));
+    CURRENT.with(|current| current.borrow_mut().take());
     if !retired.get() {
         pool.thread_exited(spare);
     }

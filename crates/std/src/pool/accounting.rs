@@ -66,6 +66,12 @@ impl PrepaidShare {
         }
     }
 
+    /// Whether this is a worker's own share (not the shared record's empty one).
+    #[inline]
+    pub(crate) fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+
     /// Units counted in `outstanding` and not yet used.
     #[inline]
     pub(crate) fn units(&self) -> usize {

@@ -91,6 +91,11 @@ impl Group {
         self.scheduler.clone()
     }
 
+    /// The handle itself, for a detached task that points at it.
+    pub(crate) fn handle(&self) -> &SchedulerHandle {
+        &self.scheduler
+    }
+
     /// The group a task belongs to, from its handle: `None` if the handle is not a group's.
     pub(crate) fn of_handle(handle: &SchedulerHandle) -> Option<Arc<Group>> {
         let scheduler = handle.upgrade()?;

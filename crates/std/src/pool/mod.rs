@@ -443,7 +443,7 @@ impl Pool {
             return;
         }
         if self.has_groups.load(Ordering::Relaxed) {
-            worker::set_group(group);
+            worker::set_group(group, record.share.is_exclusive());
         }
         let counters = &record.counters;
         counters.count(Event::PollStarted);
