@@ -5,15 +5,19 @@
 //! Nodes are numbered as in the original: the root is 1; node `n` at depth `d < depth` has the
 //! children `n * base + i` for `i` in `0..base`.
 //!
+//! With `--groups N`, N independent searches share one pool, each as a [`TaskGroup`] joined on
+//! its own, while a never-ending background task keeps the pool busy: each search's `join`
+//! returns when its own tree is done, not when the pool is idle (it never is).
+//!
 //! ```text
-//! cargo run --release --example tree_search -- [--base 10] [--depth 3] [--workers 5] [--target 115]
+//! cargo run --release --example tree_search -- [--base 10] [--depth 3] [--workers 5] [--target 115] [--groups N]
 //! ```
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use betterconcurrent::{Executor, Stats, ThreadPoolExecutor};
+use betterconcurrent::{Executor, Stats, TaskGroup, ThreadPoolExecutor};
 
 /// What one search found.
 #[derive(Debug)]
@@ -88,6 +92,79 @@ pub fn parallel_search(
     })
 }
 
+/// What one of [`grouped_searches`]' searches found.
+#[derive(Debug)]
+pub struct GroupReport {
+    /// Whether some task of this search saw the target.
+    pub found: bool,
+    /// How many node tasks of this search ran.
+    pub tasks: u64,
+    /// Wall time from the first submit to this search's `join` returning.
+    pub elapsed: Duration,
+    /// Rounds the background task had run when this search's `join` returned: it was still
+    /// going (the pool was never idle).
+    pub background_rounds: u64,
+}
+
+/// A fire-and-forget task that re-spawns itself until `stop` is set: work that never ends.
+fn background(executor: &Executor, stop: Arc<AtomicBool>, rounds: Arc<AtomicU64>) {
+    rounds.fetch_add(1, Ordering::Relaxed);
+    if !stop.load(Ordering::Relaxed) {
+        let _ = executor.spawn(move |executor| background(executor, stop, rounds));
+    }
+}
+
+/// Run `groups` searches of the tree rooted at 1 on one pool of `workers` threads, each in a
+/// task group of its own and joined on its own, beside a background task that never ends.
+pub fn grouped_searches(
+    base: u64,
+    depth: u32,
+    workers: usize,
+    target: u64,
+    groups: usize,
+) -> Result<Vec<GroupReport>, Box<dyn std::error::Error>> {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(workers)
+        .thread_name_prefix("tree_search")
+        .build()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let rounds = Arc::new(AtomicU64::new(0));
+    let background_group = TaskGroup::new(&pool);
+    {
+        let (stop, rounds) = (stop.clone(), rounds.clone());
+        background_group.spawn(move |executor| background(executor, stop, rounds))?;
+    }
+    let started = Instant::now();
+    let searches: Vec<(TaskGroup, Arc<Search>)> = (0..groups)
+        .map(|_| {
+            let group = TaskGroup::new(&pool);
+            let search = Arc::new(Search {
+                base,
+                depth,
+                target,
+                found: AtomicBool::new(false),
+                tasks: AtomicU64::new(0),
+            });
+            visit(&group.executor(), &search, 1, 0);
+            (group, search)
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(groups);
+    for (group, search) in searches {
+        group.join()?;
+        reports.push(GroupReport {
+            found: search.found.load(Ordering::Relaxed),
+            tasks: search.tasks.load(Ordering::Relaxed),
+            elapsed: started.elapsed(),
+            background_rounds: rounds.load(Ordering::Relaxed),
+        });
+    }
+    stop.store(true, Ordering::Relaxed);
+    background_group.join()?;
+    pool.join()?;
+    Ok(reports)
+}
+
 /// `--name value` options, each with a default.
 fn option<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, String> {
     match args.iter().position(|arg| arg == name) {
@@ -107,6 +184,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let depth = option(&args, "--depth", 3)?;
     let workers = option(&args, "--workers", 5)?;
     let target = option(&args, "--target", 115)?;
+    let groups = option(&args, "--groups", 0)?;
+    if groups > 0 {
+        for (index, report) in grouped_searches(base, depth, workers, target, groups)?
+            .iter()
+            .enumerate()
+        {
+            println!(
+                "search {index}: target {target} {}; {} tasks; joined after {:.2?}, while the \
+                 background task had run {} rounds and was still running",
+                if report.found { "found" } else { "not found" },
+                report.tasks,
+                report.elapsed,
+                report.background_rounds
+            );
+        }
+        return Ok(());
+    }
     let report = parallel_search(base, depth, workers, target)?;
     println!(
         "target {target} {}; {} tasks ran on {workers} workers in {:.2?}",

@@ -82,6 +82,19 @@ fn tree_search_finds_115() {
     assert!(report.found);
 }
 
+// Not in the original: independent searches as task groups on one pool kept busy by a task
+// that never ends; each join returns with its own tree searched.
+#[test]
+fn tree_searches_in_groups_each_converge_while_the_pool_stays_busy() {
+    let reports = tree_search::grouped_searches(10, 3, 3, 215, 4).unwrap();
+    assert_eq!(reports.len(), 4);
+    for report in &reports {
+        assert!(!report.found);
+        assert_eq!(report.tasks, 1 + 10 + 100 + 1000);
+        assert!(report.background_rounds > 0);
+    }
+}
+
 // test_tree_search.py: test_failure
 #[test]
 fn tree_search_does_not_find_215() {
