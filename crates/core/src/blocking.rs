@@ -261,6 +261,32 @@ impl<T> Future<T> {
         self.outcome_until(None)
     }
 
+    /// Block until done and return the outcome owned: the value is moved out if this is the
+    /// last handle ([`into_outcome`](Future::into_outcome): no clone, whatever its size), and
+    /// cloned otherwise, as [`Arc::unwrap_or_clone`](alloc::sync::Arc::unwrap_or_clone) does.
+    /// Waits as [`result`](Future::result) does.
+    ///
+    /// ```
+    /// use betterconcurrent_core::Future;
+    ///
+    /// let future = Future::new();
+    /// future.set_result(vec![0u8; 1 << 20]).unwrap();
+    /// let bytes: Vec<u8> = future.into_result().unwrap(); // the same buffer, not a copy
+    /// assert_eq!(bytes.len(), 1 << 20);
+    /// ```
+    pub fn into_result(self) -> Result<T, Error>
+    where
+        T: Clone,
+    {
+        if let Err(error) = self.outcome_until(None) {
+            // A wait that could not wait (the future is not done): its error is the answer.
+            if !self.done() {
+                return Err(error);
+            }
+        }
+        self.into_outcome_or_clone()
+    }
+
     /// As [`result`](Future::result), but gives up with [`Error::Timeout`] after `timeout`.
     pub fn result_timeout(&self, timeout: Duration) -> Result<&T, Error> {
         self.outcome_until(deadline_after(timeout))

@@ -36,7 +36,7 @@ use core::fmt;
 use core::future::IntoFuture;
 use core::hash::{Hash, Hasher};
 use core::marker::PhantomData;
-use core::mem;
+use core::mem::{self, ManuallyDrop};
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
 
@@ -44,7 +44,7 @@ use slab::Slab;
 
 use crate::error::{Error, InvalidStateError};
 use crate::panic;
-use crate::sync::{Arc, Mutex, UnsafeCell};
+use crate::sync::{Arc, AtomicU32, Mutex, Ordering, UnsafeCell};
 use crate::task::{Schedule, SchedulerHandle};
 
 /// The state of a [`Future`], as in Python's `concurrent.futures`.
@@ -150,6 +150,12 @@ impl<T> Lists<T> {
     }
 
     /// Every waker (the inline one first), and the callbacks in registration order.
+    fn has_callbacks(&self) -> bool {
+        self.more
+            .as_ref()
+            .is_some_and(|more| !more.callbacks.is_empty())
+    }
+
     fn into_parts(self) -> (impl Iterator<Item = Waker>, Vec<Callback<T>>) {
         let (waiters, callbacks) = match self.more {
             Some(more) => {
@@ -173,8 +179,12 @@ pub(crate) struct FutureCore<T> {
     state: StateWord,
     lists: Mutex<Lists<T>>,
     /// Written once, with `lists` locked, while the state is not done; read only after loading
-    /// `FINISHED` with `Acquire`.
+    /// `FINISHED` with `Acquire`; taken out only by the last handle (`Future::into_outcome`).
     outcome: UnsafeCell<Option<Result<T, Error>>>,
+    /// The user's `Future` handles, plus one while done callbacks run (they read the outcome
+    /// through the completer's handle): the outcome may be moved out only when this is 1 and the
+    /// one is the caller's. The executor's own handles (`Completer`) do not count.
+    handles: AtomicU32,
 }
 
 // SAFETY: the outcome cell is written once before `FINISHED` is published and only read after it,
@@ -194,6 +204,7 @@ impl<T> FutureCore<T> {
             state: StateWord::new(),
             lists: Mutex::new(Lists::default()),
             outcome: UnsafeCell::new(None),
+            handles: AtomicU32::new(0),
         }
     }
 
@@ -267,10 +278,56 @@ pub struct Future<T> {
 
 impl<T> Clone for Future<T> {
     fn clone(&self) -> Self {
+        // Relaxed, as `Arc`'s own count: a new handle is made from an existing one.
+        self.core().handles.fetch_add(1, Ordering::Relaxed);
         Self {
             cell: self.cell.clone(),
             shares: PhantomData,
         }
+    }
+}
+
+impl<T> Drop for Future<T> {
+    fn drop(&mut self) {
+        // Release: what this handle did happens before a last handle takes the outcome (which
+        // loads the count under the lock, after the lock's acquire).
+        self.core().handles.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The executor's own handle to a task's future, which completes it: a [`Future`] that does not
+/// count among the user's handles (`FutureCore::handles`), so a user holding the last handle
+/// can take the outcome while the executor still drops its own.
+pub(crate) struct Completer<T> {
+    future: ManuallyDrop<Future<T>>,
+}
+
+impl<T> Completer<T> {
+    /// The completer of a task cell's future; see [`crate::task`].
+    pub(crate) fn from_cell<B: Body<T> + 'static>(cell: Arc<Cell<T, B>>) -> Self {
+        let unsized_cell: Arc<Cell<T, dyn Body<T>>> = crate::sync::unsize!(cell);
+        Self {
+            future: ManuallyDrop::new(Future {
+                cell: unsized_cell,
+                shares: PhantomData,
+            }),
+        }
+    }
+}
+
+impl<T> core::ops::Deref for Completer<T> {
+    type Target = Future<T>;
+
+    fn deref(&self) -> &Future<T> {
+        &self.future
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        // SAFETY: the handle is never used again; its cell reference is released without the
+        // `Future` drop, which would uncount a user handle this never counted.
+        drop(unsafe { core::ptr::read(&self.future.cell) });
     }
 }
 
@@ -289,13 +346,53 @@ impl<T> Future<T> {
         }))
     }
 
-    /// The handle of a task cell's future; see [`crate::task`].
+    /// The user's handle of a task cell's future (the first; see [`crate::task`]).
     pub(crate) fn from_cell<B: Body<T> + 'static>(cell: Arc<Cell<T, B>>) -> Self {
+        cell.core.handles.fetch_add(1, Ordering::Relaxed);
         let unsized_cell: Arc<Cell<T, dyn Body<T>>> = crate::sync::unsize!(cell);
         Self {
             cell: unsized_cell,
             shares: PhantomData,
         }
+    }
+
+    /// Take the outcome out of the future without cloning it, if this is the last handle to
+    /// it and it is done (as [`Arc::into_inner`] for an `Arc`): `Ok` with the value, or the
+    /// error it ended with ([`Error::Cancelled`] if it was cancelled). Otherwise the handle
+    /// comes back in `Err`: while other clones exist, or done callbacks are still running,
+    /// the outcome is theirs to read too, and stays in place.
+    ///
+    /// ```
+    /// use betterconcurrent_core::Future;
+    ///
+    /// let future = Future::new();
+    /// let other = future.clone();
+    /// future.set_result(vec![7u8; 4]).unwrap();
+    /// let future = future.into_outcome().unwrap_err(); // `other` can still read it
+    /// drop(other);
+    /// assert_eq!(future.into_outcome().unwrap().unwrap(), vec![7u8; 4]);
+    /// ```
+    pub fn into_outcome(self) -> Result<Result<T, Error>, Future<T>> {
+        let taken = {
+            let lists = self.core().lists.lock();
+            let state = self.core().state.load();
+            // Under the lock: a completer counts itself for its callbacks before it releases
+            // the lock that published the outcome (`notify`).
+            if !state.is_done() || self.core().handles.load(Ordering::Acquire) != 1 {
+                None
+            } else {
+                // SAFETY: the state is done, so the outcome is written and never written
+                // again; this is the only handle and no callback runs (the count is 1), so
+                // nothing else reads it, and the lock orders this after every earlier read.
+                let outcome = self
+                    .core()
+                    .outcome
+                    .with_mut(|outcome_cell| unsafe { (*outcome_cell).take() });
+                drop(lists);
+                Some(outcome.unwrap_or(Err(Error::Cancelled)))
+            }
+        };
+        taken.ok_or(self)
     }
 
     /// If this future's work is a closure that no thread has started, run it now on the calling
@@ -388,7 +485,7 @@ impl<T> Future<T> {
             match self.core().state.apply(&lists, FutureState::cancel) {
                 CancelTransition::Refused => return false,
                 CancelTransition::AlreadyCancelled => return true,
-                CancelTransition::Cancelled => take_lists(&mut lists),
+                CancelTransition::Cancelled => self.take_lists(&mut lists),
             }
         };
         self.notify(notify);
@@ -408,7 +505,7 @@ impl<T> Future<T> {
             if !ended {
                 return false;
             }
-            take_lists(&mut lists)
+            self.take_lists(&mut lists)
         };
         self.notify(notify);
         true
@@ -502,10 +599,21 @@ impl<T> Future<T> {
                     state: state.public(),
                 });
             }
-            take_lists(&mut lists)
+            self.take_lists(&mut lists)
         };
         self.notify(notify);
         Ok(())
+    }
+
+    /// The waiters and callbacks to notify of the state just published, taken with the lock
+    /// held; with callbacks to run, the future counts one handle more until they ran, so no
+    /// last handle takes the outcome they read ([`into_outcome`](Future::into_outcome)).
+    fn take_lists(&self, lists: &mut Lists<T>) -> Notify<T> {
+        let notify = take_lists(lists);
+        if notify.has_callbacks() {
+            self.core().handles.fetch_add(1, Ordering::Relaxed);
+        }
+        notify
     }
 
     /// Wake the waiters, then run the callbacks in registration order. Called without the lock.
@@ -525,6 +633,8 @@ impl<T> Future<T> {
                     }
                 }
             });
+            // The count `take_lists` took for them.
+            self.core().handles.fetch_sub(1, Ordering::Release);
         }
     }
 
@@ -747,6 +857,86 @@ impl<'a, T> IntoFuture for &'a Future<T> {
         Outcome {
             future: self,
             wait: self.yield_until_done(),
+        }
+    }
+}
+
+/// Awaiting a `Future` by value waits until it is done and gives its outcome owned: the value
+/// is moved out if this was the last handle (no clone, see [`Future::into_outcome`]), and
+/// cloned otherwise, as [`Arc::unwrap_or_clone`] does (other clones still read it).
+///
+/// ```
+/// # async fn demo(pool_future: betterconcurrent_core::Future<Vec<u8>>) {
+/// let bytes: Vec<u8> = pool_future.await.unwrap(); // moved out, not copied
+/// # }
+/// ```
+impl<T: Clone> IntoFuture for Future<T> {
+    type Output = Result<T, Error>;
+    type IntoFuture = OwnedOutcome<T>;
+
+    fn into_future(self) -> OwnedOutcome<T> {
+        OwnedOutcome {
+            future: Some(self),
+            key: None,
+        }
+    }
+}
+
+/// Resolves to the owned outcome of a [`Future`]: what `future.await` gives.
+#[must_use = "an OwnedOutcome does nothing unless awaited or polled"]
+pub struct OwnedOutcome<T> {
+    /// `None` once it resolved.
+    future: Option<Future<T>>,
+    key: Option<usize>,
+}
+
+impl<T: Clone> core::future::Future for OwnedOutcome<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let future = this
+            .future
+            .as_ref()
+            .expect("an OwnedOutcome is not polled after it resolved");
+        match future.poll_done(cx, &mut this.key) {
+            Poll::Ready(()) => {
+                let future = this.future.take().expect("checked above");
+                Poll::Ready(future.into_outcome_or_clone())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> Drop for OwnedOutcome<T> {
+    fn drop(&mut self) {
+        if let Some(future) = &self.future {
+            future.forget_waiter(&mut self.key);
+        }
+    }
+}
+
+impl<T> fmt::Debug for OwnedOutcome<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedOutcome")
+            .field("resolved", &self.future.is_none())
+            .finish()
+    }
+}
+
+impl<T> Future<T> {
+    /// The outcome of a done future, owned: moved out if this is the last handle, else cloned.
+    pub(crate) fn into_outcome_or_clone(self) -> Result<T, Error>
+    where
+        T: Clone,
+    {
+        match self.into_outcome() {
+            Ok(outcome) => outcome,
+            Err(shared) => match shared.try_result() {
+                Some(outcome) => outcome.cloned(),
+                None => unreachable!("a done future has an outcome"),
+            },
         }
     }
 }

@@ -36,11 +36,11 @@ compile_error!(
     not(feature = "loom"),
     not(feature = "portable-atomic-critical-section")
 ))]
-pub use core::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+pub use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 #[cfg(feature = "loom")]
-pub use loom::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+pub use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 #[cfg(all(not(feature = "loom"), feature = "portable-atomic-critical-section"))]
-pub use portable_atomic::{fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
+pub use portable_atomic::{fence, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 /// Unsize an `Arc<T>` into the `Arc<dyn Trait>` the context expects. `alloc`'s `Arc` coerces by
 /// itself; `portable-atomic-util`'s cannot on stable Rust, so there the pointer makes a round trip

@@ -51,7 +51,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::future::{Body, Cell, Future, FutureCore};
+use crate::future::{Body, Cell, Completer, Future, FutureCore};
 use crate::panic;
 use crate::sync::{
     unsize, waker, Arc, ArcWake, AtomicBool, AtomicUsize, Ordering, UnsafeCell, Weak,
@@ -665,7 +665,7 @@ where
         if !self.body.claim() {
             return RunOutcome::RanElsewhere;
         }
-        let future = Future::<T>::from_cell(self.handle(this));
+        let future = Completer::<T>::from_cell(self.handle(this));
         let panicked = self.body.run_claimed(&future, hooks);
         drop_work(future);
         if panicked {
@@ -680,7 +680,7 @@ where
             return false;
         }
         let work = self.body.take();
-        let future = Future::<T>::from_cell(self.handle(this));
+        let future = Completer::<T>::from_cell(self.handle(this));
         if future.cancel() {
             let _ = future.set_running_or_notify_cancel();
         }
@@ -693,7 +693,7 @@ where
             return false;
         }
         let work = self.body.take();
-        let future = Future::<T>::from_cell(self.handle(this));
+        let future = Completer::<T>::from_cell(self.handle(this));
         if let Ok(true) = future.set_running_or_notify_cancel() {
             let _ = future.set_outcome(Err(error));
         }
@@ -872,7 +872,7 @@ where
     /// body, end the future cancelled. The task is finished.
     fn end_cancelled<U: ?Sized>(&self, this: &Arc<U>) -> RunOutcome {
         self.body.complete();
-        let future = Future::<T>::from_cell(self.handle(this));
+        let future = Completer::<T>::from_cell(self.handle(this));
         future.cancel_started();
         drop_work(future);
         RunOutcome::Completed
@@ -932,7 +932,7 @@ where
                 return RunOutcome::RanElsewhere;
             }
         };
-        let future = Future::<T>::from_cell(self.handle(this));
+        let future = Completer::<T>::from_cell(self.handle(this));
         // The first poll claims the future; if the user cancelled (or finished) it while it was
         // queued, the body is dropped unpolled.
         if first_poll && future.set_running_or_notify_cancel() != Ok(true) {
@@ -1013,7 +1013,7 @@ where
 
     fn fail(&self, this: &Arc<dyn Runnable>, error: Error) -> bool {
         self.body.complete();
-        let future = Future::<T>::from_cell(self.handle(this));
+        let future = Completer::<T>::from_cell(self.handle(this));
         let _ = future.set_outcome(Err(error));
         drop_work(future);
         true

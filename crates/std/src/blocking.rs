@@ -93,8 +93,8 @@ impl BlockingHook for PoolThreadHook {
         // the wait is for): make it stealable first.
         crate::worker::flush_lifo(&self.pool);
         // Nor may its prepaid share of the pool's count wait for it (see `pool`).
-        crate::worker::with_own_record(&self.pool, |record| self.pool.return_share(record));
         crate::worker::return_group_share();
+        crate::worker::with_own_record(&self.pool, |record| self.pool.return_share(record));
         self.pool.thread_blocked();
         let in_time = park_plain(deadline);
         self.pool.thread_unblocked();

@@ -11,7 +11,6 @@ use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use betterconcurrent_core::executor::deadline_after;
-use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::{Error, Future, SubmitError};
 
@@ -28,9 +27,6 @@ pub struct MapOptions {
     pub buffersize: Option<NonZeroUsize>,
 }
 
-/// A task's value, moved out by the one `Map` that owns the task's future.
-type Owned<T> = Mutex<Option<T>>;
-
 /// The iterator of results of [`Executor::map`](crate::Executor::map), in
 /// input order. Dropping it cancels the tasks that have not started.
 pub struct Map<I: Iterator, F, T> {
@@ -39,7 +35,7 @@ pub struct Map<I: Iterator, F, T> {
     items: Fuse<I>,
     /// Submitted tasks in input order; an `Err` holds the place of an item that could not be
     /// submitted (the pool shut down meanwhile).
-    window: VecDeque<Result<Future<Owned<T>>, SubmitError>>,
+    window: VecDeque<Result<Future<T>, SubmitError>>,
     buffersize: Option<NonZeroUsize>,
     deadline: Option<Instant>,
     exhausted: bool,
@@ -80,9 +76,9 @@ where
         Ok(map)
     }
 
-    fn submit(&self, item: I::Item) -> Result<Future<Owned<T>>, SubmitError> {
+    fn submit(&self, item: I::Item) -> Result<Future<T>, SubmitError> {
         let f = self.f.clone();
-        self.executor.submit(move || Mutex::new(Some(f(item))))
+        self.executor.submit(move || f(item))
     }
 }
 
@@ -123,9 +119,10 @@ where
                     }
                 };
                 match outcome {
-                    Ok(owned) => match lock(owned).take() {
-                        Some(value) => Ok(value),
-                        None => unreachable!("only this Map takes a value out of its task"),
+                    // Done, and this is its only handle: the value moves out, never cloned.
+                    Ok(_) => match future.into_outcome() {
+                        Ok(outcome) => outcome,
+                        Err(_) => unreachable!("only this Map holds its tasks' futures"),
                     },
                     Err(error) => {
                         // A timed-out task is cancelled if it has not started, as Python does.

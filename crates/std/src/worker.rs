@@ -381,8 +381,10 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
         if !searching {
             // Nothing to run: give back this worker's prepaid share, so that `join` sees the
             // count fall to zero if this was the last work.
-            pool.return_share(&record);
+            // The group's share first: once the pool's count falls to zero, every group's
+            // has too (a pool is idle only when its groups are).
             return_group_share();
+            pool.return_share(&record);
             searching = true;
             pool.sleep.start_searching();
         }
@@ -415,9 +417,9 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
         }
     }
     drop(hook);
-    pool.return_share(&record);
-    // Its drop gives the group share back.
+    // Its drop gives the group share back, before the pool's (as above).
     drop(swap_group(None));
+    pool.return_share(&record);
     CURRENT.with(|current| current.borrow_mut().take());
     if !retired.get() {
         pool.thread_exited(spare);
