@@ -127,8 +127,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 pub use betterconcurrent_core::{
-    yield_until_done, Error, Future, InvalidStateError, Outcome, State, SubmitError, UserError,
-    WaitDone,
+    yield_until_done, Error, Future, InvalidStateError, Outcome, OwnedOutcome, Panic, State,
+    SubmitError, UserError, WaitDone,
 };
 
 #[cfg(feature = "std")]

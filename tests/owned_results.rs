@@ -131,3 +131,29 @@ fn map_moves_each_value_out_in_order() {
         assert_eq!(lengths, (1..=8).map(|n| n * 1024).collect::<Vec<_>>());
     });
 }
+
+#[test]
+fn a_caught_panic_keeps_its_payload_to_resume() {
+    within(60, || {
+        let pool = pool(1);
+        let future = pool
+            .submit(|| -> u8 { std::panic::panic_any(42u32) })
+            .unwrap();
+        let Err(Error::Panicked(panic)) = future.into_result() else {
+            panic!("the task panicked");
+        };
+        let again = panic.clone();
+        // Resumed on this thread, with the original payload (not a message).
+        let resumed = std::panic::catch_unwind(move || panic.resume()).unwrap_err();
+        assert_eq!(resumed.downcast_ref::<u32>(), Some(&42));
+        // One caller takes the payload; clones see it taken.
+        assert!(again.take_payload().is_none());
+        let described = pool.submit(|| -> u8 { panic!("bad input") }).unwrap();
+        let Err(Error::Panicked(panic)) = described.into_result() else {
+            panic!("the task panicked");
+        };
+        assert_eq!(panic.message(), "bad input");
+        let payload = panic.take_payload().unwrap();
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"bad input"));
+    });
+}

@@ -32,8 +32,8 @@ pub enum Error {
     BrokenExecutor(Arc<str>),
     /// The executor was shut down before the work could be accepted.
     Shutdown,
-    /// The task panicked; holds the panic message.
-    Panicked(Arc<str>),
+    /// The task panicked; holds the panic's message and its payload ([`Panic`]).
+    Panicked(Panic),
     /// The task failed with this error (set with `set_exception`).
     Exception(UserError),
     /// The wait was refused because it could never end: e.g. `join` called from one of the
@@ -51,7 +51,7 @@ impl Error {
     /// The panic message, if the task panicked.
     pub fn panic_message(&self) -> Option<&str> {
         match self {
-            Error::Panicked(message) => Some(message),
+            Error::Panicked(panic) => Some(panic.message()),
             _ => None,
         }
     }
@@ -68,15 +68,14 @@ impl Error {
     ///
     /// The payload is user data: if its destructor panics too, that second panic is caught and
     /// the payload leaked, so turning a panic into a value never unwinds.
+    /// The payload is kept ([`Panic::take_payload`]), so the panic can be resumed where it is
+    /// read; it is dropped with the last clone of the error.
     #[cfg(feature = "std")]
     pub fn from_panic(payload: Box<dyn core::any::Any + Send>) -> Self {
-        let error = Error::Panicked(panic_message(&*payload).into());
-        if let Err(payload_of_drop) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
-        {
-            core::mem::forget(payload_of_drop);
-        }
-        error
+        Error::Panicked(Panic {
+            message: panic_message(&*payload).into(),
+            payload: Some(Arc::new(spin::Mutex::new(Some(payload)))),
+        })
     }
 }
 
@@ -106,7 +105,7 @@ impl fmt::Display for Error {
             Error::Shutdown => {
                 f.write_str("the executor was shut down; no new work can be submitted")
             }
-            Error::Panicked(message) => write!(f, "the task panicked: {message}"),
+            Error::Panicked(panic) => write!(f, "the task panicked: {}", panic.message()),
             Error::Exception(error) => write!(f, "the task failed: {error}"),
             Error::WouldDeadlock => f.write_str(
                 "refused to wait: called from one of the pool's own tasks, it would wait for \
@@ -128,7 +127,7 @@ impl fmt::Debug for Error {
             Error::InvalidState(error) => f.debug_tuple("InvalidState").field(error).finish(),
             Error::BrokenExecutor(reason) => f.debug_tuple("BrokenExecutor").field(reason).finish(),
             Error::Shutdown => f.write_str("Shutdown"),
-            Error::Panicked(message) => f.debug_tuple("Panicked").field(message).finish(),
+            Error::Panicked(panic) => f.debug_tuple("Panicked").field(panic).finish(),
             Error::Exception(error) => f.debug_tuple("Exception").field(error).finish(),
             Error::WouldDeadlock => f.write_str("WouldDeadlock"),
             Error::Full { capacity } => f.debug_struct("Full").field("capacity", capacity).finish(),
@@ -159,6 +158,88 @@ impl From<SubmitError> for Error {
             SubmitError::Broken(reason) => Error::BrokenExecutor(reason),
             SubmitError::Cancelled => Error::Cancelled,
             SubmitError::Full { capacity } => Error::Full { capacity },
+        }
+    }
+}
+
+/// What `catch_unwind` returns for a panic.
+type PanicPayload = alloc::boxed::Box<dyn core::any::Any + Send>;
+
+/// A caught panic of user code ([`Error::Panicked`]): its message, and its payload, which one
+/// caller can take to resume the panic where the error is read
+/// (`std::panic::resume_unwind(panic.take_payload().unwrap())`, or [`Panic::resume`]), as
+/// rayon's and `std::thread::scope`'s joins do. Clones share both; it derefs to the message.
+#[derive(Clone)]
+pub struct Panic {
+    message: Arc<str>,
+    /// `None` for a panic described by its message only (made with `From`). The payload is
+    /// user data behind a take-once slot: a plain spin lock, not the `sync` shim's, because no
+    /// protocol runs through it and it is made outside loom's models too.
+    payload: Option<Arc<spin::Mutex<Option<PanicPayload>>>>,
+}
+
+impl Panic {
+    /// The panic's message (`&str` and `String` payloads; a fixed text for others).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The payload `catch_unwind` returned, for the first caller that asks (of every clone).
+    pub fn take_payload(&self) -> Option<PanicPayload> {
+        self.payload.as_ref()?.lock().take()
+    }
+
+    /// Resume the panic: with its payload if no one took it yet, else with its message.
+    #[cfg(feature = "std")]
+    pub fn resume(self) -> ! {
+        match self.take_payload() {
+            Some(payload) => std::panic::resume_unwind(payload),
+            None => {
+                std::panic::resume_unwind(Box::new(alloc::string::String::from(self.message())))
+            }
+        }
+    }
+}
+
+// A take-once slot cannot be seen half-changed after a panic (nothing user-visible runs under
+// its lock), so an `Error` stays unwind-safe as it was before it kept the payload.
+impl core::panic::UnwindSafe for Panic {}
+impl core::panic::RefUnwindSafe for Panic {}
+
+impl core::ops::Deref for Panic {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Panic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Panic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.message, f)
+    }
+}
+
+impl From<&str> for Panic {
+    fn from(message: &str) -> Self {
+        Panic {
+            message: message.into(),
+            payload: None,
+        }
+    }
+}
+
+impl From<alloc::string::String> for Panic {
+    fn from(message: alloc::string::String) -> Self {
+        Panic {
+            message: message.into(),
+            payload: None,
         }
     }
 }

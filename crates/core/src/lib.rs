@@ -49,5 +49,5 @@ pub mod executor {
 
 #[cfg(feature = "std")]
 pub use blocking::block_until_done;
-pub use error::{Error, InvalidStateError, SubmitError, UserError};
-pub use future::{yield_until_done, Future, Outcome, State, WaitDone};
+pub use error::{Error, InvalidStateError, Panic, SubmitError, UserError};
+pub use future::{yield_until_done, Future, Outcome, OwnedOutcome, State, WaitDone};
