@@ -43,7 +43,7 @@ use std::time::Instant;
 
 use betterconcurrent_core::executor::block_on_until;
 use betterconcurrent_core::executor::{
-    Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending, Task,
+    Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending, Task, TaskKind,
 };
 use betterconcurrent_core::sync::{Arc, AtomicBool, Ordering, Weak};
 use betterconcurrent_core::{Error, SubmitError};
@@ -372,7 +372,7 @@ impl Pool {
     fn discard_queued(&self, task: Task) {
         // SAFETY: the group is used only by `discard`, up to its count of the task's end.
         let group = unsafe { self.group_of(&task) };
-        self.discard(task, group);
+        self.discard(task, group.as_ref().map(GroupOf::get));
     }
 
     /// A group of this pool's tasks is being made (see `group`).
@@ -380,15 +380,18 @@ impl Pool {
         self.has_groups.store(true, Ordering::Relaxed);
     }
 
-    /// The group `task` belongs to, if the pool ever made one, reached without a reference
+    /// The group `task` belongs to, if the pool ever made one. A detached or async task is
+    /// counted in its group until it ends there, so its group is reached without a reference
     /// count (two on every task of a group, on a line every worker writes, cost more than the
-    /// task).
+    /// task). A closure with a future may have run in place already (`Future::run_here`, which
+    /// counted it ended, so its group may be gone while its queued copy waits): its group is
+    /// held for the call.
     ///
     /// # Safety
-    /// The reference is valid until `task` is counted ended in its group (`Group::end`), and
-    /// must not be used after: a group holds itself only while it has work (see `group`).
+    /// The group is valid until `task` is counted ended in it (`Group::end`), and must not be
+    /// used after: a group holds itself only while it has work (see `group`).
     #[inline]
-    unsafe fn group_of<'g>(&self, task: &Task) -> Option<&'g Group> {
+    unsafe fn group_of<'g>(&self, task: &Task) -> Option<GroupOf<'g>> {
         if !self.has_groups.load(Ordering::Relaxed) {
             return None;
         }
@@ -396,11 +399,18 @@ impl Pool {
         if handle.is(&self.scheduler) {
             return None;
         }
-        // SAFETY: `task` is counted in its group until it ends there (`Group::submit` counted
-        // it first), and a group with work holds itself (`group`'s "Held while busy"), so the
-        // group is alive for as long as the caller may use the reference.
+        if task.kind() == TaskKind::Closure {
+            return Group::of_handle(handle).map(GroupOf::Held);
+        }
+        // SAFETY: a detached or async task is counted in its group until it ends there
+        // (`Group::submit` counted it first; neither kind runs anywhere but from its queue),
+        // and a group with work holds itself (`group`'s "Held while busy"), so the group is
+        // alive for as long as the caller may use the reference.
         let scheduler = unsafe { &*(handle.executor_unchecked() as *const dyn Schedule) };
-        scheduler.as_any().downcast_ref::<Group>()
+        scheduler
+            .as_any()
+            .downcast_ref::<Group>()
+            .map(GroupOf::Borrowed)
     }
 
     /// Abort every registered (suspended) task whose handle `abort_it` picks: its body is
@@ -437,7 +447,8 @@ impl Pool {
     #[inline(always)]
     pub(crate) fn execute(&self, task: Task, entry: Option<usize>, record: &WorkerRecord) {
         // SAFETY: `group` is last used by its count of the task's end, below.
-        let group = unsafe { self.group_of(&task) };
+        let held = unsafe { self.group_of(&task) };
+        let group = held.as_ref().map(GroupOf::get);
         if !self.may_run_work() || group.is_some_and(Group::is_cancelled) {
             self.discard(task, group);
             return;
@@ -645,6 +656,22 @@ impl Pool {
             // second concurrent `shutdown(wait = true)` that finds the handles already taken.
             self.wait_for(Until::Stopped, None);
             self.threads.join_all();
+        }
+    }
+}
+
+/// A task's group as `Pool::group_of` reaches it: borrowed (valid until the task ends in it),
+/// or held for a task that may have ended elsewhere.
+enum GroupOf<'g> {
+    Borrowed(&'g Group),
+    Held(Arc<Group>),
+}
+
+impl GroupOf<'_> {
+    fn get(&self) -> &Group {
+        match self {
+            GroupOf::Borrowed(group) => group,
+            GroupOf::Held(group) => group,
         }
     }
 }
