@@ -89,12 +89,13 @@ impl BlockingHook for PoolThreadHook {
     }
 
     fn park(&self, deadline: Option<Instant>) -> bool {
-        // A task in this worker's LIFO slot must not wait for the wait to end (it may be what
-        // the wait is for): make it stealable first.
-        crate::worker::flush_lifo(&self.pool);
-        // Nor may its prepaid share of the pool's count wait for it (see `pool`).
+        // Its prepaid shares of the counts must not wait for the wait to end (see `pool`):
+        // the group's first, as when the worker idles.
         crate::worker::return_group_share();
         crate::worker::with_own_record(&self.pool, |record| self.pool.return_share(record));
+        // Nor may a task in this worker's LIFO slot (it may be what the wait is for, or a task
+        // woken just now by a count reaching zero): make it stealable, after the shares.
+        crate::worker::flush_lifo(&self.pool);
         self.pool.thread_blocked();
         let in_time = park_plain(deadline);
         self.pool.thread_unblocked();

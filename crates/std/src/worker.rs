@@ -385,6 +385,10 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             // has too (a pool is idle only when its groups are).
             return_group_share();
             pool.return_share(&record);
+            // A count that reached zero just now may have woken an async task awaiting it into
+            // this worker's LIFO slot, which no sleeping worker's recheck looks at: make it
+            // stealable (this worker's own recheck then finds it too).
+            flush_lifo(&pool);
             searching = true;
             pool.sleep.start_searching();
         }
