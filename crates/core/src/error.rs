@@ -66,15 +66,15 @@ impl Error {
 
     /// Build [`Error::Panicked`] from the payload that `catch_unwind` returns.
     ///
-    /// The payload is user data: if its destructor panics too, that second panic is caught and
-    /// the payload leaked, so turning a panic into a value never unwinds.
     /// The payload is kept ([`Panic::take_payload`]), so the panic can be resumed where it is
-    /// read; it is dropped with the last clone of the error.
+    /// read; untaken, it is dropped with the last clone of the error, and if its destructor
+    /// panics too, that second panic is caught and the payload leaked, so an error never
+    /// unwinds.
     #[cfg(feature = "std")]
     pub fn from_panic(payload: Box<dyn core::any::Any + Send>) -> Self {
         Error::Panicked(Panic {
             message: panic_message(&*payload).into(),
-            payload: Some(Arc::new(spin::Mutex::new(Some(payload)))),
+            payload: Some(Arc::new(PayloadSlot(spin::Mutex::new(Some(payload))))),
         })
     }
 }
@@ -175,7 +175,7 @@ pub struct Panic {
     /// `None` for a panic described by its message only (made with `From`). The payload is
     /// user data behind a take-once slot: a plain spin lock, not the `sync` shim's, because no
     /// protocol runs through it and it is made outside loom's models too.
-    payload: Option<Arc<spin::Mutex<Option<PanicPayload>>>>,
+    payload: Option<Arc<PayloadSlot>>,
 }
 
 impl Panic {
@@ -186,7 +186,7 @@ impl Panic {
 
     /// The payload `catch_unwind` returned, for the first caller that asks (of every clone).
     pub fn take_payload(&self) -> Option<PanicPayload> {
-        self.payload.as_ref()?.lock().take()
+        self.payload.as_ref()?.0.lock().take()
     }
 
     /// Resume the panic: with its payload if no one took it yet, else with its message.
@@ -197,6 +197,26 @@ impl Panic {
             None => {
                 std::panic::resume_unwind(Box::new(alloc::string::String::from(self.message())))
             }
+        }
+    }
+}
+
+/// Where a [`Panic`] keeps its payload until someone takes it.
+struct PayloadSlot(spin::Mutex<Option<PanicPayload>>);
+
+impl Drop for PayloadSlot {
+    /// A payload nobody took is user data whose destructor may panic too: that second panic is
+    /// caught and the payload leaked, so dropping an error never unwinds.
+    fn drop(&mut self) {
+        if let Some(payload) = self.0.get_mut().take() {
+            #[cfg(feature = "std")]
+            if let Err(payload_of_drop) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
+            {
+                core::mem::forget(payload_of_drop);
+            }
+            #[cfg(not(feature = "std"))]
+            drop(payload);
         }
     }
 }

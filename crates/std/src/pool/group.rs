@@ -125,7 +125,8 @@ impl Group {
     /// check (module docs).
     pub(crate) fn count(&self) {
         if self.accounting.count_first() {
-            self.reconcile();
+            // Busy now: `reconcile` takes the hold; nothing is released.
+            drop(self.reconcile());
         }
     }
 
@@ -133,7 +134,7 @@ impl Group {
     /// that thread's prepaid share of this group (see `accounting`), if it has one.
     pub(crate) fn count_from(&self, share: &PrepaidShare) {
         match self.accounting.count_from_share(share) {
-            Some(true) => self.reconcile(),
+            Some(true) => drop(self.reconcile()),
             Some(false) => {}
             None => self.count(),
         }
@@ -161,38 +162,39 @@ impl Group {
         }
     }
 
-    /// Nothing is outstanding: release what the group held and wake its joins.
+    /// Nothing is outstanding: release what the group held and wake its joins. The caller must
+    /// not touch the group after this: the hold released here may have been its last handle.
     fn reached_zero(&self) {
-        self.reconcile();
+        let released = self.reconcile();
         if self.accounting.has_waiters() {
             self.waiters.wake_all();
         }
+        // Last, after every use of `self`: it may free the group.
+        drop(released);
     }
 
-    /// Set `held` exactly while there is work (module docs' "Held while busy").
-    fn reconcile(&self) {
-        let released = {
-            let mut held = lock(&self.held);
-            let busy = !self.accounting.is_zero();
-            match (busy, held.is_some()) {
-                (true, false) => {
-                    *held = self.this.upgrade();
-                    if let Some(parent) = &self.parent {
-                        parent.count();
-                    }
-                    None
+    /// Set `held` exactly while there is work (module docs' "Held while busy"); returns the
+    /// hold it released, for the caller to drop once it is done with the group.
+    #[must_use = "the released hold may be the group's last handle: drop it after the last use"]
+    fn reconcile(&self) -> Option<Arc<Group>> {
+        let mut held = lock(&self.held);
+        let busy = !self.accounting.is_zero();
+        match (busy, held.is_some()) {
+            (true, false) => {
+                *held = self.this.upgrade();
+                if let Some(parent) = &self.parent {
+                    parent.count();
                 }
-                (false, true) => {
-                    if let Some(parent) = &self.parent {
-                        parent.end();
-                    }
-                    held.take()
-                }
-                _ => None,
+                None
             }
-        };
-        // Possibly the group's last handle: dropped after the lock it guards.
-        drop(released);
+            (false, true) => {
+                if let Some(parent) = &self.parent {
+                    parent.end();
+                }
+                held.take()
+            }
+            _ => None,
+        }
     }
 
     /// Submit `task` (made with this group's handle) to the group's pool: counted in the
@@ -253,6 +255,17 @@ impl Group {
     /// Units of work not yet ended (tasks, and busy child groups).
     pub(crate) fn outstanding(&self) -> usize {
         self.accounting.tasks(|| 0)
+    }
+}
+
+impl Drop for Group {
+    /// A chain of parents is dropped one by one, not recursively: a deep nest of groups must not
+    /// overflow the stack of the thread that drops its last handle.
+    fn drop(&mut self) {
+        let mut parent = self.parent.take();
+        while let Some(group) = parent {
+            parent = Arc::into_inner(group).and_then(|mut group| group.parent.take());
+        }
     }
 }
 

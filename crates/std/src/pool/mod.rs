@@ -449,12 +449,14 @@ impl Pool {
         // SAFETY: `group` is last used by its count of the task's end, below.
         let held = unsafe { self.group_of(&task) };
         let group = held.as_ref().map(GroupOf::get);
+        // Before a discard too: a discarded task's destructors run in its group (and the
+        // previous group's share goes back now, not after them).
+        if self.has_groups.load(Ordering::Relaxed) {
+            worker::set_group(group, record.share.is_exclusive());
+        }
         if !self.may_run_work() || group.is_some_and(Group::is_cancelled) {
             self.discard(task, group);
             return;
-        }
-        if self.has_groups.load(Ordering::Relaxed) {
-            worker::set_group(group, record.share.is_exclusive());
         }
         let counters = &record.counters;
         counters.count(Event::PollStarted);
