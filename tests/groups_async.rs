@@ -7,7 +7,6 @@ use common::watchdog::within;
 use common::{pool, DropCount};
 
 use std::future::Future as StdFuture;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
@@ -23,22 +22,6 @@ fn in_group(group: &TaskGroup) -> bool {
 }
 
 /// Wakes itself during its own poll once, then is ready.
-struct YieldNow(bool);
-impl StdFuture for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-fn yield_now() -> YieldNow {
-    YieldNow(false)
-}
 
 #[test]
 fn async_group_tasks_woken_during_their_own_poll_stay_in_the_group() {
@@ -58,7 +41,7 @@ fn async_group_tasks_woken_during_their_own_poll_stay_in_the_group() {
                 g.submit_async(async move {
                     let mut ok = true;
                     for _ in 0..50 {
-                        yield_now().await;
+                        common::yield_now().await;
                         ok &= in_group(&g2) && !in_group(&o2);
                         // A subtask through current() after the yield is in the group too.
                         let g3 = g2.clone();
@@ -104,7 +87,7 @@ fn cancelling_a_group_whose_async_tasks_keep_yielding() {
                             let _ = started_tx.send(());
                             loop {
                                 polls.fetch_add(1, Ordering::SeqCst);
-                                yield_now().await;
+                                common::yield_now().await;
                             }
                         })
                         .unwrap()

@@ -269,7 +269,7 @@ fn dropping_the_pool_while_outside_threads_submit() {
                                 })
                             } else {
                                 ex.submit_async(async move {
-                                    YieldOnce(false).await;
+                                    common::yield_now().await;
                                     ran.fetch_add(1, Ordering::SeqCst);
                                 })
                             };
@@ -293,21 +293,4 @@ fn dropping_the_pool_while_outside_threads_submit() {
             assert_eq!(ran.load(Ordering::SeqCst), accepted.len(), "round {round}");
         }
     })
-}
-
-struct YieldOnce(bool);
-impl std::future::Future for YieldOnce {
-    type Output = ();
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            std::task::Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        }
-    }
 }

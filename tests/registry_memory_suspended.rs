@@ -22,20 +22,6 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 const T: Duration = Duration::from_secs(30);
 const LIMIT: isize = 64 << 10;
 
-struct YieldNow(bool);
-impl std::future::Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 struct SendWaker(Option<mpsc::Sender<Waker>>);
 impl std::future::Future for SendWaker {
     type Output = ();
@@ -55,7 +41,7 @@ fn yield_then_gate_burst(pool: &ThreadPoolExecutor, n: usize) {
         let (g, c, a) = (gate.clone(), count.clone(), all.clone());
         drop(
             pool.submit_async(async move {
-                YieldNow(false).await;
+                common::yield_now().await;
                 if c.fetch_add(1, Ordering::SeqCst) + 1 == n {
                     a.set_result(()).unwrap();
                 }

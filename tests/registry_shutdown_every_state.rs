@@ -6,10 +6,8 @@ mod common;
 use common::watchdog::within;
 use common::DropCount;
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use betterconcurrent::{block_until_done, Error, Future, ThreadPoolExecutor};
@@ -21,21 +19,6 @@ fn pool(n: usize) -> ThreadPoolExecutor {
         .max_workers(n)
         .build()
         .unwrap()
-}
-
-/// Pending once after waking itself.
-struct YieldNow(bool);
-impl std::future::Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
 }
 
 fn ended<T>(fs: &[Future<T>]) {
@@ -102,7 +85,7 @@ fn shutdown_cancel_with_async_tasks_in_every_state() {
                         let _d = d;
                         for g in &g {
                             (g).await.unwrap();
-                            YieldNow(false).await;
+                            common::yield_now().await;
                         }
                         arrive();
                         *(&n).await.unwrap()
@@ -176,7 +159,7 @@ fn shutdown_cancel_with_async_tasks_in_every_state() {
                         let _d = d;
                         let _ = s3.send(());
                         loop {
-                            YieldNow(false).await;
+                            common::yield_now().await;
                         }
                     })
                     .unwrap(),
@@ -255,7 +238,7 @@ fn race_first_poll(workers: usize, wait: bool) {
                 pool.submit_async(async move {
                     let _d = d;
                     if i % 3 == 1 {
-                        YieldNow(false).await;
+                        common::yield_now().await;
                     }
                     (&n).await.unwrap();
                 })

@@ -27,21 +27,6 @@ impl Drop for PanicOnDrop {
     }
 }
 
-/// Returns Pending once after waking itself (a cooperative yield).
-struct YieldNow(bool);
-impl std::future::Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 /// Make sure the (only) worker of a 1-worker pool finished whatever it was polling.
 fn flush_one_worker(ex: &betterconcurrent::Executor) {
     ex.submit(|| ()).unwrap().result_timeout(T).unwrap();
@@ -140,7 +125,7 @@ fn shutdown_cancel_races_gates_being_completed() {
                     pool.submit_async(async move {
                         let _d = d;
                         let v = *(&g).await.unwrap();
-                        YieldNow(false).await;
+                        common::yield_now().await;
                         v + 1
                     })
                     .unwrap()
@@ -199,7 +184,7 @@ fn shutdown_cancel_ends_tasks_that_yield_forever() {
                             if polls.fetch_add(1, Ordering::Relaxed) == 1000 {
                                 let _ = warmed.set_result(());
                             }
-                            YieldNow(false).await;
+                            common::yield_now().await;
                         }
                     })
                     .unwrap()
@@ -413,7 +398,7 @@ fn panicking_destructors_of_suspended_queued_and_running_bodies_during_shutdown_
                     let _p = p;
                     in_poll.wait();
                     let _ = release_rx.lock().unwrap().recv_timeout(T);
-                    YieldNow(false).await;
+                    common::yield_now().await;
                     7
                 })
                 .unwrap(),
@@ -488,7 +473,7 @@ fn destructors_submitting_during_shutdown_cancel_are_refused() {
                 fs.push(
                     pool.submit_async(async move {
                         let _s = s;
-                        YieldNow(false).await;
+                        common::yield_now().await;
                     })
                     .unwrap(),
                 );
@@ -711,7 +696,7 @@ fn concurrent_cancelling_shutdowns_both_return() {
                         if i % 3 == 0 {
                             let _ = (&g).await;
                         }
-                        YieldNow(false).await;
+                        common::yield_now().await;
                         i
                     })
                     .unwrap()
@@ -758,7 +743,7 @@ fn yielding_async_tasks_do_not_starve_an_outside_submit() {
                             if polls.fetch_add(1, Ordering::Relaxed) == 1000 {
                                 let _ = warmed.set_result(());
                             }
-                            YieldNow(false).await;
+                            common::yield_now().await;
                         }
                     })
                     .unwrap()
@@ -799,7 +784,7 @@ fn a_task_yielding_until_its_own_subtask_runs_does_not_livelock() {
                     if s2.fetch_add(1, Ordering::Relaxed) > 2_000_000 {
                         return Err("the subtask never ran while its parent yielded");
                     }
-                    YieldNow(false).await;
+                    common::yield_now().await;
                 }
                 Ok(())
             })
@@ -832,7 +817,7 @@ fn a_task_yielding_until_an_outside_submitted_task_runs_does_not_livelock() {
                     if spins > 2_000_000 {
                         return Err("the outside task never ran while this one yielded");
                     }
-                    YieldNow(false).await;
+                    common::yield_now().await;
                 }
                 Ok(spins)
             })

@@ -7,27 +7,11 @@
 mod common;
 use common::watchdog::within;
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use betterconcurrent::{Executor, ThreadPoolExecutor};
-
-struct YieldNow(bool);
-impl std::future::Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
 
 /// 2 workers. Worker A: an async task yielding until a subtask sets `stop` (it gives up after
 /// `BOUND` yields). Worker B: a closure that submits that subtask (into B's own deque, where
@@ -51,7 +35,7 @@ fn closure_waits_for_its_subtask_while_another_task_yields(async_subtask: bool) 
                 if yields.fetch_add(1, Ordering::SeqCst) >= BOUND {
                     return false;
                 }
-                YieldNow(false).await;
+                common::yield_now().await;
             }
             true
         })
