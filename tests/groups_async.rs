@@ -3,6 +3,7 @@
 #![cfg(not(feature = "loom"))]
 
 mod common;
+use common::in_group;
 use common::watchdog::within;
 use common::{pool, DropCount};
 
@@ -13,13 +14,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use betterconcurrent::{Error, Executor, Future, TaskGroup};
-
-fn in_group(group: &TaskGroup) -> bool {
-    matches!(
-        group.join_timeout(Duration::ZERO),
-        Err(Error::WouldDeadlock)
-    )
-}
 
 /// Wakes itself during its own poll once, then is ready.
 

@@ -2,6 +2,7 @@
 #![cfg(not(feature = "loom"))]
 
 mod common;
+use common::in_group;
 use common::watchdog::within;
 use common::{block_workers, pool};
 
@@ -10,15 +11,6 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use betterconcurrent::{Error, Executor, Future, SubmitError, TaskGroup};
-
-/// Whether the code running here is a task of `group` (or of a descendant): only then is a
-/// join from here refused as a self-wait.
-fn in_group(group: &TaskGroup) -> bool {
-    matches!(
-        group.join_timeout(Duration::ZERO),
-        Err(Error::WouldDeadlock)
-    )
-}
 
 #[test]
 fn map_through_a_groups_executor_runs_in_the_group_and_its_subtasks_too() {

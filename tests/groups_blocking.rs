@@ -3,6 +3,7 @@
 #![cfg(not(feature = "loom"))]
 
 mod common;
+use common::in_group;
 use common::pool;
 use common::watchdog::within;
 
@@ -11,13 +12,6 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use betterconcurrent::{Error, Executor, Future, TaskGroup};
-
-fn in_group(group: &TaskGroup) -> bool {
-    matches!(
-        group.join_timeout(Duration::ZERO),
-        Err(Error::WouldDeadlock)
-    )
-}
 
 /// A chain of group closures, each submitting the next through the group and blocking on it,
 /// on one worker: every link runs in place (or is compensated), and each is in the group.

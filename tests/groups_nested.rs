@@ -2,6 +2,7 @@
 #![cfg(not(feature = "loom"))]
 
 mod common;
+use common::in_group;
 use common::watchdog::within;
 use common::{pool, DropCount};
 
@@ -10,13 +11,6 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use betterconcurrent::{Error, Executor, Future, SubmitError, TaskGroup};
-
-fn in_group(group: &TaskGroup) -> bool {
-    matches!(
-        group.join_timeout(Duration::ZERO),
-        Err(Error::WouldDeadlock)
-    )
-}
 
 #[test]
 fn a_three_deep_chain_made_inside_tasks_joins_bottom_up() {

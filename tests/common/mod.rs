@@ -77,3 +77,12 @@ impl std::future::Future for YieldNow {
         }
     }
 }
+
+/// Whether the code running here is a task of `group` (or of a descendant): only then is a
+/// join from here refused as a self-wait.
+pub fn in_group(group: &betterconcurrent::TaskGroup) -> bool {
+    matches!(
+        group.join_timeout(std::time::Duration::ZERO),
+        Err(betterconcurrent::Error::WouldDeadlock)
+    )
+}
