@@ -402,10 +402,10 @@ impl Pool {
         if task.kind() == TaskKind::Closure {
             return Group::of_handle(handle).map(GroupOf::Held);
         }
-        // SAFETY: a detached or async task is counted in its group until it ends there
+        // A detached or async task is counted in its group until it ends there
         // (`Group::submit` counted it first; neither kind runs anywhere but from its queue),
-        // and a group with work holds itself (`group`'s "Held while busy"), so the group is
-        // alive for as long as the caller may use the reference.
+        // and a group with work holds itself (`group`'s "Held while busy").
+        // SAFETY: so the group is alive for as long as the caller may use the reference.
         let scheduler = unsafe { &*(handle.executor_unchecked() as *const dyn Schedule) };
         scheduler
             .as_any()
