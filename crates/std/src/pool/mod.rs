@@ -370,8 +370,12 @@ impl Pool {
 
     /// End a task taken from a queue unrun (see `discard`).
     fn discard_queued(&self, task: Task) {
-        // SAFETY: the group is used only by `discard`, up to its count of the task's end.
-        let group = unsafe { self.group_of(&task) };
+        let group = if self.has_groups.load(Ordering::Relaxed) {
+            // SAFETY: the group is used only by `discard`, up to its count of the task's end.
+            unsafe { self.group_of(&task) }
+        } else {
+            None
+        };
         self.discard(task, group.as_ref().map(GroupOf::get));
     }
 
@@ -380,10 +384,10 @@ impl Pool {
         self.has_groups.store(true, Ordering::Relaxed);
     }
 
-    /// The group `task` belongs to, if the pool ever made one. A detached or async task is
-    /// counted in its group until it ends there, so its group is reached without a reference
-    /// count (two on every task of a group, on a line every worker writes, cost more than the
-    /// task). A closure with a future may have run in place already (`Future::run_here`, which
+    /// The group `task` belongs to (callers ask only once the pool made a group, `has_groups`).
+    /// A detached or async task is counted in its group until it ends there, so its group is
+    /// reached without a reference count (two on every task of a group, on a line every
+    /// worker writes, cost more than the task). A closure with a future may have run in place already (`Future::run_here`, which
     /// counted it ended, so its group may be gone while its queued copy waits): its group is
     /// held for the call.
     ///
@@ -392,9 +396,6 @@ impl Pool {
     /// used after: a group holds itself only while it has work (see `group`).
     #[inline]
     unsafe fn group_of<'g>(&self, task: &Task) -> Option<GroupOf<'g>> {
-        if !self.has_groups.load(Ordering::Relaxed) {
-            return None;
-        }
         let handle = task.scheduler()?;
         if handle.is(&self.scheduler) {
             return None;
@@ -446,14 +447,18 @@ impl Pool {
     /// per-task path (a call frame here cost 2% of a tree of tiny tasks in instructions).
     #[inline(always)]
     pub(crate) fn execute(&self, task: Task, entry: Option<usize>, record: &WorkerRecord) {
-        // SAFETY: `group` is last used by its count of the task's end, below.
-        let held = unsafe { self.group_of(&task) };
+        // Until the pool made a group, no task belongs to one: one load, and nothing else.
+        let held = if self.has_groups.load(Ordering::Relaxed) {
+            // SAFETY: `group` is last used by its count of the task's end, below.
+            let held = unsafe { self.group_of(&task) };
+            // Before a discard too: a discarded task's destructors run in its group (and the
+            // previous group's share goes back now, not after them).
+            worker::set_group(held.as_ref().map(GroupOf::get), record.share.is_exclusive());
+            held
+        } else {
+            None
+        };
         let group = held.as_ref().map(GroupOf::get);
-        // Before a discard too: a discarded task's destructors run in its group (and the
-        // previous group's share goes back now, not after them).
-        if self.has_groups.load(Ordering::Relaxed) {
-            worker::set_group(group, record.share.is_exclusive());
-        }
         if !self.may_run_work() || group.is_some_and(Group::is_cancelled) {
             self.discard(task, group);
             return;
