@@ -137,8 +137,8 @@ pub use betterconcurrent_core::block_until_done;
 #[cfg(feature = "std")]
 pub use betterconcurrent_std::{
     as_completed, wait, AsCompleted, BuildError, Builder, Executor, GroupJoin, Map, MapOptions,
-    ReturnWhen, Stats, TaskGroup, ThreadPoolExecutor, Waited, WorkerStats, MAX_RUN_HERE_DEPTH,
-    MAX_SPARE_THREADS, MAX_WORKERS,
+    ReturnWhen, Scope, Stats, TaskGroup, ThreadPoolExecutor, Waited, WorkerStats,
+    MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS, MAX_WORKERS,
 };
 
 /// For executor authors: the task cell and the hooks an executor installs (see the core's

@@ -295,6 +295,20 @@ impl<T> Drop for Future<T> {
     }
 }
 
+/// The handle a [`Future`] holds of a task cell, whose body may borrow for less than `'static`
+/// (a scoped task: see `task`'s "Scoped work"). Safe to call because such a cell is made only
+/// by the scoped constructors, whose callers end the task before the body's lifetime does, and a
+/// future's handles reach the body only while the task is unfinished (`Body::run_here`,
+/// `Body::on_free`): afterwards they touch the core alone.
+fn erase_body<'a, T, B: Body<T> + 'a>(cell: Arc<Cell<T, B>>) -> Arc<Cell<T, dyn Body<T>>> {
+    let cell: Arc<Cell<T, dyn Body<T> + 'a>> = crate::sync::unsize!(cell);
+    // SAFETY: the two types differ only in the object's lifetime bound, which does not change
+    // the layout; that the body is not used after `'a` is argued above.
+    unsafe {
+        core::mem::transmute::<Arc<Cell<T, dyn Body<T> + 'a>>, Arc<Cell<T, dyn Body<T>>>>(cell)
+    }
+}
+
 /// The executor's own handle to a task's future, which completes it: a [`Future`] that does not
 /// count among the user's handles (`FutureCore::handles`), so a user holding the last handle
 /// can take the outcome while the executor still drops its own.
@@ -304,11 +318,10 @@ pub(crate) struct Completer<T> {
 
 impl<T> Completer<T> {
     /// The completer of a task cell's future; see [`crate::task`].
-    pub(crate) fn from_cell<B: Body<T> + 'static>(cell: Arc<Cell<T, B>>) -> Self {
-        let unsized_cell: Arc<Cell<T, dyn Body<T>>> = crate::sync::unsize!(cell);
+    pub(crate) fn from_cell<B: Body<T>>(cell: Arc<Cell<T, B>>) -> Self {
         Self {
             future: ManuallyDrop::new(Future {
-                cell: unsized_cell,
+                cell: erase_body(cell),
                 shares: PhantomData,
             }),
         }
@@ -347,11 +360,10 @@ impl<T> Future<T> {
     }
 
     /// The user's handle of a task cell's future (the first; see [`crate::task`]).
-    pub(crate) fn from_cell<B: Body<T> + 'static>(cell: Arc<Cell<T, B>>) -> Self {
+    pub(crate) fn from_cell<B: Body<T>>(cell: Arc<Cell<T, B>>) -> Self {
         cell.core.handles.fetch_add(1, Ordering::Relaxed);
-        let unsized_cell: Arc<Cell<T, dyn Body<T>>> = crate::sync::unsize!(cell);
         Self {
-            cell: unsized_cell,
+            cell: erase_body(cell),
             shares: PhantomData,
         }
     }

@@ -66,7 +66,7 @@ macro_rules! unsize {
 pub(crate) use unsize;
 
 /// What a [`waker`] does when woken: `alloc::task::Wake` for either `Arc` type.
-pub(crate) trait ArcWake: Send + Sync + 'static {
+pub(crate) trait ArcWake: Send + Sync {
     /// Wake without consuming the handle.
     fn wake_by_ref(this: &Arc<Self>);
 
@@ -77,7 +77,9 @@ pub(crate) trait ArcWake: Send + Sync + 'static {
 }
 
 /// A waker whose data pointer is an `Arc<W>`: waking calls `W`'s [`ArcWake`] methods, cloning
-/// and dropping the waker count references. Building it allocates nothing.
+/// and dropping the waker count references. Building it allocates nothing. `W` need not be
+/// `'static`: the cell of a scoped task (see `task`'s "Scoped work") may be woken after its
+/// scope, when waking finds it complete and touches only its state.
 pub(crate) fn waker<W: ArcWake>(arc: Arc<W>) -> core::task::Waker {
     let raw = core::task::RawWaker::new(Arc::into_raw(arc).cast(), &WakerVTable::<W>::VTABLE);
     // SAFETY: the vtable's functions treat the data pointer as what it is (a pointer from

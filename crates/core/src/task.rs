@@ -44,6 +44,18 @@
 //! poll returns `Pending` (`end_poll` sees it: an abort never cuts a poll short); an idle
 //! (suspended) one is scheduled by the abort itself, so it is ended even if nothing it awaits
 //! ever completes. Ending means: the body is dropped in place and the future ends cancelled.
+//!
+//! # Scoped work
+//!
+//! A task's work may borrow for a lifetime `'a` shorter than `'static` when it is made by a
+//! scoped constructor ([`Task::from_closure_scoped`], [`Task::from_async_scoped`],
+//! [`Task::detached_with`]), as `std::thread::scope` lends its threads the caller's locals. The
+//! cell is then handled as if it were `'static` (`erase`), which is sound because the work is
+//! touched only while the task is unfinished (by the holder of the run right, or by a future's
+//! `run_here` / last handle before the task ended), every way of ending it drops the work before
+//! the executor learns of the end, and the constructor's caller does not let `'a` end until the
+//! task has ended. What outlives the end (the future's handles, a waker) touches the cell's
+//! state and outcome, never the work. The output is `'static`: it may outlive the scope.
 
 use core::any::Any;
 use core::fmt;
@@ -412,6 +424,26 @@ impl Task {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // SAFETY: `work` borrows nothing, so no lifetime can end before its uses.
+        unsafe { Task::from_closure_scoped(work, scheduler) }
+    }
+
+    /// As [`from_closure`](Task::from_closure), for a closure that may borrow for `'a` (a scoped
+    /// task; see the module docs' "Scoped work").
+    ///
+    /// # Safety
+    /// The task must end before `'a` does: the caller must not let `'a` end until the task has
+    /// been run to completion, cancelled or failed, or freed by its executor
+    /// ([`Schedule::ended_elsewhere`], [`Schedule::end_freed`]), each of which happens after
+    /// its work was dropped.
+    pub unsafe fn from_closure_scoped<'a, F, T>(
+        work: F,
+        scheduler: Option<SchedulerHandle>,
+    ) -> (Task, Future<T>)
+    where
+        F: FnOnce() -> T + Send + 'a,
+        T: Send + 'static,
+    {
         let cell = Arc::new(Cell {
             core: FutureCore::new(scheduler),
             body: ClosureBody {
@@ -420,7 +452,9 @@ impl Task {
             },
         });
         let future = Future::from_cell(cell.clone());
-        (Task { raw: unsize!(cell) }, future)
+        // SAFETY: the caller keeps the work's uses within `'a` (this function's contract).
+        let raw = unsafe { erase(unsize!(cell)) };
+        (Task { raw }, future)
     }
 
     /// Package a fire-and-forget closure as a task with no future: nothing can wait for it,
@@ -441,21 +475,25 @@ impl Task {
     /// As [`detached`](Task::detached), pointing at `scheduler` so that the executor can tell
     /// the task apart from its others ([`Task::scheduler`]), e.g. which group of its tasks it
     /// belongs to. One pointer more in the cell, and no reference count: cloning a handle per
-    /// task would write a line every thread that submits shares.
+    /// task would write a line every thread that submits shares. `work` may borrow for `'a`
+    /// (a scoped task; see the module docs' "Scoped work").
     ///
     /// # Safety
     /// `scheduler` must stay alive and in place until the task is consumed (run, cancelled,
     /// failed or dropped): for example, a field of an executor that holds itself while it has
-    /// unfinished tasks.
-    pub unsafe fn detached_with<F>(work: F, scheduler: &SchedulerHandle) -> Task
+    /// unfinished tasks. And the task must be consumed before `'a` ends.
+    pub unsafe fn detached_with<'a, F>(work: F, scheduler: &SchedulerHandle) -> Task
     where
-        F: FnOnce() + Send + 'static,
+        F: FnOnce() + Send + 'a,
     {
         let cell = Arc::new(DetachedBody {
             handle: BorrowedHandle(core::ptr::NonNull::from(scheduler)),
             work: UnsafeCell::new(Some(work)),
         });
-        Task { raw: unsize!(cell) }
+        // SAFETY: the caller consumes the task within `'a` (this function's contract), and
+        // consuming it runs or drops the work.
+        let raw = unsafe { erase(unsize!(cell)) };
+        Task { raw }
     }
 
     /// Package an `async` body as a task that `scheduler` runs; returns the task (already marked
@@ -463,6 +501,24 @@ impl Task {
     pub fn from_async<F>(body: F, scheduler: SchedulerHandle) -> (Task, Future<F::Output>)
     where
         F: core::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        // SAFETY: `body` borrows nothing, so no lifetime can end before its uses.
+        unsafe { Task::from_async_scoped(body, scheduler) }
+    }
+
+    /// As [`from_async`](Task::from_async), for a body that may borrow for `'a` (a scoped task;
+    /// see the module docs' "Scoped work").
+    ///
+    /// # Safety
+    /// As for [`from_closure_scoped`](Task::from_closure_scoped): the task must end (complete,
+    /// be cancelled, aborted, failed, or freed by its executor) before `'a` does.
+    pub unsafe fn from_async_scoped<'a, F>(
+        body: F,
+        scheduler: SchedulerHandle,
+    ) -> (Task, Future<F::Output>)
+    where
+        F: core::future::Future + Send + 'a,
         F::Output: Send + 'static,
     {
         let cell = Arc::new(Cell {
@@ -474,7 +530,9 @@ impl Task {
             },
         });
         let future = Future::from_cell(cell.clone());
-        (Task { raw: unsize!(cell) }, future)
+        // SAFETY: the caller keeps the body's uses within `'a` (this function's contract).
+        let raw = unsafe { erase(unsize!(cell)) };
+        (Task { raw }, future)
     }
 
     /// Run the work: call the closure, or poll the async body once.
@@ -566,6 +624,18 @@ fn drop_work<W>(work: W) {
     }
 }
 
+/// Forget how long a cell's work may borrow (see the module docs' "Scoped work"): the handle
+/// of a cell whose work lives for `'a`, as the `'static` handle a [`Task`] holds.
+///
+/// # Safety
+/// The cell's work must not be used after `'a` ends: it was made by a scoped constructor, whose
+/// caller ends the task within `'a`.
+unsafe fn erase<'a>(cell: Arc<dyn Runnable + 'a>) -> Arc<dyn Runnable> {
+    // SAFETY: the two types differ only in the object's lifetime bound, which does not change
+    // the layout; that no use outlives `'a` is the caller's contract.
+    unsafe { core::mem::transmute::<Arc<dyn Runnable + 'a>, Arc<dyn Runnable>>(cell) }
+}
+
 /// The work of a closure task. Whoever claims it (the queued [`Task`] when a worker runs or
 /// discards it, or [`Future::run_here`]) owns the work and counts the task finished.
 struct ClosureBody<F> {
@@ -655,7 +725,7 @@ impl<T, B: Body<T>> Cell<T, B> {
 
 impl<F, T> Runnable for Cell<T, ClosureBody<F>>
 where
-    F: FnOnce() -> T + Send + 'static,
+    F: FnOnce() -> T + Send,
     T: Send + 'static,
 {
     // Every path ends with `drop_work` of the handles it took: dropping the cell may drop the
@@ -761,7 +831,7 @@ impl<F, H> DetachedBody<F, H> {
     }
 }
 
-impl<F: FnOnce() + Send + 'static, H: DetachedHandle> Runnable for DetachedBody<F, H> {
+impl<F: FnOnce() + Send, H: DetachedHandle> Runnable for DetachedBody<F, H> {
     fn run(&self, _this: &Arc<dyn Runnable>, hooks: &mut dyn RunHooks) -> RunOutcome {
         let outcome = self.take().map(panic::catch);
         hooks.before_complete();
@@ -865,7 +935,7 @@ impl<F> AsyncBody<F> {
 
 impl<F, T> Cell<T, AsyncBody<F>>
 where
-    F: core::future::Future<Output = T> + Send + 'static,
+    F: core::future::Future<Output = T> + Send,
     T: Send + 'static,
 {
     /// End the task unrun (cancelled, or aborted) while the caller holds its run right: drop the
@@ -884,7 +954,10 @@ where
     /// [`Schedule::schedule_yielded`]).
     fn reschedule(this: Arc<Self>, yielded: bool) {
         let scheduler = this.core.scheduler();
-        let task = Task { raw: unsize!(this) };
+        // SAFETY: a cell whose body borrows is made only by a scoped constructor, and is queued
+        // only while its task is unfinished, so within the body's lifetime (module docs).
+        let raw = unsafe { erase(unsize!(this)) };
+        let task = Task { raw };
         match scheduler {
             Some(scheduler) if yielded => scheduler.schedule_yielded(task),
             Some(scheduler) => scheduler.schedule(task),
@@ -898,7 +971,7 @@ where
 
 impl<F, T> ArcWake for Cell<T, AsyncBody<F>>
 where
-    F: core::future::Future<Output = T> + Send + 'static,
+    F: core::future::Future<Output = T> + Send,
     T: Send + 'static,
 {
     fn wake(this: Arc<Self>) {
@@ -916,7 +989,7 @@ where
 
 impl<F, T> Runnable for Cell<T, AsyncBody<F>>
 where
-    F: core::future::Future<Output = T> + Send + 'static,
+    F: core::future::Future<Output = T> + Send,
     T: Send + 'static,
 {
     fn run(&self, this: &Arc<dyn Runnable>, hooks: &mut dyn RunHooks) -> RunOutcome {

@@ -439,3 +439,49 @@ fn a_body_whose_destructor_panics_ends_the_task_panicked() {
     assert_eq!(task.execute(|| {}), RunOutcome::Panicked);
     assert!(matches!(future.try_result(), Some(Err(Error::Panicked(_)))));
 }
+
+#[test]
+fn scoped_tasks_borrow_locals_and_their_futures_and_wakers_outlive_the_borrow() {
+    let queue = Queue::new();
+    let handle = queue.handle();
+    let (gate, open, waker) = gate();
+    let mut total = 0u64;
+    let (future, async_future, stale_waker) = {
+        let words = vec![String::from("borrowed"), String::from("data")];
+        let (words, total) = (&words, &mut total);
+        // SAFETY (all three): every task runs to its end below, before `words` is dropped and
+        // while `total` is borrowed; `handle` outlives the detached task.
+        let (closure, future) =
+            unsafe { Task::from_closure_scoped(move || words[0].len(), Some(queue.handle())) };
+        let detached =
+            unsafe { Task::detached_with(move || *total += words[1].len() as u64, &handle) };
+        let (async_task, async_future) = unsafe {
+            Task::from_async_scoped(
+                async move {
+                    gate.await;
+                    words.iter().map(String::len).sum::<usize>()
+                },
+                queue.handle(),
+            )
+        };
+        queue.clone().schedule(closure);
+        queue.clone().schedule(async_task);
+        assert_eq!(detached.run(|| {}), RunOutcome::Completed);
+        assert_eq!(
+            queue.run_all(),
+            1,
+            "the closure ran, the async body suspended"
+        );
+        open.store(true, Ordering::SeqCst);
+        let stale_waker = waker.lock().unwrap().clone().unwrap();
+        waker.lock().unwrap().take().unwrap().wake();
+        assert_eq!(queue.run_all(), 1, "the async body completed");
+        (future, async_future, stale_waker)
+    };
+    // The borrowed data is gone; what is left touches the cells' states and outcomes only.
+    assert_eq!(total, 4);
+    assert_eq!(future.try_result().unwrap().unwrap(), &8);
+    assert_eq!(async_future.into_outcome().unwrap().unwrap(), 12);
+    stale_waker.wake();
+    assert_eq!(queue.len(), 0, "a complete task is not queued again");
+}

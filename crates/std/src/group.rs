@@ -70,7 +70,7 @@ impl TaskGroup {
         }
     }
 
-    fn group(&self) -> &Arc<Group> {
+    pub(crate) fn group(&self) -> &Arc<Group> {
         self.executor
             .group
             .as_ref()
