@@ -23,7 +23,7 @@ use futures::executor::ThreadPool as FuturesThreadPool;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::task::SpawnExt;
 
-use betterconcurrent::{as_completed, Executor, Future, TaskGroup, ThreadPoolExecutor};
+use betterconcurrent::{as_completed, Executor, Future, Scope, TaskGroup, ThreadPoolExecutor};
 
 /// Worker threads for every implementation: this machine's cores.
 fn workers() -> usize {
@@ -295,6 +295,21 @@ fn tree_ours(executor: &Executor, tree: &'static TreeVisit, node: u64, depth: u3
     }
 }
 
+fn tree_scoped<'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    tree: &'scope TreeVisit,
+    node: u64,
+    depth: u32,
+) {
+    if tree.visit(node, depth) {
+        for i in 0..TREE_BASE {
+            scope
+                .spawn(move |scope| tree_scoped(scope, tree, node * TREE_BASE + i, depth + 1))
+                .expect("the pool is open");
+        }
+    }
+}
+
 fn tree_rayon<'s>(scope: &rayon::Scope<'s>, tree: &'s TreeVisit, node: u64, depth: u32) {
     if tree.visit(node, depth) {
         for i in 0..TREE_BASE {
@@ -358,6 +373,15 @@ fn w2_tree(c: &mut Criterion) {
             let search = TaskGroup::new(&pool);
             tree_ours(&search.executor(), tree, 1, 0);
             search.join().unwrap();
+            tree.check();
+        })
+    });
+
+    // The same tree in a scope, borrowing its state as rayon's scope does.
+    group.bench_function("betterconcurrent_scope", |b| {
+        b.iter(|| {
+            let tree = TREE.reset();
+            pool.scope(|scope| tree_scoped(scope, tree, 1, 0));
             tree.check();
         })
     });

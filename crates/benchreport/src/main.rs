@@ -44,6 +44,7 @@ const OURS: &str = "betterconcurrent";
 const W1_SUBMIT: &str = "betterconcurrent_submit";
 /// W2's extra function: the tree as a task group of its own, joined on its own.
 const W2_GROUP: &str = "betterconcurrent_group";
+const W2_SCOPE: &str = "betterconcurrent_scope";
 /// W1's extra function: this library built without the `stats` feature.
 const W1_NO_STATS: &str = "betterconcurrent_no_stats";
 
@@ -128,6 +129,21 @@ fn main() -> Result<(), Box<dyn Error>> {
             format_time(grouped),
             grouped / rayon,
             grouped / pool_wide
+        )?;
+    }
+
+    if let (Some(scoped), Some(pool_wide), Some(rayon)) = (
+        median("w2_tree", W2_SCOPE, None),
+        median("w2_tree", OURS, None),
+        median("w2_tree", "rayon", None),
+    ) {
+        writeln!(
+            table,
+            "\nW2 in a scope (`Executor::scope`, its tasks borrowing the tree's state): {}, \
+             {:.2}× rayon's scope, {:.2}× the pool-wide run.",
+            format_time(scoped),
+            scoped / rayon,
+            scoped / pool_wide
         )?;
     }
 
