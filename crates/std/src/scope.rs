@@ -101,10 +101,9 @@ impl Executor {
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| body(&scope)));
         // The tasks borrow for `'scope`: nothing may return or unwind from here before they
-        // ended. The join cannot fail: the group is new, so no task of it runs this code.
-        while scope.group.group().join_until(None).is_err() {
-            debug_assert!(false, "a new scope's join is never refused");
-        }
+        // ended. (No self-wait to refuse: the group is new, so no task of it runs this code.)
+        let converged = scope.group.group().wait_until(None);
+        debug_assert!(converged, "a wait without a deadline ends converged");
         let panicked = lock(&scope.panic).take();
         match (outcome, panicked) {
             (Err(payload), _) => resume_unwind(payload),

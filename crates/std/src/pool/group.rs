@@ -224,6 +224,17 @@ impl Group {
         if worker::current_group().is_some_and(|current| current.is_within(self)) {
             return Err(Error::WouldDeadlock);
         }
+        if self.wait_until(deadline) {
+            Ok(())
+        } else {
+            Err(Error::Timeout)
+        }
+    }
+
+    /// Block until the group has no work, or `deadline` passes (false then), without the
+    /// self-wait check of [`join_until`](Group::join_until): for a caller that knows it runs
+    /// none of the group's tasks (a scope's own wait).
+    pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
         self.accounting.begin_wait();
         let joined = block_on_until(
             Joined {
@@ -233,7 +244,7 @@ impl Group {
             deadline,
         );
         self.accounting.end_wait();
-        joined.ok_or(Error::Timeout)
+        joined.is_some()
     }
 
     /// Poll for the group to have no work (for the async join).
