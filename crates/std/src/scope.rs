@@ -102,8 +102,17 @@ impl Executor {
         let outcome = catch_unwind(AssertUnwindSafe(|| body(&scope)));
         // The tasks borrow for `'scope`: nothing may return or unwind from here before they
         // ended. (No self-wait to refuse: the group is new, so no task of it runs this code.)
-        let converged = scope.group.group().wait_until(None);
-        debug_assert!(converged, "a wait without a deadline ends converged");
+        // The ordinary wait goes through the thread's blocking hook and thread-locals; if it
+        // unwinds (a user's hook panicked, or this runs in a thread-local's destructor), the
+        // tasks still borrow: poll the count through nothing that can fail, then unwind.
+        let group = scope.group.group();
+        match catch_unwind(AssertUnwindSafe(|| group.wait_until(None))) {
+            Ok(converged) => debug_assert!(converged, "a wait without a deadline ends converged"),
+            Err(payload) => {
+                group.poll_until_empty();
+                resume_unwind(payload);
+            }
+        }
         let panicked = lock(&scope.panic).take();
         match (outcome, panicked) {
             (Err(payload), _) => resume_unwind(payload),

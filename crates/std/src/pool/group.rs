@@ -39,7 +39,7 @@
 use std::any::Any;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use betterconcurrent_core::executor::{block_on_until, Schedule, SchedulerHandle, Task};
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
@@ -236,15 +236,24 @@ impl Group {
     /// none of the group's tasks (a scope's own wait).
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
         self.accounting.begin_wait();
-        let joined = block_on_until(
-            Joined {
-                group: self,
-                waiter: Waiter::default(),
-            },
-            deadline,
-        );
-        self.accounting.end_wait();
-        joined.is_some()
+        // `Joined` ends the wait when dropped, also if the blocking hook unwinds.
+        let joined = Joined {
+            group: self,
+            waiter: Waiter::default(),
+        };
+        block_on_until(joined, deadline).is_some()
+    }
+
+    /// Wait for the group to have no work by polling its count, through nothing that can fail
+    /// (no blocking hook, no thread-local, no waker): a scope's wait when its ordinary wait
+    /// unwound (a user's blocking hook that panicked, or thread-locals already destroyed),
+    /// since the scope must not end while its tasks borrow.
+    pub(crate) fn poll_until_empty(&self) {
+        let mut pause = Duration::from_micros(1);
+        while !self.accounting.is_zero() {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(1));
+        }
     }
 
     /// Poll for the group to have no work (for the async join).
@@ -280,7 +289,8 @@ impl Drop for Group {
     }
 }
 
-/// A blocking join's wait (see [`Group::join_until`]).
+/// A blocking wait for the group (see [`Group::wait_until`]), counted among its waiters from
+/// `begin_wait` until it is dropped.
 struct Joined<'a> {
     group: &'a Group,
     waiter: Waiter,
@@ -298,6 +308,7 @@ impl std::future::Future for Joined<'_> {
 impl Drop for Joined<'_> {
     fn drop(&mut self) {
         self.waiter.leave(&self.group.waiters);
+        self.group.accounting.end_wait();
     }
 }
 
