@@ -17,6 +17,7 @@ use betterconcurrent_core::{Error, Future, Panic, SubmitError};
 
 use crate::executor::Executor;
 use crate::group::TaskGroup;
+use crate::worker;
 
 /// The handle [`Executor::scope`] lends its closure: spawn tasks that borrow anything that
 /// outlives the call (`'env`), closures and `async` bodies, with or without a future.
@@ -68,8 +69,9 @@ impl Executor {
     /// The scope is a child group of this handle's group (or of the group of the task running
     /// on this thread), so a parent's join waits for it and a parent's cancel ends its queued
     /// tasks. Called on one of the pool's own threads (even on a 1-worker pool) the wait does
-    /// not deadlock: the thread counts as blocked, as in every blocking wait, so a spare thread
-    /// runs the scope's tasks if no other can. `body` runs on the calling thread, outside the
+    /// not deadlock: the waiting worker first runs the scope's tasks from its own queue, newest
+    /// first (as rayon's scope does, so nested scopes cost no thread per level), and then counts
+    /// as blocked, as in every blocking wait, so a spare thread runs the rest if no other can. `body` runs on the calling thread, outside the
     /// scope's group: what it submits through other handles is not waited for.
     ///
     /// ```
@@ -106,7 +108,11 @@ impl Executor {
         // unwinds (a user's hook panicked, or this runs in a thread-local's destructor), the
         // tasks still borrow: poll the count through nothing that can fail, then unwind.
         let group = scope.group.group();
-        match catch_unwind(AssertUnwindSafe(|| group.wait_until(None))) {
+        let wait = || {
+            worker::run_scope_tasks_here(group);
+            group.wait_until(None)
+        };
+        match catch_unwind(AssertUnwindSafe(wait)) {
             Ok(converged) => debug_assert!(converged, "a wait without a deadline ends converged"),
             Err(payload) => {
                 group.poll_until_empty();
@@ -183,14 +189,21 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     where
         F: std::future::Future<Output = ()> + Send + 'scope,
     {
+        // The body's panics, in a poll or in its destructor (dropped here, in place, once it
+        // is done), are the scope's to re-raise.
         let body = async move {
-            let mut body = std::pin::pin!(body);
-            std::future::poll_fn(|cx| match catch_panic(|| body.as_mut().poll(cx)) {
-                Ok(poll) => poll,
-                Err(panic) => {
-                    self.record(panic);
-                    Poll::Ready(())
+            let mut body = std::pin::pin!(Some(body));
+            std::future::poll_fn(|cx| {
+                let polled = body.as_mut().as_pin_mut().map(|body| catch_panic(|| body.poll(cx)));
+                match polled {
+                    Some(Ok(Poll::Pending)) => return Poll::Pending,
+                    Some(Err(panic)) => self.record(panic),
+                    Some(Ok(Poll::Ready(()))) | None => {}
                 }
+                if let Err(panic) = catch_panic(|| body.set(None)) {
+                    self.record(panic);
+                }
+                Poll::Ready(())
             })
             .await;
         };

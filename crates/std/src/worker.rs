@@ -56,6 +56,9 @@ struct WorkerContext {
     /// The code running on this thread may block outside the pool's view (a closure, or a
     /// closure run in place by a blocking wait): submits skip the hidden LIFO slot (module docs).
     may_block: Cell<bool>,
+    /// How many scope waits on this thread are running their scope's tasks in place, nested
+    /// (see [`run_scope_tasks_here`]).
+    scope_runs: Cell<u32>,
     /// This thread's record in the pool (its counters, prepaid share and registry shard; the
     /// shared record for a spare), held so that the per-task paths need no lookup.
     record: Arc<WorkerRecord>,
@@ -102,6 +105,10 @@ const MAX_INJECTOR_RUNS: u32 = 32;
 
 /// See `WorkerContext::lifo_runs`.
 const MAX_LIFO_RUNS: u32 = 16;
+
+/// How many scope waits one thread may nest while running their tasks in place (see
+/// [`run_scope_tasks_here`]); deeper ones are compensated, so the stack stays bounded.
+const MAX_NESTED_SCOPE_RUNS: u32 = 64;
 
 thread_local! {
     // Not a `const` initializer: loom's `thread_local!` does not take one.
@@ -304,6 +311,70 @@ pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
     })
 }
 
+/// While a scope (whose tasks are those of `group` and of the groups within it) waits on one of
+/// its pool's workers, run the scope's tasks from this worker's own end of its queues, newest
+/// first, as rayon's scope does: a scope inside a scope's task then costs no thread per level.
+/// Stops at a task of other work (left where it was: only the scope's own tasks run here, never
+/// a stranger's, see `blocking`), at an empty deque, or past [`MAX_NESTED_SCOPE_RUNS`] nested
+/// scopes; the wait then blocks, compensated, as every wait does. The thread's group and
+/// may-block mark are those of the task run, and are put back afterwards.
+pub(crate) fn run_scope_tasks_here(group: &Group) {
+    let pool = &*group.pool;
+    let mut outer_group = None;
+    loop {
+        let next = CURRENT.with(|current| {
+            let current = current.borrow();
+            let context = current.as_ref()?;
+            let deque = context.deque.as_ref()?;
+            if !std::ptr::eq(&*context.executor.pool, pool)
+                || context.scope_runs.get() >= MAX_NESTED_SCOPE_RUNS
+            {
+                return None;
+            }
+            let (task, from_lifo) = match context.lifo.take() {
+                Some(task) => (task, true),
+                None => (deque.pop()?, false),
+            };
+            let of_the_scope = task
+                .scheduler()
+                .and_then(Group::of_handle)
+                .is_some_and(|of| of.is_within(group));
+            if !of_the_scope {
+                // Back where it was: the owner's end of the deque is where `pop` took it.
+                if from_lifo {
+                    context.lifo.set(Some(task));
+                } else {
+                    deque.push(task);
+                }
+                return None;
+            }
+            let registration = task.registration();
+            let may_block = context.may_block.replace(registration.is_none());
+            context.scope_runs.set(context.scope_runs.get() + 1);
+            let entry = registration.and_then(Registration::get);
+            Some((task, entry, context.record.clone(), may_block))
+        });
+        let Some((task, entry, record, may_block)) = next else {
+            break;
+        };
+        if outer_group.is_none() {
+            outer_group = Some(swap_group(None));
+        }
+        pool.execute(task, entry, &record);
+        CURRENT.with(|current| {
+            if let Some(context) = current.borrow().as_ref() {
+                context.may_block.set(may_block);
+                context.scope_runs.set(context.scope_runs.get() - 1);
+            }
+        });
+    }
+    if let Some(outer_group) = outer_group {
+        // Gives the share of the scope's group back before the wait; dropped outside the
+        // thread-local borrow (it may be the group's last handle).
+        drop(swap_group(outer_group));
+    }
+}
+
 /// Whether the current thread runs code of `pool`'s tasks: it is one of the pool's threads,
 /// or it is ending queued tasks of the pool unrun (their destructors run here, see
 /// [`EndingTasks`]). Such a thread must not wait for the pool's work or threads: it would wait
@@ -356,6 +427,7 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             lifo_runs: Cell::new(0),
             injector_runs: Cell::new(0),
             may_block: Cell::new(false),
+            scope_runs: Cell::new(0),
             record: record.clone(),
         })
     });
