@@ -105,19 +105,18 @@ impl Executor {
         // The tasks borrow for `'scope`: nothing may return or unwind from here before they
         // ended. (No self-wait to refuse: the group is new, so no task of it runs this code.)
         // The ordinary wait goes through the thread's blocking hook and thread-locals; if it
-        // unwinds (a user's hook panicked, or this runs in a thread-local's destructor), the
-        // tasks still borrow: poll the count through nothing that can fail, then unwind.
+        // unwinds (a user's hook panicked, or this runs in a thread-local's destructor) or a
+        // user's hook ends it early, the tasks still borrow: the count is polled through
+        // nothing that can fail (one load once the wait converged), then the unwind goes on.
         let group = scope.group.group();
-        let wait = || {
+        let wait_unwound = catch_unwind(AssertUnwindSafe(|| {
             worker::run_scope_tasks_here(group);
             group.wait_until(None)
-        };
-        match catch_unwind(AssertUnwindSafe(wait)) {
-            Ok(converged) => debug_assert!(converged, "a wait without a deadline ends converged"),
-            Err(payload) => {
-                group.poll_until_empty();
-                resume_unwind(payload);
-            }
+        }))
+        .err();
+        group.poll_until_empty();
+        if let Some(payload) = wait_unwound {
+            resume_unwind(payload);
         }
         let panicked = lock(&scope.panic).take();
         match (outcome, panicked) {
@@ -194,7 +193,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let body = async move {
             let mut body = std::pin::pin!(Some(body));
             std::future::poll_fn(|cx| {
-                let polled = body.as_mut().as_pin_mut().map(|body| catch_panic(|| body.poll(cx)));
+                let polled = body
+                    .as_mut()
+                    .as_pin_mut()
+                    .map(|body| catch_panic(|| body.poll(cx)));
                 match polled {
                     Some(Ok(Poll::Pending)) => return Poll::Pending,
                     Some(Err(panic)) => self.record(panic),

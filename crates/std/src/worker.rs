@@ -56,9 +56,10 @@ struct WorkerContext {
     /// The code running on this thread may block outside the pool's view (a closure, or a
     /// closure run in place by a blocking wait): submits skip the hidden LIFO slot (module docs).
     may_block: Cell<bool>,
-    /// How many scope waits on this thread are running their scope's tasks in place, nested
-    /// (see [`run_scope_tasks_here`]).
-    scope_runs: Cell<u32>,
+    /// Where this thread's stack was when its loop started, and how much of it scope waits may
+    /// fill by running their tasks in place (see [`run_scope_tasks_here`]).
+    stack_start: usize,
+    scope_stack_budget: usize,
     /// This thread's record in the pool (its counters, prepaid share and registry shard; the
     /// shared record for a spare), held so that the per-task paths need no lookup.
     record: Arc<WorkerRecord>,
@@ -106,9 +107,21 @@ const MAX_INJECTOR_RUNS: u32 = 32;
 /// See `WorkerContext::lifo_runs`.
 const MAX_LIFO_RUNS: u32 = 16;
 
-/// How many scope waits one thread may nest while running their tasks in place (see
-/// [`run_scope_tasks_here`]); deeper ones are compensated, so the stack stays bounded.
-const MAX_NESTED_SCOPE_RUNS: u32 = 64;
+/// The stack size of a thread the pool starts (it sets none): `std`'s, `RUST_MIN_STACK` or
+/// else 2 MiB.
+fn thread_stack_size() -> usize {
+    std::env::var("RUST_MIN_STACK")
+        .ok()
+        .and_then(|size| size.parse().ok())
+        .unwrap_or(2 << 20)
+}
+
+/// An address in the caller's stack frame, to measure how deep the stack is.
+#[inline(always)]
+fn stack_address() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(std::ptr::addr_of!(marker)) as usize
+}
 
 thread_local! {
     // Not a `const` initializer: loom's `thread_local!` does not take one.
@@ -120,7 +133,10 @@ thread_local! {
 /// (the slot's previous task goes to the deque: then `Ok(true)`, other workers may steal it);
 /// otherwise hand the task back.
 pub(crate) fn push_local(pool: &Pool, task: Task) -> Result<bool, Task> {
-    CURRENT.with(|current| match &*current.borrow() {
+    let mut task = Some(task);
+    // `try_with`: a submit from a thread-local's destructor, after `CURRENT` was destroyed, is
+    // an outside thread's; it must not unwind between counting the task and queueing it.
+    let pushed = CURRENT.try_with(|current| match &*current.borrow() {
         Some(WorkerContext {
             executor: own,
             deque: Some(deque),
@@ -128,20 +144,26 @@ pub(crate) fn push_local(pool: &Pool, task: Task) -> Result<bool, Task> {
             may_block,
             ..
         }) if std::ptr::eq(&*own.pool, pool) => {
+            let task = task.take()?;
             if may_block.get() {
                 deque.push(task);
-                return Ok(true);
+                return Some(true);
             }
             match lifo.replace(Some(task)) {
                 Some(previous) => {
                     deque.push(previous);
-                    Ok(true)
+                    Some(true)
                 }
-                None => Ok(false),
+                None => Some(false),
             }
         }
-        _ => Err(task),
-    })
+        _ => None,
+    });
+    match (pushed, task) {
+        (Ok(Some(pushed_to_deque)), _) => Ok(pushed_to_deque),
+        (_, Some(task)) => Err(task),
+        (_, None) => unreachable!("a task taken out is pushed"),
+    }
 }
 
 /// Mark the code this worker runs from now on as one that may block outside the pool's view
@@ -188,12 +210,17 @@ fn flush_lifo_of(context: &WorkerContext) -> bool {
 }
 
 /// Call `work` with the current thread's record if it is one of `pool`'s threads.
+/// (`None` also on a thread whose thread-locals were destroyed: a destructor's submit is an
+/// outside thread's, and must not unwind once the task is counted, see `push_local`.)
 pub(crate) fn with_own_record<R>(pool: &Pool, work: impl FnOnce(&WorkerRecord) -> R) -> Option<R> {
-    CURRENT.with(|current| {
-        let current = current.borrow();
-        let context = current.as_ref()?;
-        std::ptr::eq(&*context.executor.pool, pool).then(|| work(&context.record))
-    })
+    CURRENT
+        .try_with(|current| {
+            let current = current.borrow();
+            let context = current.as_ref()?;
+            std::ptr::eq(&*context.executor.pool, pool).then(|| work(&context.record))
+        })
+        .ok()
+        .flatten()
 }
 
 // The current group's place lives in its own thread-local, apart from `CURRENT`: the per-task
@@ -255,11 +282,15 @@ pub(crate) fn swap_group(group: Option<Rc<InGroup>>) -> Option<Rc<InGroup>> {
 /// Count a task submitted to `group`: from this thread's share if it runs `group`'s tasks.
 #[inline]
 pub(crate) fn count_in_group(group: &Group) {
-    let counted = IN_GROUP.with(|in_group| {
-        let in_group = in_group.borrow();
-        let in_group = in_group.as_ref()?;
-        std::ptr::eq(in_group.group(), group).then(|| group.count_from(&in_group.share))
-    });
+    // `try_with`, as in `with_own_record`.
+    let counted = IN_GROUP
+        .try_with(|in_group| {
+            let in_group = in_group.borrow();
+            let in_group = in_group.as_ref()?;
+            std::ptr::eq(in_group.group(), group).then(|| group.count_from(&in_group.share))
+        })
+        .ok()
+        .flatten();
     if counted.is_none() {
         group.count();
     }
@@ -315,8 +346,9 @@ pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
 /// its pool's workers, run the scope's tasks from this worker's own end of its queues, newest
 /// first, as rayon's scope does: a scope inside a scope's task then costs no thread per level.
 /// Stops at a task of other work (left where it was: only the scope's own tasks run here, never
-/// a stranger's, see `blocking`), at an empty deque, or past [`MAX_NESTED_SCOPE_RUNS`] nested
-/// scopes; the wait then blocks, compensated, as every wait does. The thread's group and
+/// a stranger's, see `blocking`), at an empty deque, or once nested scopes have filled half the
+/// thread's stack (a recursion through scopes runs its levels on one stack, as in rayon, and a
+/// level's locals are the user's); the wait then blocks, compensated, as every wait does. The thread's group and
 /// may-block mark are those of the task run, and are put back afterwards.
 pub(crate) fn run_scope_tasks_here(group: &Group) {
     let pool = &*group.pool;
@@ -327,7 +359,7 @@ pub(crate) fn run_scope_tasks_here(group: &Group) {
             let context = current.as_ref()?;
             let deque = context.deque.as_ref()?;
             if !std::ptr::eq(&*context.executor.pool, pool)
-                || context.scope_runs.get() >= MAX_NESTED_SCOPE_RUNS
+                || stack_address().abs_diff(context.stack_start) > context.scope_stack_budget
             {
                 return None;
             }
@@ -350,7 +382,6 @@ pub(crate) fn run_scope_tasks_here(group: &Group) {
             }
             let registration = task.registration();
             let may_block = context.may_block.replace(registration.is_none());
-            context.scope_runs.set(context.scope_runs.get() + 1);
             let entry = registration.and_then(Registration::get);
             Some((task, entry, context.record.clone(), may_block))
         });
@@ -364,7 +395,6 @@ pub(crate) fn run_scope_tasks_here(group: &Group) {
         CURRENT.with(|current| {
             if let Some(context) = current.borrow().as_ref() {
                 context.may_block.set(may_block);
-                context.scope_runs.set(context.scope_runs.get() - 1);
             }
         });
     }
@@ -427,7 +457,8 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             lifo_runs: Cell::new(0),
             injector_runs: Cell::new(0),
             may_block: Cell::new(false),
-            scope_runs: Cell::new(0),
+            stack_start: stack_address(),
+            scope_stack_budget: thread_stack_size() / 2,
             record: record.clone(),
         })
     });
