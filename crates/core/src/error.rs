@@ -72,10 +72,7 @@ impl Error {
     /// unwinds.
     #[cfg(feature = "std")]
     pub fn from_panic(payload: Box<dyn core::any::Any + Send>) -> Self {
-        Error::Panicked(Panic {
-            message: panic_message(&*payload).into(),
-            payload: Some(Arc::new(PayloadSlot(spin::Mutex::new(Some(payload))))),
-        })
+        Error::Panicked(Panic::new(panic_message(&*payload), Some(payload)))
     }
 }
 
@@ -170,23 +167,34 @@ type PanicPayload = alloc::boxed::Box<dyn core::any::Any + Send>;
 /// (`std::panic::resume_unwind(panic.take_payload().unwrap())`, or [`Panic::resume`]), as
 /// rayon's and `std::thread::scope`'s joins do. Clones share both; it derefs to the message.
 #[derive(Clone)]
-pub struct Panic {
-    message: Arc<str>,
-    /// `None` for a panic described by its message only (made with `From`). The payload is
-    /// user data behind a take-once slot: a plain spin lock, not the `sync` shim's, because no
-    /// protocol runs through it and it is made outside loom's models too.
-    payload: Option<Arc<PayloadSlot>>,
+pub struct Panic(Arc<PanicRecord>);
+
+/// What a [`Panic`]'s clones share: one pointer in every `Error`, so an error (and each task
+/// cell's outcome slot) is no larger than before panics kept their payloads.
+struct PanicRecord {
+    message: alloc::string::String,
+    /// Empty for a panic described by its message only (made with `From`), and once taken. The
+    /// payload is user data behind a take-once slot: a plain spin lock, not the `sync` shim's,
+    /// because no protocol runs through it and it is made outside loom's models too.
+    payload: spin::Mutex<Option<PanicPayload>>,
 }
 
 impl Panic {
+    fn new(message: alloc::string::String, payload: Option<PanicPayload>) -> Self {
+        Panic(Arc::new(PanicRecord {
+            message,
+            payload: spin::Mutex::new(payload),
+        }))
+    }
+
     /// The panic's message (`&str` and `String` payloads; a fixed text for others).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The payload `catch_unwind` returned, for the first caller that asks (of every clone).
     pub fn take_payload(&self) -> Option<PanicPayload> {
-        self.payload.as_ref()?.0.lock().take()
+        self.0.payload.lock().take()
     }
 
     /// Resume the panic: with its payload if no one took it yet, else with its message.
@@ -201,14 +209,11 @@ impl Panic {
     }
 }
 
-/// Where a [`Panic`] keeps its payload until someone takes it.
-struct PayloadSlot(spin::Mutex<Option<PanicPayload>>);
-
-impl Drop for PayloadSlot {
+impl Drop for PanicRecord {
     /// A payload nobody took is user data whose destructor may panic too: that second panic is
     /// caught and the payload leaked, so dropping an error never unwinds.
     fn drop(&mut self) {
-        if let Some(payload) = self.0.get_mut().take() {
+        if let Some(payload) = self.payload.get_mut().take() {
             #[cfg(feature = "std")]
             if let Err(payload_of_drop) =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)))
@@ -230,37 +235,31 @@ impl core::ops::Deref for Panic {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.message
+        self.message()
     }
 }
 
 impl fmt::Display for Panic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(self.message())
     }
 }
 
 impl fmt::Debug for Panic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.message, f)
+        fmt::Debug::fmt(self.message(), f)
     }
 }
 
 impl From<&str> for Panic {
     fn from(message: &str) -> Self {
-        Panic {
-            message: message.into(),
-            payload: None,
-        }
+        Panic::new(message.into(), None)
     }
 }
 
 impl From<alloc::string::String> for Panic {
     fn from(message: alloc::string::String) -> Self {
-        Panic {
-            message: message.into(),
-            payload: None,
-        }
+        Panic::new(message, None)
     }
 }
 

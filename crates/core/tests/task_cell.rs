@@ -485,3 +485,9 @@ fn scoped_tasks_borrow_locals_and_their_futures_and_wakers_outlive_the_borrow() 
     stale_waker.wake();
     assert_eq!(queue.len(), 0, "a complete task is not queued again");
 }
+
+#[test]
+fn an_error_is_three_words_so_a_task_cells_outcome_slot_does_not_grow() {
+    // A `Panic` (message and payload) is one pointer; W7 counts every byte of the cell.
+    assert!(std::mem::size_of::<Error>() <= 3 * std::mem::size_of::<usize>());
+}
