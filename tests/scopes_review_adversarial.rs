@@ -8,6 +8,7 @@
 #![cfg(not(feature = "loom"))]
 
 mod common;
+use common::ledger::{Ledger, Tracked};
 use common::watchdog::within;
 use common::{pool, yield_now};
 
@@ -17,55 +18,6 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Poll, Waker};
 
 use betterconcurrent::{Error, Executor, Future, SubmitError, TaskGroup, ThreadPoolExecutor};
-
-/// Counts the values it made and their drops, and the drops that came after `scope` returned.
-#[derive(Default)]
-struct Ledger {
-    made: AtomicUsize,
-    dropped: AtomicUsize,
-    dropped_late: AtomicUsize,
-    scope_returned: AtomicBool,
-}
-
-impl Ledger {
-    fn new() -> Arc<Ledger> {
-        Arc::default()
-    }
-
-    fn make(self: &Arc<Self>) -> Tracked {
-        self.made.fetch_add(1, Ordering::SeqCst);
-        Tracked(self.clone())
-    }
-
-    /// Call right after `scope` returned (or unwound).
-    fn returned(&self) {
-        self.scope_returned.store(true, Ordering::SeqCst);
-    }
-
-    fn assert_all_dropped_in_time(&self) {
-        assert_eq!(
-            self.dropped_late.load(Ordering::SeqCst),
-            0,
-            "a captured value was dropped after `scope` returned"
-        );
-        assert_eq!(
-            self.dropped.load(Ordering::SeqCst),
-            self.made.load(Ordering::SeqCst),
-            "every captured value dropped exactly once"
-        );
-    }
-}
-
-struct Tracked(Arc<Ledger>);
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        if self.0.scope_returned.load(Ordering::SeqCst) {
-            self.0.dropped_late.fetch_add(1, Ordering::SeqCst);
-        }
-        self.0.dropped.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// A captured value whose destructor panics (and counts in the ledger first).
 struct PanicsOnDrop(#[allow(dead_code)] Tracked);

@@ -5,39 +5,14 @@
 #![cfg(not(feature = "loom"))]
 
 mod common;
+use common::ledger::Ledger;
 use common::watchdog::within;
 use common::{pool, yield_now};
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 
 use betterconcurrent::{Future, Scope, TaskGroup};
-
-#[derive(Default)]
-struct Ledger {
-    made: AtomicUsize,
-    dropped: AtomicUsize,
-    dropped_late: AtomicUsize,
-    scope_returned: AtomicBool,
-}
-
-struct Tracked(Arc<Ledger>);
-
-impl Tracked {
-    fn new(ledger: &Arc<Ledger>) -> Tracked {
-        ledger.made.fetch_add(1, Ordering::SeqCst);
-        Tracked(ledger.clone())
-    }
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        if self.0.scope_returned.load(Ordering::SeqCst) {
-            self.0.dropped_late.fetch_add(1, Ordering::SeqCst);
-        }
-        self.0.dropped.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 fn check(ledger: &Ledger, round: usize) {
     assert_eq!(
@@ -62,7 +37,7 @@ fn mixed_work<'scope, 'env>(
     depth: u32,
 ) {
     for i in 0..4 {
-        let kept = Tracked::new(ledger);
+        let kept = ledger.make();
         let _ = scope.spawn(move |scope| {
             let _kept = kept;
             hits.fetch_add(1, Ordering::Relaxed);
@@ -70,13 +45,13 @@ fn mixed_work<'scope, 'env>(
                 mixed_work(scope, ledger, hits, futures, depth - 1);
             }
         });
-        let kept = Tracked::new(ledger);
+        let kept = ledger.make();
         let _ = scope.spawn_async(async move {
             let _kept = kept;
             yield_now().await;
             hits.fetch_add(1, Ordering::Relaxed);
         });
-        let kept = Tracked::new(ledger);
+        let kept = ledger.make();
         if let Ok(future) = scope.submit(move || {
             let _kept = kept;
             hits.fetch_add(1, Ordering::Relaxed)
@@ -86,7 +61,7 @@ fn mixed_work<'scope, 'env>(
             }
             futures.lock().unwrap().push(future);
         }
-        let kept = Tracked::new(ledger);
+        let kept = ledger.make();
         if let Ok(future) = scope.submit_async(async move {
             let _kept = kept;
             yield_now().await;
@@ -104,7 +79,7 @@ fn a_parent_group_cancelled_from_another_thread_while_the_scope_spawns() {
         let pool = pool(2);
         for round in 0..150 {
             let group = TaskGroup::new(&pool);
-            let ledger = Arc::new(Ledger::default());
+            let ledger = Ledger::new();
             let hits = AtomicUsize::new(0);
             let futures = Mutex::new(Vec::new());
             let start = Arc::new(Barrier::new(2));
@@ -125,7 +100,7 @@ fn a_parent_group_cancelled_from_another_thread_while_the_scope_spawns() {
                 start.wait();
                 mixed_work(scope, &ledger, &hits, &futures, 2);
             });
-            ledger.scope_returned.store(true, Ordering::SeqCst);
+            ledger.returned();
             check(&ledger, round);
             if std::env::var_os("SCOPES_REVIEW_VERBOSE").is_some() {
                 eprintln!(
@@ -148,7 +123,7 @@ fn shutdown_cancel_futures_from_another_thread_while_the_scope_spawns() {
     within(120, || {
         for round in 0..60 {
             let pool = pool(1 + round % 2);
-            let ledger = Arc::new(Ledger::default());
+            let ledger = Ledger::new();
             let hits = AtomicUsize::new(0);
             let futures = Mutex::new(Vec::new());
             let start = Arc::new(Barrier::new(2));
@@ -168,7 +143,7 @@ fn shutdown_cancel_futures_from_another_thread_while_the_scope_spawns() {
                 start.wait();
                 mixed_work(scope, &ledger, &hits, &futures, 2);
             });
-            ledger.scope_returned.store(true, Ordering::SeqCst);
+            ledger.returned();
             check(&ledger, round);
             if std::env::var_os("SCOPES_REVIEW_VERBOSE").is_some() {
                 eprintln!(
@@ -190,7 +165,7 @@ fn futures_cancelled_and_dropped_from_another_thread_while_their_tasks_start() {
     within(120, || {
         let pool = pool(2);
         for round in 0..100 {
-            let ledger = Arc::new(Ledger::default());
+            let ledger = Ledger::new();
             let ran = AtomicUsize::new(0);
             let (futures_tx, futures_rx) = mpsc::channel::<Future<()>>();
             let canceller = std::thread::spawn(move || {
@@ -203,7 +178,7 @@ fn futures_cancelled_and_dropped_from_another_thread_while_their_tasks_start() {
             pool.scope(|scope| {
                 let ran = &ran;
                 for _ in 0..64 {
-                    let kept = Tracked::new(&ledger);
+                    let kept = ledger.make();
                     let future = scope
                         .submit(move || {
                             let _kept = kept;
@@ -211,7 +186,7 @@ fn futures_cancelled_and_dropped_from_another_thread_while_their_tasks_start() {
                         })
                         .unwrap();
                     futures_tx.send(future).unwrap();
-                    let kept = Tracked::new(&ledger);
+                    let kept = ledger.make();
                     let future = scope
                         .submit_async(async move {
                             let _kept = kept;
@@ -222,7 +197,7 @@ fn futures_cancelled_and_dropped_from_another_thread_while_their_tasks_start() {
                 }
                 drop(futures_tx);
             });
-            ledger.scope_returned.store(true, Ordering::SeqCst);
+            ledger.returned();
             let cancelled = canceller.join().unwrap();
             check(&ledger, round);
             assert_eq!(ran.into_inner() + cancelled, 128, "round {round}");

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod counting_allocator;
+pub mod ledger;
 pub mod watchdog;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -449,12 +449,13 @@ fn scoped_tasks_borrow_locals_and_their_futures_and_wakers_outlive_the_borrow() 
     let (future, async_future, stale_waker) = {
         let words = vec![String::from("borrowed"), String::from("data")];
         let (words, total) = (&words, &mut total);
-        // SAFETY (all three): every task runs to its end below, before `words` is dropped and
-        // while `total` is borrowed; `handle` outlives the detached task.
+        // SAFETY: the task runs to its end below, before `words` is dropped.
         let (closure, future) =
             unsafe { Task::from_closure_scoped(move || words[0].len(), Some(queue.handle())) };
-        let detached =
-            unsafe { Task::detached_with(move || *total += words[1].len() as u64, &handle) };
+        let add = move || *total += words[1].len() as u64;
+        // SAFETY: run below, while `total` and `words` are borrowed; `handle` outlives it.
+        let detached = unsafe { Task::detached_with(add, &handle) };
+        // SAFETY: completes below (the gate opens), before `words` is dropped.
         let (async_task, async_future) = unsafe {
             Task::from_async_scoped(
                 async move {
