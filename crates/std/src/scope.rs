@@ -71,8 +71,9 @@ impl Executor {
     /// tasks. Called on one of the pool's own threads (even on a 1-worker pool) the wait does
     /// not deadlock: the waiting worker first runs the scope's tasks from its own queue, newest
     /// first (as rayon's scope does, so nested scopes cost no thread per level), and then counts
-    /// as blocked, as in every blocking wait, so a spare thread runs the rest if no other can. `body` runs on the calling thread, outside the
-    /// scope's group: what it submits through other handles is not waited for.
+    /// as blocked, as in every blocking wait, so a spare thread runs the rest if no other can.
+    /// `body` runs on the calling thread, outside the scope's group: what it submits through
+    /// other handles is not waited for.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -103,11 +104,11 @@ impl Executor {
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| body(&scope)));
         // The tasks borrow for `'scope`: nothing may return or unwind from here before they
-        // ended. (No self-wait to refuse: the group is new, so no task of it runs this code.)
-        // The ordinary wait goes through the thread's blocking hook and thread-locals; if it
-        // unwinds (a user's hook panicked, or this runs in a thread-local's destructor) or a
-        // user's hook ends it early, the tasks still borrow: the count is polled through
-        // nothing that can fail (one load once the wait converged), then the unwind goes on.
+        // ended. The wait needs no self-wait check (the group is new: no task of it runs this
+        // code), and goes through the thread's blocking hook and thread-locals; if it unwinds
+        // (a user's hook panicked, or this runs in a thread-local's destructor) or a user's
+        // hook ends it early, the count is polled through nothing that can fail (one load
+        // once the wait converged), and only then does the unwind go on.
         let group = scope.group.group();
         let wait_unwound = catch_unwind(AssertUnwindSafe(|| {
             worker::run_scope_tasks_here(group);
