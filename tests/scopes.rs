@@ -429,3 +429,21 @@ fn spawning_into_a_scope_of_a_shut_down_pool_fails_and_drops_the_work() {
     assert_eq!(refused, Err(SubmitError::Shutdown));
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 }
+
+#[cfg(feature = "stats")]
+#[test]
+fn panics_of_scoped_tasks_without_a_future_count_in_the_pools_stats() {
+    within(60, || {
+        let pool = pool(2);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|scope| {
+                for _ in 0..3 {
+                    scope.spawn(|_| panic!("counted")).unwrap();
+                }
+                scope.spawn_async(async { panic!("counted too") }).unwrap();
+            })
+        }));
+        assert!(caught.is_err());
+        assert_eq!(pool.stats().tasks_panicked, 4);
+    });
+}

@@ -222,11 +222,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 
     /// Keep the first panic of a task without a future; later ones are dropped (their
-    /// payloads' destructors contained, see [`Error::from_panic`]).
+    /// payloads' destructors contained, see [`Error::from_panic`]). Each counts in the pool's
+    /// `Stats::tasks_panicked`.
     fn record(&self, error: Error) {
         let Error::Panicked(panic) = error else {
             return;
         };
+        self.group.group().pool.count_caught_panic();
         let later = {
             let mut first = lock(&self.panic);
             match *first {

@@ -526,6 +526,13 @@ impl Pool {
     }
 
     /// Count a steal by the thread of `record`.
+    /// A task of this pool whose panic was caught before the pool saw it (a scope's task
+    /// without a future: its scope re-raises the panic) panicked: counted on the running
+    /// thread's record, as the pool counts the panics it catches itself.
+    pub(crate) fn count_caught_panic(&self) {
+        worker::with_own_record(self, |record| record.counters.count(Event::Panicked));
+    }
+
     pub(crate) fn count_steal(&self, record: &WorkerRecord) {
         record.counters.count(Event::Steal);
     }
