@@ -200,3 +200,51 @@ fn cancel_racing_a_wake_ends_the_task_once() {
         assert!(future.cancelled());
     });
 }
+
+/// `Future::abort` of a suspended task racing its waker: it is queued exactly once, and the run
+/// of that copy ends it cancelled without polling it (the abort wins over the wake).
+#[test]
+fn abort_racing_a_wake_queues_the_task_once_and_ends_it_unpolled() {
+    model(|| {
+        let queue = Queue::new();
+        let (task, future, flag, slot) = flagged_task(&queue);
+        assert_eq!(task.run(|| {}), RunOutcome::Suspended);
+        let waker = slot.lock().unwrap().take().unwrap();
+        flag.store(true, Ordering::SeqCst);
+        let waker_thread = thread::spawn(move || waker.wake());
+        assert!(future.abort());
+        waker_thread.join().unwrap();
+        let queued = queue.pop().expect("queued by the abort or the wake");
+        assert!(queue.pop().is_none(), "queued once");
+        assert_eq!(queued.run(|| {}), RunOutcome::Completed);
+        assert!(
+            future.cancelled(),
+            "ended by the abort, not polled to its value"
+        );
+        assert!(queue.pop().is_none());
+    });
+}
+
+/// `Future::abort` racing the poll that completes the task: exactly one outcome, the value or
+/// the cancellation, and the task is never queued again once complete.
+#[test]
+fn abort_racing_completion_has_exactly_one_outcome() {
+    model(|| {
+        let queue = Queue::new();
+        let (task, future, flag, _slot) = flagged_task(&queue);
+        flag.store(true, Ordering::SeqCst);
+        let aborter = {
+            let future = future.clone();
+            thread::spawn(move || future.abort())
+        };
+        let outcome = task.run(|| {});
+        let aborted = aborter.join().unwrap();
+        assert_eq!(outcome, RunOutcome::Completed);
+        match future.try_result() {
+            Some(Ok(value)) => assert_eq!(*value, 1),
+            Some(Err(Error::Cancelled)) => assert!(aborted),
+            other => panic!("exactly one outcome, got {other:?}"),
+        }
+        assert!(queue.pop().is_none(), "a finished task is not queued again");
+    });
+}

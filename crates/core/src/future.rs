@@ -231,6 +231,12 @@ pub(crate) trait Body<T>: Send + Sync {
 
     /// The cell is being freed: the last handle of any kind is gone.
     fn on_free(&self, _core: &FutureCore<T>) {}
+
+    /// Abort the work if it is an async body that has not completed; see [`Future::abort`].
+    /// `cell` is the future's handle to this body's own cell.
+    fn abort(&self, _cell: &Arc<Cell<T, dyn Body<T>>>) -> bool {
+        false
+    }
 }
 
 impl<T> Body<T> for () {}
@@ -485,6 +491,21 @@ impl<T> Future<T> {
             state if state.is_cancelled() => Some(Err(Error::Cancelled)),
             _ => None,
         }
+    }
+
+    /// Abort the async task this future belongs to, whether it is queued, suspended or running
+    /// (tokio's `abort`): it stops at its next `.await`, never in the middle of a poll; its body
+    /// is dropped (destructors run once), the future ends cancelled and its waiters wake, and its
+    /// executor counts it finished. A suspended task is queued to be ended, even if nothing it
+    /// awaits ever completes. Returns true if the abort landed on an unfinished task, false if
+    /// there is nothing to abort: the task completed, or this is a closure's future (a running
+    /// closure cannot be stopped; [`cancel`] one that has not started) or a free-standing one.
+    /// A task whose running poll returns `Ready` after the abort landed keeps its value: the
+    /// future has exactly one outcome either way.
+    ///
+    /// [`cancel`]: Future::cancel
+    pub fn abort(&self) -> bool {
+        self.cell.body.abort(&self.cell)
     }
 
     /// Attempt to cancel it, as Python's `Future.cancel`.

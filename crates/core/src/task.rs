@@ -37,7 +37,8 @@
 //!
 //! # Abort
 //!
-//! An abort is one read-modify-write of the state word, so it is ordered with every poll's
+//! An abort ([`TaskWatch::abort`] for an executor, `Future::abort` for a user) is one
+//! read-modify-write of the state word, so it is ordered with every poll's
 //! transitions: whoever holds the run right next sees `ABORT` there and ends the task instead of
 //! polling it (again). A queued task is ended by the worker that pops it (`start_poll` sees the
 //! bit, even if that worker took it from the queue before the abort); a running one ends when its
@@ -70,7 +71,7 @@ use crate::sync::{
 };
 
 mod state;
-use state::{IdleTransition, PollTransition, StateWord, WakeTransition};
+use state::{AbortTransition, IdleTransition, PollTransition, StateWord, WakeTransition};
 
 /// A task's way back to its executor: made once per executor (from a weak reference to its
 /// [`Schedule`] side) and cloned into each task. One pointer per task, and cloning it is a plain
@@ -875,7 +876,11 @@ struct AsyncBody<F> {
 // Acquire/Release), so sharing the cell only requires that the body can move between threads.
 unsafe impl<F: Send> Sync for AsyncBody<F> {}
 
-impl<F: Send, T> Body<T> for AsyncBody<F> {
+impl<F, T> Body<T> for AsyncBody<F>
+where
+    F: core::future::Future<Output = T> + Send,
+    T: Send + 'static,
+{
     /// A suspended task whose wakers were all dropped can never run again, and nothing else will
     /// end it: the executor drops its body and counts it ended (`Schedule::end_freed`), so
     /// `join` does not wait for it forever.
@@ -887,6 +892,23 @@ impl<F: Send, T> Body<T> for AsyncBody<F> {
                 }
                 None => self.complete(),
             }
+        }
+    }
+
+    /// Set `ABORT` (see the module docs' "Abort"); an idle task is queued to be ended.
+    fn abort(&self, cell: &Arc<Cell<T, dyn Body<T>>>) -> bool {
+        match self.state.abort() {
+            AbortTransition::Schedule => {
+                let raw = Arc::into_raw(cell.clone()).cast::<Cell<T, AsyncBody<F>>>();
+                // SAFETY: a future's cell handle was unsized from the `Arc` of the one cell
+                // that holds this body (`Future::from_cell`), so `raw` is that allocation's
+                // `Cell<T, AsyncBody<F>>`, carrying the strong reference `into_raw` released.
+                let own = unsafe { Arc::from_raw(raw) };
+                Cell::reschedule(own, false);
+                true
+            }
+            AbortTransition::Marked => true,
+            AbortTransition::Complete => false,
         }
     }
 }
@@ -1115,7 +1137,7 @@ where
     }
 
     fn abort_now(&self, this: &Arc<dyn Runnable>) {
-        if let WakeTransition::Schedule = self.body.state.abort() {
+        if let AbortTransition::Schedule = self.body.state.abort() {
             Self::reschedule(self.handle(this), false);
         }
     }

@@ -492,3 +492,25 @@ fn an_error_is_three_words_so_a_task_cells_outcome_slot_does_not_grow() {
     // A `Panic` (message and payload) is one pointer; W7 counts every byte of the cell.
     assert!(std::mem::size_of::<Error>() <= 3 * std::mem::size_of::<usize>());
 }
+
+#[test]
+fn future_abort_ends_a_suspended_task_through_its_executor_and_drops_its_body_once() {
+    let queue = Queue::new();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (gate, _open, _waker) = gate();
+    let kept = DropCount(drops.clone());
+    let (task, future) = Task::from_async(
+        async move {
+            let _kept = kept;
+            gate.await;
+        },
+        queue.handle(),
+    );
+    queue.clone().schedule(task);
+    assert_eq!(queue.run_all(), 0, "suspended");
+    assert!(future.abort(), "queued again by the abort");
+    assert_eq!(queue.run_all(), 1, "ended by its next run");
+    assert!(future.cancelled());
+    assert_eq!(drops.load(Ordering::SeqCst), 1);
+    assert!(!future.abort(), "nothing left to abort");
+}

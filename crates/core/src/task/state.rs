@@ -42,13 +42,26 @@ enum Next<R> {
     Stay(R),
 }
 
-/// What a wake (or an abort) found.
+/// What a wake found.
 #[must_use]
 pub(super) enum WakeTransition {
     /// The task was idle and is now `SCHEDULED`: the caller must hand it to the scheduler.
     Schedule,
-    /// Nothing to do: already scheduled, marked `NOTIFIED` (or `ABORT`), or complete.
+    /// Nothing to do: already scheduled, marked `NOTIFIED`, or complete.
     Done,
+}
+
+/// What an abort found.
+#[must_use]
+pub(super) enum AbortTransition {
+    /// The task was idle and is now `SCHEDULED` (and `ABORT`): the caller must hand it to the
+    /// scheduler, whose next run ends it.
+    Schedule,
+    /// Queued or running: marked `ABORT`, so whoever holds the run right next ends it (unless
+    /// the poll running now completes it).
+    Marked,
+    /// Complete: nothing to abort.
+    Complete,
 }
 
 /// What the end of a `Pending` poll found.
@@ -130,15 +143,15 @@ impl Snapshot {
     /// An abort: set `ABORT`, and schedule an idle task so that it is ended even if nothing
     /// wakes it; a complete task is left alone.
     #[inline]
-    fn abort(self) -> Next<WakeTransition> {
+    fn abort(self) -> Next<AbortTransition> {
         if self.has(COMPLETE) {
-            Next::Stay(WakeTransition::Done)
+            Next::Stay(AbortTransition::Complete)
         } else if self.has(SCHEDULED | RUNNING) {
-            Next::To(Snapshot(self.0 | ABORT), WakeTransition::Done)
+            Next::To(Snapshot(self.0 | ABORT), AbortTransition::Marked)
         } else {
             Next::To(
                 Snapshot(self.0 | ABORT | SCHEDULED),
-                WakeTransition::Schedule,
+                AbortTransition::Schedule,
             )
         }
     }
@@ -211,7 +224,7 @@ impl StateWord {
 
     /// See [`Snapshot::abort`].
     #[inline]
-    pub(super) fn abort(&self) -> WakeTransition {
+    pub(super) fn abort(&self) -> AbortTransition {
         self.transition(Snapshot::abort)
     }
 
@@ -306,14 +319,15 @@ mod tests {
     fn an_abort_schedules_an_idle_task_marks_a_held_one_and_leaves_a_complete_one() {
         let (next, decided) = after(IDLE.abort());
         assert_eq!(next, Some(Snapshot(SCHEDULED | STARTED | ABORT)));
-        assert!(matches!(decided, WakeTransition::Schedule));
+        assert!(matches!(decided, AbortTransition::Schedule));
         for held in [Snapshot(SCHEDULED), Snapshot(RUNNING | STARTED)] {
             let (next, decided) = after(held.abort());
             assert_eq!(next, Some(Snapshot(held.0 | ABORT)));
-            assert!(matches!(decided, WakeTransition::Done));
+            assert!(matches!(decided, AbortTransition::Marked));
         }
-        let (next, _) = after(Snapshot(COMPLETE | STARTED).abort());
+        let (next, decided) = after(Snapshot(COMPLETE | STARTED).abort());
         assert_eq!(next, None);
+        assert!(matches!(decided, AbortTransition::Complete));
     }
 
     #[test]
