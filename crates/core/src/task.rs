@@ -961,9 +961,15 @@ where
     T: Send + 'static,
 {
     /// End the task unrun (cancelled, or aborted) while the caller holds its run right: drop the
-    /// body, end the future cancelled. The task is finished.
-    fn end_cancelled<U: ?Sized>(&self, this: &Arc<U>) -> RunOutcome {
+    /// body, call `before_complete` (a run's hook: the user's code, the body's destructors
+    /// included, has returned), end the future cancelled. The task is finished.
+    fn end_cancelled<U: ?Sized>(
+        &self,
+        this: &Arc<U>,
+        before_complete: impl FnOnce(),
+    ) -> RunOutcome {
         self.body.complete();
+        before_complete();
         let future = Completer::<T>::from_cell(self.handle(this));
         future.cancel_started();
         drop_work(future);
@@ -1017,10 +1023,7 @@ where
     fn run(&self, this: &Arc<dyn Runnable>, hooks: &mut dyn RunHooks) -> RunOutcome {
         let first_poll = match self.body.state.start_poll() {
             PollTransition::Poll { first } => first,
-            PollTransition::Aborted => {
-                hooks.before_complete();
-                return self.end_cancelled(this);
-            }
+            PollTransition::Aborted => return self.end_cancelled(this, || hooks.before_complete()),
             PollTransition::Complete => {
                 // Never queued once complete (module invariants); nothing to count twice.
                 debug_assert!(false, "a complete async task was queued");
@@ -1060,14 +1063,20 @@ where
                     task: this,
                     registration: &self.body.registration,
                 });
-                hooks.before_complete();
+                // `before_complete` once the user's code is over: after the poll, or, for an
+                // aborted task, after its body's destructors (which may wait for new work of
+                // this executor, which must not count this thread idle meanwhile).
                 let outcome = match self.body.state.end_poll() {
                     IdleTransition::Requeue => {
+                        hooks.before_complete();
                         Self::reschedule(self.handle(this), true);
                         RunOutcome::Suspended
                     }
-                    IdleTransition::Suspended => RunOutcome::Suspended,
-                    IdleTransition::Aborted => self.end_cancelled(this),
+                    IdleTransition::Suspended => {
+                        hooks.before_complete();
+                        RunOutcome::Suspended
+                    }
+                    IdleTransition::Aborted => self.end_cancelled(this, || hooks.before_complete()),
                 };
                 drop_work((future, waker));
                 return outcome;
@@ -1102,7 +1111,7 @@ where
     }
 
     fn cancel(&self, this: &Arc<dyn Runnable>) -> bool {
-        let _finished = self.end_cancelled(this);
+        let _finished = self.end_cancelled(this, || {});
         true
     }
 
