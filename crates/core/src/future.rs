@@ -204,7 +204,9 @@ impl<T> FutureCore<T> {
             state: StateWord::new(),
             lists: Mutex::new(Lists::default()),
             outcome: UnsafeCell::new(None),
-            handles: AtomicU32::new(0),
+            // The first user handle is made with the core (`Future::from_cell`): counted here,
+            // before anything shares the cell, instead of by a read-modify-write per task.
+            handles: AtomicU32::new(1),
         }
     }
 
@@ -365,9 +367,9 @@ impl<T> Future<T> {
         }))
     }
 
-    /// The user's handle of a task cell's future (the first; see [`crate::task`]).
+    /// The user's handle of a task cell's future: the first, made once per cell, which
+    /// `FutureCore::new` counted already (see [`crate::task`]).
     pub(crate) fn from_cell<B: Body<T>>(cell: Arc<Cell<T, B>>) -> Self {
-        cell.core.handles.fetch_add(1, Ordering::Relaxed);
         Self {
             cell: erase_body(cell),
             shares: PhantomData,
