@@ -4,6 +4,7 @@
 #![cfg(not(feature = "loom"))]
 
 mod common;
+use common::submit_suspended;
 use common::watchdog::within;
 use common::{block_workers, pool, yield_now, DropCount};
 
@@ -160,18 +161,8 @@ fn abort_racing_group_cancel() {
 fn abort_unblocks_a_pool_drop_waiting_for_a_suspended_task() {
     within(60, || {
         let pool = pool(2);
-        let never = Future::<()>::new();
         let drops = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = mpsc::channel();
-        let (kept, n) = (DropCount(drops.clone()), never.clone());
-        let future = pool
-            .submit_async(async move {
-                let _kept = kept;
-                tx.send(()).unwrap();
-                let _ = (&n).await;
-            })
-            .unwrap();
-        rx.recv().unwrap();
+        let future = submit_suspended(&pool, DropCount(drops.clone()));
         let (dropping_tx, dropping_rx) = mpsc::channel();
         let dropper = std::thread::spawn(move || {
             dropping_tx.send(()).unwrap();
@@ -191,18 +182,8 @@ fn abort_unblocks_a_pool_drop_waiting_for_a_suspended_task() {
 fn abort_after_the_pool_handle_was_dropped_in_its_own_task() {
     within(60, || {
         let pool = pool(2);
-        let never = Future::<()>::new();
         let drops = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = mpsc::channel();
-        let (kept, n) = (DropCount(drops.clone()), never.clone());
-        let future = pool
-            .submit_async(async move {
-                let _kept = kept;
-                tx.send(()).unwrap();
-                let _ = (&n).await;
-            })
-            .unwrap();
-        rx.recv().unwrap();
+        let future = submit_suspended(&pool, DropCount(drops.clone()));
         let pool = Arc::new(Mutex::new(Some(pool)));
         let handle = pool.lock().unwrap().as_ref().unwrap().executor();
         let p = pool.clone();
@@ -233,17 +214,7 @@ fn aborting_a_body_whose_destructor_panics() {
         }
         let pool = pool(1);
         let drops = Arc::new(AtomicUsize::new(0));
-        let never = Future::<()>::new();
-        let (tx, rx) = mpsc::channel();
-        let (kept, n) = (PanicsOnDrop(drops.clone()), never.clone());
-        let suspended = pool
-            .submit_async(async move {
-                let _kept = kept;
-                tx.send(()).unwrap();
-                let _ = (&n).await;
-            })
-            .unwrap();
-        rx.recv().unwrap();
+        let suspended = submit_suspended(&pool, PanicsOnDrop(drops.clone()));
         let (release, _blockers) = block_workers(&pool, 1);
         let kept = PanicsOnDrop(drops.clone());
         let queued = pool
@@ -605,16 +576,7 @@ fn abort_then_drop_the_future() {
         let pool = pool(1);
         let drops = Arc::new(AtomicUsize::new(0));
         let never = Future::<()>::new();
-        let (tx, rx) = mpsc::channel();
-        let (kept, n) = (DropCount(drops.clone()), never.clone());
-        let suspended = pool
-            .submit_async(async move {
-                let _kept = kept;
-                tx.send(()).unwrap();
-                let _ = (&n).await;
-            })
-            .unwrap();
-        rx.recv().unwrap();
+        let suspended = submit_suspended(&pool, DropCount(drops.clone()));
         let (release, _blockers) = block_workers(&pool, 1);
         let kept = DropCount(drops.clone());
         let queued = pool.submit_async(async move {

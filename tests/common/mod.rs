@@ -87,3 +87,23 @@ pub fn in_group(group: &betterconcurrent::TaskGroup) -> bool {
         Err(betterconcurrent::Error::WouldDeadlock)
     )
 }
+
+/// Submit to `executor` an async task that holds `kept` and stays suspended until it is aborted
+/// (it awaits a future nothing completes); returns its future once the task has reached that
+/// `.await`.
+pub fn submit_suspended<K: Send + 'static>(
+    executor: &betterconcurrent::Executor,
+    kept: K,
+) -> Future<()> {
+    let never = Future::<()>::new();
+    let (reached_tx, reached_rx) = mpsc::channel();
+    let future = executor
+        .submit_async(async move {
+            let _kept = kept;
+            reached_tx.send(()).unwrap();
+            let _ = (&never).await;
+        })
+        .unwrap();
+    reached_rx.recv().unwrap();
+    future
+}
