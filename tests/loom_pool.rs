@@ -312,3 +312,40 @@ fn two_workers_searching_and_sleeping_never_miss_a_submit() {
         drop(pool);
     });
 }
+
+/// Work-first racing a steal: a parent awaits its older child, which sits at the owner end of
+/// its worker's deque (the newer one is in the LIFO slot), while the other worker may steal it.
+/// The awaiting worker's pop and the thief's steal never both get it: each child runs exactly
+/// once, the parent resumes with both values, and the pool converges. (The second worker is
+/// started by the children's submits; two preemptions let it steal between the push and the
+/// claim, which one does not.)
+#[test]
+fn claiming_an_awaited_child_racing_a_steal_runs_it_once() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let pool = ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .build()
+            .unwrap();
+        let executor = pool.executor();
+        let runs = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        let counted = runs.clone();
+        let parent = pool
+            .submit_async(async move {
+                let (older_runs, newer_runs) = (counted.clone(), counted);
+                let older = executor
+                    .submit(move || older_runs[0].fetch_add(1, Ordering::SeqCst) + 10)
+                    .unwrap();
+                let newer = executor
+                    .submit(move || newer_runs[1].fetch_add(1, Ordering::SeqCst) + 20)
+                    .unwrap();
+                *(&older).await.unwrap() + *(&newer).await.unwrap()
+            })
+            .unwrap();
+        assert_eq!(*parent.result().unwrap(), 30);
+        pool.join().unwrap();
+        assert_eq!(runs[0].load(Ordering::SeqCst), 1);
+        assert_eq!(runs[1].load(Ordering::SeqCst), 1);
+    });
+}

@@ -9,7 +9,9 @@
 //! there goes through the hook (so the executor can start a compensating thread), and a wait for
 //! one of the executor's own not-yet-started closures runs it in place instead
 //! ([`Future::run_here`]). That is what keeps a blocking `result()` on a pool thread from
-//! deadlocking a full pool.
+//! deadlocking a full pool. The same hook serves the work-first path of an `.await`
+//! ([`BlockingHook::run_awaited`]): a task that awaits its executor's unstarted task may have it
+//! run in place instead of suspending.
 
 use alloc::task::Wake;
 use core::any::Any;
@@ -51,6 +53,22 @@ pub trait BlockingHook {
         let _ = may_block;
         false
     }
+
+    /// Work-first: code on this thread awaits the future whose [`Future::id`] is `future`, made
+    /// by an executor and not started yet. If the executor can claim that future's task from
+    /// where only this thread could take it (its own end of this thread's queue) and run it here
+    /// and now, it does so and returns true; the awaiting code then finds the future done, or
+    /// the task suspended as any other. The default runs nothing.
+    fn run_awaited(&self, future: usize) -> bool {
+        let _ = future;
+        false
+    }
+}
+
+/// Ask the current thread's hook to run the awaited, unstarted future `future` in place (see
+/// [`BlockingHook::run_awaited`]); false on a thread without a hook.
+pub(crate) fn run_awaited(future: usize) -> bool {
+    current_hook().is_some_and(|hook| hook.run_awaited(future))
 }
 
 /// Run `code`, which may block outside the executor's view (done callbacks), with the current

@@ -715,7 +715,7 @@ impl<T> Future<T> {
     /// The core of every wait: `Ready` if done, otherwise register (or refresh) `cx`'s waker in
     /// entry `key` under the completion lock.
     fn poll_done(&self, cx: &mut Context<'_>, key: &mut Option<usize>) -> Poll<()> {
-        if self.done() {
+        if self.done() || (key.is_none() && self.ran_awaited_here()) {
             // Completion moved the list (and our entry, if any) out; nothing to remove.
             *key = None;
             return Poll::Ready(());
@@ -741,6 +741,24 @@ impl<T> Future<T> {
         };
         drop(unused_waker);
         poll
+    }
+
+    /// Work-first: a wait's first poll of an executor's unstarted task asks the thread's hook
+    /// to run that task here ([`BlockingHook::run_awaited`](crate::executor::BlockingHook::run_awaited));
+    /// true if it did and this future is done now. Without `std` there is no hook: false.
+    #[inline]
+    fn ran_awaited_here(&self) -> bool {
+        #[cfg(feature = "std")]
+        {
+            self.state() == State::Pending
+                && self.core().handle().is_some()
+                && crate::blocking::run_awaited(self.id())
+                && self.done()
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            false
+        }
     }
 
     /// Remove the waker at `key`, if it is still registered.

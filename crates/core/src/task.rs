@@ -610,6 +610,13 @@ impl Task {
     pub fn scheduler(&self) -> Option<&SchedulerHandle> {
         self.raw.scheduler()
     }
+
+    /// An address that identifies this task among live ones: the [`Future::id`] of the future
+    /// it completes (a detached task has none, so its id equals no future's).
+    #[inline]
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.raw) as *const () as usize
+    }
 }
 
 impl fmt::Debug for Task {

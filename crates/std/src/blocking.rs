@@ -88,6 +88,10 @@ impl BlockingHook for PoolThreadHook {
         crate::worker::set_may_block(&self.pool, may_block)
     }
 
+    fn run_awaited(&self, future: usize) -> bool {
+        crate::worker::run_awaited_here(&self.pool, future)
+    }
+
     fn park(&self, deadline: Option<Instant>) -> bool {
         // Its prepaid shares of the counts must not wait for the wait to end (see `pool`):
         // the group's first, as when the worker idles.

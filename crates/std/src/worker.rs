@@ -56,10 +56,11 @@ struct WorkerContext {
     /// The code running on this thread may block outside the pool's view (a closure, or a
     /// closure run in place by a blocking wait): submits skip the hidden LIFO slot (module docs).
     may_block: Cell<bool>,
-    /// Where this thread's stack was when its loop started, and how much of it scope waits may
-    /// fill by running their tasks in place (see [`run_scope_tasks_here`]).
+    /// Where this thread's stack was when its loop started, and how much of it in-place runs
+    /// (of an awaited task, [`run_awaited_here`], or of a scope's tasks while it waits,
+    /// [`run_scope_tasks_here`]) may fill: half of it, the rest left to the deepest level.
     stack_start: usize,
-    scope_stack_budget: usize,
+    in_place_stack_budget: usize,
     /// This thread's record in the pool (its counters, prepaid share and registry shard; the
     /// shared record for a spare), held so that the per-task paths need no lookup.
     record: Arc<WorkerRecord>,
@@ -342,13 +343,86 @@ pub(crate) fn with_current_executor<R>(work: impl FnOnce(&Executor) -> R) -> R {
     })
 }
 
+/// Take the newest task of this worker's own queues if `wanted` says it is one to run in place:
+/// the LIFO slot's, else the one at the owner end of the deque. Popping it is the claim: a
+/// thief's steal and the owner's pop never both get a task, and nobody else sees the LIFO slot.
+/// A task not wanted goes back where it was (the owner end is where `pop` took it), so the
+/// queues' order is unchanged. None on a spare (no queues of its own), or once in-place runs
+/// have filled the stack budget (`WorkerContext::in_place_stack_budget`).
+fn take_newest_if(context: &WorkerContext, wanted: impl Fn(&Task) -> bool) -> Option<Task> {
+    let deque = context.deque.as_ref()?;
+    if stack_address().abs_diff(context.stack_start) > context.in_place_stack_budget {
+        return None;
+    }
+    if let Some(task) = context.lifo.take() {
+        if wanted(&task) {
+            return Some(task);
+        }
+        context.lifo.set(Some(task));
+    }
+    let task = deque.pop()?;
+    if wanted(&task) {
+        return Some(task);
+    }
+    deque.push(task);
+    None
+}
+
+/// Work-first (the blocking hook's `run_awaited`): an async task polled on this worker awaits
+/// the future `awaited`, whose task is unstarted. If that task is the newest in this worker's
+/// own queues (it usually is: a parent awaits the child it just submitted), claim it and run it
+/// (a closure) or poll it (an async body) right here, inside the parent's poll, as the loop
+/// would run it; true if it ran. The parent then continues without suspending if the child
+/// finished; a child that suspends is an ordinary suspended task, and the parent waits for it.
+///
+/// Only from an async body's poll (never while code that may block runs: a closure's wait has
+/// its own in-place run, `Future::run_here`), only the awaited task itself (never a stranger,
+/// see `blocking`), and only within the stack budget, past which the parent suspends as before,
+/// so any depth of awaiting completes on a bounded stack. The ordering consequence: the child
+/// runs before older queued work, as it would have run next from the LIFO slot anyway.
+/// The thread's group and may-block mark are put back afterwards.
+pub(crate) fn run_awaited_here(pool: &Pool, awaited: usize) -> bool {
+    let claimed = CURRENT.with(|current| {
+        let current = current.borrow();
+        let context = current.as_ref()?;
+        if context.may_block.get() || !std::ptr::eq(&*context.executor.pool, pool) {
+            return None;
+        }
+        let task = take_newest_if(context, |task| task.id() == awaited)?;
+        let registration = task.registration();
+        // A closure may block on anything, the LIFO task included: make it stealable first.
+        let flushed = registration.is_none() && flush_lifo_of(context);
+        context.may_block.set(registration.is_none());
+        let entry = registration.and_then(Registration::get);
+        Some((task, entry, context.record.clone(), flushed))
+    });
+    let Some((task, entry, record, flushed)) = claimed else {
+        return false;
+    };
+    if flushed {
+        pool.sleep.notify_one();
+    }
+    // The child may run in another group (or none): the parent's place is put back after it.
+    // Cloned, not taken, so a child of the parent's own group runs on the parent's share.
+    let outer_group = IN_GROUP.with(|in_group| in_group.borrow().clone());
+    pool.execute_in_place(task, entry, &record);
+    // Dropped outside the thread-local borrow: the child's place may be its group's last handle.
+    drop(swap_group(outer_group));
+    CURRENT.with(|current| {
+        if let Some(context) = current.borrow().as_ref() {
+            context.may_block.set(false);
+        }
+    });
+    true
+}
+
 /// While a scope (whose tasks are those of `group` and of the groups within it) waits on one of
 /// its pool's workers, run the scope's tasks from this worker's own end of its queues, newest
 /// first, as rayon's scope does: a scope inside a scope's task then costs no thread per level.
-/// Stops at a task of other work (left where it was: only the scope's own tasks run here, never
-/// a stranger's, see `blocking`), at an empty deque, or once nested scopes have filled half the
-/// thread's stack (a recursion through scopes runs its levels on one stack, as in rayon, and a
-/// level's locals are the user's); the wait then blocks, compensated, as every wait does. The thread's group and
+/// Stops when the newest task is of other work (left where it was: only the scope's own tasks
+/// run here, never a stranger's, see `blocking`), at an empty deque, or at the stack budget (a
+/// recursion through scopes runs its levels on one stack, as in rayon, and a level's locals are
+/// the user's); the wait then blocks, compensated, as every wait does. The thread's group and
 /// may-block mark are those of the task run, and are put back afterwards.
 pub(crate) fn run_scope_tasks_here(group: &Group) {
     let pool = &*group.pool;
@@ -357,29 +431,14 @@ pub(crate) fn run_scope_tasks_here(group: &Group) {
         let next = CURRENT.with(|current| {
             let current = current.borrow();
             let context = current.as_ref()?;
-            let deque = context.deque.as_ref()?;
-            if !std::ptr::eq(&*context.executor.pool, pool)
-                || stack_address().abs_diff(context.stack_start) > context.scope_stack_budget
-            {
+            if !std::ptr::eq(&*context.executor.pool, pool) {
                 return None;
             }
-            let (task, from_lifo) = match context.lifo.take() {
-                Some(task) => (task, true),
-                None => (deque.pop()?, false),
-            };
-            let of_the_scope = task
-                .scheduler()
-                .and_then(Group::of_handle)
-                .is_some_and(|of| of.is_within(group));
-            if !of_the_scope {
-                // Back where it was: the owner's end of the deque is where `pop` took it.
-                if from_lifo {
-                    context.lifo.set(Some(task));
-                } else {
-                    deque.push(task);
-                }
-                return None;
-            }
+            let task = take_newest_if(context, |task| {
+                task.scheduler()
+                    .and_then(Group::of_handle)
+                    .is_some_and(|of| of.is_within(group))
+            })?;
             let registration = task.registration();
             let may_block = context.may_block.replace(registration.is_none());
             let entry = registration.and_then(Registration::get);
@@ -391,7 +450,7 @@ pub(crate) fn run_scope_tasks_here(group: &Group) {
         if outer_group.is_none() {
             outer_group = Some(swap_group(None));
         }
-        pool.execute(task, entry, &record);
+        pool.execute_in_place(task, entry, &record);
         CURRENT.with(|current| {
             if let Some(context) = current.borrow().as_ref() {
                 context.may_block.set(may_block);
@@ -458,7 +517,7 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             injector_runs: Cell::new(0),
             may_block: Cell::new(false),
             stack_start: stack_address(),
-            scope_stack_budget: thread_stack_size() / 2,
+            in_place_stack_budget: thread_stack_size() / 2,
             record: record.clone(),
         })
     });

@@ -447,6 +447,21 @@ impl Pool {
     /// per-task path (a call frame here cost 2% of a tree of tiny tasks in instructions).
     #[inline(always)]
     pub(crate) fn execute(&self, task: Task, entry: Option<usize>, record: &WorkerRecord) {
+        self.run_task(task, entry, record, true);
+    }
+
+    /// As [`execute`](Pool::execute), for a task the thread runs in place, inside other code
+    /// it returns to (an awaiting poll, a scope's wait; see `worker::run_awaited_here`): the
+    /// thread does not count itself idle as the task completes, since it is not about to look
+    /// for work.
+    pub(crate) fn execute_in_place(&self, task: Task, entry: Option<usize>, record: &WorkerRecord) {
+        self.run_task(task, entry, record, false);
+    }
+
+    /// [`execute`](Pool::execute)'s body; `goes_idle`: the thread looks for work once the task
+    /// returns (`RunOnWorker::goes_idle`).
+    #[inline(always)]
+    fn run_task(&self, task: Task, entry: Option<usize>, record: &WorkerRecord, goes_idle: bool) {
         // Until the pool made a group, no task belongs to one: one load, and nothing else.
         let held = if self.has_groups.load(Ordering::Relaxed) {
             // SAFETY: `group` is last used by its count of the task's end, below.
@@ -471,6 +486,7 @@ impl Pool {
             group,
             shard: record.registry_shard,
             registered: &mut registered,
+            goes_idle,
         });
         counters.count(Event::PollEnded);
         match outcome {
@@ -701,12 +717,17 @@ struct RunOnWorker<'a> {
     shard: usize,
     /// The entry of the task if this run registered it.
     registered: &'a mut Option<usize>,
+    /// The thread looks for work once this task returns (not for one run in place): then it
+    /// counts itself idle as the task completes (see `threads`).
+    goes_idle: bool,
 }
 
 impl RunHooks for RunOnWorker<'_> {
     #[inline]
     fn before_complete(&mut self) {
-        self.pool.threads.release_idle();
+        if self.goes_idle {
+            self.pool.threads.release_idle();
+        }
     }
 
     #[inline]
