@@ -720,6 +720,14 @@ impl<T> Future<T> {
             *key = None;
             return Poll::Ready(());
         }
+        self.register_waiter(cx, key)
+    }
+
+    /// `poll_done`'s registration of `cx`'s waker. Not inlined, so its frame is not on the stack
+    /// while an awaited task runs in place from `poll_done` (a level of in-place runs costs
+    /// stack, and they stop at a budget: see `ran_awaited_here`).
+    #[inline(never)]
+    fn register_waiter(&self, cx: &mut Context<'_>, key: &mut Option<usize>) -> Poll<()> {
         // Cloning and dropping a waker runs foreign code: both happen outside the lock.
         let waker = cx.waker().clone();
         let (poll, unused_waker) = {

@@ -382,20 +382,7 @@ fn take_newest_if(context: &WorkerContext, wanted: impl Fn(&Task) -> bool) -> Op
 /// runs before older queued work, as it would have run next from the LIFO slot anyway.
 /// The thread's group and may-block mark are put back afterwards.
 pub(crate) fn run_awaited_here(pool: &Pool, awaited: usize) -> bool {
-    let claimed = CURRENT.with(|current| {
-        let current = current.borrow();
-        let context = current.as_ref()?;
-        if context.may_block.get() || !std::ptr::eq(&*context.executor.pool, pool) {
-            return None;
-        }
-        let task = take_newest_if(context, |task| task.id() == awaited)?;
-        let registration = task.registration();
-        // A closure may block on anything, the LIFO task included: make it stealable first.
-        let flushed = registration.is_none() && flush_lifo_of(context);
-        context.may_block.set(registration.is_none());
-        let entry = registration.and_then(Registration::get);
-        Some((task, entry, context.record.clone(), flushed))
-    });
+    let claimed = claim_awaited(pool, awaited);
     let Some((task, entry, record, flushed)) = claimed else {
         return false;
     };
@@ -414,6 +401,30 @@ pub(crate) fn run_awaited_here(pool: &Pool, awaited: usize) -> bool {
         }
     });
     true
+}
+
+/// `run_awaited_here`'s claim: the awaited task, its registry entry, this thread's record, and
+/// whether the LIFO slot was made stealable (a sleeper is to be woken for it). Not inlined, so
+/// its frame is not on the stack while the task runs (in-place runs stop at a stack budget).
+#[inline(never)]
+fn claim_awaited(
+    pool: &Pool,
+    awaited: usize,
+) -> Option<(Task, Option<usize>, Arc<WorkerRecord>, bool)> {
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        let context = current.as_ref()?;
+        if context.may_block.get() || !std::ptr::eq(&*context.executor.pool, pool) {
+            return None;
+        }
+        let task = take_newest_if(context, |task| task.id() == awaited)?;
+        let registration = task.registration();
+        // A closure may block on anything, the LIFO task included: make it stealable first.
+        let flushed = registration.is_none() && flush_lifo_of(context);
+        context.may_block.set(registration.is_none());
+        let entry = registration.and_then(Registration::get);
+        Some((task, entry, context.record.clone(), flushed))
+    })
 }
 
 /// While a scope (whose tasks are those of `group` and of the groups within it) waits on one of
