@@ -8,6 +8,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::ThreadId;
+use std::time::Duration;
 
 use betterconcurrent::{Error, Executor, Future, TaskGroup, ThreadPoolExecutor};
 use common::watchdog::within;
@@ -233,5 +234,26 @@ fn claiming_an_awaited_child_never_runs_one_a_thief_took_or_runs_a_child_twice()
             );
         }
         assert_eq!(threads.lock().unwrap().len(), 4000);
+    });
+}
+
+#[test]
+fn a_timed_blocking_wait_inside_an_async_task_never_runs_the_child_in_place() {
+    within(60, || {
+        let pool = pool(1);
+        let executor = pool.executor();
+        let threads = pool
+            .submit_async(async move {
+                let parent = std::thread::current().id();
+                let child = executor.submit(|| std::thread::current().id()).unwrap();
+                // A timed wait must not run work that could outlast its deadline: the child
+                // runs on the spare thread the blocked pool starts.
+                let child_thread = *child.result_timeout(Duration::from_secs(30)).unwrap();
+                (parent, child_thread)
+            })
+            .unwrap();
+        let (parent, child) = *threads.result().unwrap();
+        assert_ne!(parent, child);
+        pool.join().unwrap();
     });
 }

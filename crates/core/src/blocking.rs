@@ -74,15 +74,23 @@ pub(crate) fn run_awaited(future: usize) -> bool {
 /// Run `code`, which may block outside the executor's view (done callbacks), with the current
 /// thread's hook told so (see [`BlockingHook::mark_may_block`]).
 pub(crate) fn run_may_block<R>(code: impl FnOnce() -> R) -> R {
-    match current_hook() {
-        None => code(),
-        Some(hook) => {
-            let previous = hook.mark_may_block(true);
-            // `code` catches the panics of user code itself, so the mark is always restored.
-            let returned = code();
-            hook.mark_may_block(previous);
-            returned
-        }
+    // Restored on the way out, by unwinding too (a blocking wait polls any future).
+    let _mark = current_hook().map(|hook| {
+        let previous = hook.mark_may_block(true);
+        RestoreMark { hook, previous }
+    });
+    code()
+}
+
+/// Puts the thread's may-block mark back as it was (see [`run_may_block`]).
+struct RestoreMark {
+    hook: Rc<dyn BlockingHook>,
+    previous: bool,
+}
+
+impl Drop for RestoreMark {
+    fn drop(&mut self) {
+        self.hook.mark_may_block(self.previous);
     }
 }
 
@@ -177,39 +185,46 @@ pub fn deadline_after(timeout: Duration) -> Option<Instant> {
 ///
 /// Park can return spuriously; every return re-polls, so that is harmless, and the unpark that a
 /// wake performs before we park is remembered by the thread's park token, so no wake is lost.
+///
+/// On an executor's thread the wait runs marked as code that may block
+/// ([`BlockingHook::mark_may_block`]), so its polls never run an awaited task in place
+/// ([`BlockingHook::run_awaited`] is for `.await`): a timed wait must not run work that could
+/// outlast its deadline, and an untimed one has run the awaited closure in place already.
 pub fn block_on_until<F: core::future::Future + Unpin>(
     mut future: F,
     deadline: Option<Instant>,
 ) -> Option<F::Output> {
-    THREAD_WAKER.with(|waker| {
-        let mut cx = Context::from_waker(waker);
-        // Poll a few more times, with growing pauses, before parking: work that completes
-        // within microseconds (a round trip to an idle pool) is then seen without the cost of
-        // parking and being unparked.
-        let spin_rounds = if cfg!(feature = "loom") {
-            0
-        } else {
-            SPIN_ROUNDS
-        };
-        let backoff = Backoff::new();
-        for _ in 0..spin_rounds {
-            if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
-                return Some(output);
+    run_may_block(|| {
+        THREAD_WAKER.with(|waker| {
+            let mut cx = Context::from_waker(waker);
+            // Poll a few more times, with growing pauses, before parking: work that completes
+            // within microseconds (a round trip to an idle pool) is then seen without the cost of
+            // parking and being unparked.
+            let spin_rounds = if cfg!(feature = "loom") {
+                0
+            } else {
+                SPIN_ROUNDS
+            };
+            let backoff = Backoff::new();
+            for _ in 0..spin_rounds {
+                if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
+                    return Some(output);
+                }
+                if has_passed(deadline) {
+                    // A zero (or spent) timeout: one more poll below, then give up.
+                    break;
+                }
+                backoff.spin();
             }
-            if has_passed(deadline) {
-                // A zero (or spent) timeout: one more poll below, then give up.
-                break;
+            loop {
+                if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
+                    return Some(output);
+                }
+                if !park_until(deadline) {
+                    return None;
+                }
             }
-            backoff.spin();
-        }
-        loop {
-            if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
-                return Some(output);
-            }
-            if !park_until(deadline) {
-                return None;
-            }
-        }
+        })
     })
 }
 
