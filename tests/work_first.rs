@@ -2,6 +2,7 @@
 //! worker's own queue, runs the child in place inside its poll instead of suspending
 //! (`worker::run_awaited_here`). What a user can observe: the polls the pool counts, the order
 //! in which queued work runs, which thread runs what, and that nothing runs twice or is lost.
+#![cfg(not(feature = "loom"))]
 
 mod common;
 
