@@ -74,14 +74,16 @@ fn a_chain_deeper_than_the_stack_budget_suspends_and_still_completes_on_one_work
 }
 
 #[test]
-fn an_awaited_closure_runs_in_place_on_the_parents_thread() {
+fn an_awaited_async_child_runs_in_place_on_the_parents_thread() {
     within(60, || {
         let pool = pool(2);
         let executor = pool.executor();
         let threads = pool
             .submit_async(async move {
                 let parent = std::thread::current().id();
-                let child = executor.submit(|| std::thread::current().id()).unwrap();
+                let child = executor
+                    .submit_async(async { std::thread::current().id() })
+                    .unwrap();
                 let child_thread = *(&child).await.unwrap();
                 (parent, child_thread)
             })
@@ -89,7 +91,7 @@ fn an_awaited_closure_runs_in_place_on_the_parents_thread() {
         let (parent, child) = *threads.result().unwrap();
         assert_eq!(parent, child);
         pool.join().unwrap();
-        // The parent polled once, the closure once.
+        // The parent polled once, the child once.
         assert_eq!(polls(&pool), 2);
     });
 }
@@ -105,10 +107,10 @@ fn the_awaited_child_runs_before_older_queued_work() {
             .submit_async(async move {
                 let (first, second) = (log.clone(), log.clone());
                 let older = executor
-                    .submit(move || first.lock().unwrap().push("older"))
+                    .submit_async(async move { first.lock().unwrap().push("older") })
                     .unwrap();
                 let awaited = executor
-                    .submit(move || second.lock().unwrap().push("awaited"))
+                    .submit_async(async move { second.lock().unwrap().push("awaited") })
                     .unwrap();
                 (&awaited).await.unwrap();
                 log.lock().unwrap().push("parent resumed");
@@ -239,6 +241,27 @@ fn claiming_an_awaited_child_never_runs_one_a_thief_took_or_runs_a_child_twice()
 }
 
 #[test]
+fn an_awaited_closure_is_not_run_in_place() {
+    within(60, || {
+        // A closure may block on anything: run inside the parent's poll it would hide the
+        // parent's other branches (a `select`, a timeout) until it returned. The parent
+        // suspends, as before work-first.
+        let pool = pool(1);
+        let executor = pool.executor();
+        let parent = pool
+            .submit_async(async move {
+                let child = executor.submit(|| 5).unwrap();
+                *(&child).await.unwrap()
+            })
+            .unwrap();
+        assert_eq!(*parent.result().unwrap(), 5);
+        pool.join().unwrap();
+        // The parent's two polls (it suspended) and the closure's one.
+        assert_eq!(polls(&pool), 3);
+    });
+}
+
+#[test]
 fn a_timed_blocking_wait_inside_an_async_task_never_runs_the_child_in_place() {
     within(60, || {
         let pool = pool(1);
@@ -246,7 +269,9 @@ fn a_timed_blocking_wait_inside_an_async_task_never_runs_the_child_in_place() {
         let threads = pool
             .submit_async(async move {
                 let parent = std::thread::current().id();
-                let child = executor.submit(|| std::thread::current().id()).unwrap();
+                let child = executor
+                    .submit_async(async { std::thread::current().id() })
+                    .unwrap();
                 // A timed wait must not run work that could outlast its deadline: the child
                 // runs on the spare thread the blocked pool starts.
                 let child_thread = *child.result_timeout(Duration::from_secs(30)).unwrap();

@@ -71,9 +71,12 @@ pub(crate) fn run_awaited(future: usize) -> bool {
     current_hook().is_some_and(|hook| hook.run_awaited(future))
 }
 
-/// Run `code`, which may block outside the executor's view (done callbacks), with the current
-/// thread's hook told so (see [`BlockingHook::mark_may_block`]).
-pub(crate) fn run_may_block<R>(code: impl FnOnce() -> R) -> R {
+/// Run `code`, which may block (done callbacks, outside the executor's view; a blocking wait
+/// such as [`block_on_until`], inside it), with the current thread's hook told so (see
+/// [`BlockingHook::mark_may_block`]): an executor then keeps no work hidden from its other
+/// threads meanwhile, and runs no awaited task in place ([`BlockingHook::run_awaited`]).
+/// The mark is put back when `code` returns or unwinds.
+pub fn run_may_block<R>(code: impl FnOnce() -> R) -> R {
     // Restored on the way out, by unwinding too (a blocking wait polls any future).
     let _mark = current_hook().map(|hook| {
         let previous = hook.mark_may_block(true);

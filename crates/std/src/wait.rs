@@ -14,7 +14,7 @@ use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use betterconcurrent_core::block_until_done;
-use betterconcurrent_core::executor::{deadline_after, park_until};
+use betterconcurrent_core::executor::{deadline_after, park_until, run_may_block};
 use betterconcurrent_core::sync::blocking::thread::{self, Thread};
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;
@@ -93,8 +93,15 @@ struct Completions<T> {
 }
 
 impl<T> Completions<T> {
-    /// Watch `futures` (pending ones; any that complete meanwhile are reported first).
+    /// Watch `futures` (pending ones; any that complete meanwhile are reported first). Its polls
+    /// and parks run as a blocking wait's ([`run_may_block`]): on a pool thread they run no
+    /// awaited task in place (a timed wait must not, and `FIRST_COMPLETED` must not wait for
+    /// one task's run before seeing another's end).
     fn new(futures: Vec<Future<T>>) -> Self {
+        run_may_block(|| Self::watch(futures))
+    }
+
+    fn watch(futures: Vec<Future<T>>) -> Self {
         let ready = Arc::new(Mutex::new(ReadyList::default()));
         let mut waits = Vec::with_capacity(futures.len());
         for (index, future) in futures.iter().enumerate() {

@@ -108,15 +108,6 @@ const MAX_INJECTOR_RUNS: u32 = 32;
 /// See `WorkerContext::lifo_runs`.
 const MAX_LIFO_RUNS: u32 = 16;
 
-/// The stack size of a thread the pool starts (it sets none): `std`'s, `RUST_MIN_STACK` or
-/// else 2 MiB.
-fn thread_stack_size() -> usize {
-    std::env::var("RUST_MIN_STACK")
-        .ok()
-        .and_then(|size| size.parse().ok())
-        .unwrap_or(2 << 20)
-}
-
 /// An address in the caller's stack frame, to measure how deep the stack is.
 #[inline(always)]
 fn stack_address() -> usize {
@@ -369,18 +360,20 @@ fn take_newest_if(context: &WorkerContext, wanted: impl Fn(&Task) -> bool) -> Op
 }
 
 /// Work-first (the blocking hook's `run_awaited`): an async task polled on this worker awaits
-/// the future `awaited`, whose task is unstarted. If that task is the newest in this worker's
-/// own queues (it usually is: a parent awaits the child it just submitted), claim it and run it
-/// (a closure) or poll it (an async body) right here, inside the parent's poll, as the loop
-/// would run it; true if it ran. The parent then continues without suspending if the child
-/// finished; a child that suspends is an ordinary suspended task, and the parent waits for it.
+/// the future `awaited`, whose task is unstarted. If that task is an async one and the newest
+/// in this worker's own queues (it usually is: a parent awaits the child it just submitted),
+/// claim it and poll it right here, inside the parent's poll, as the loop would; true if it
+/// ran. The parent then continues without suspending if the child finished; a child that
+/// suspends is an ordinary suspended task, and the parent waits for it.
 ///
-/// Only from an async body's poll (never while code that may block runs: a closure's wait has
-/// its own in-place run, `Future::run_here`), only the awaited task itself (never a stranger,
-/// see `blocking`), and only within the stack budget, past which the parent suspends as before,
-/// so any depth of awaiting completes on a bounded stack. The ordering consequence: the child
-/// runs before older queued work, as it would have run next from the LIFO slot anyway.
-/// The thread's group and may-block mark are put back afterwards.
+/// Only from an async body's poll (never while code that may block runs, blocking waits
+/// included), only the awaited task itself (never a stranger, see `blocking`), only an async
+/// child (a poll returns at the child's next `.await`; a closure may block on anything, and
+/// run inside a parent's `select` or timeout it would hide the other branch until it returned),
+/// and only within the stack budget, past which the parent suspends as before, so any depth of
+/// awaiting completes on a bounded stack. The parent's LIFO task is made stealable first, so
+/// its siblings run in parallel with the child. The ordering consequence: the child's first
+/// poll comes before older queued work. The thread's group is put back afterwards.
 pub(crate) fn run_awaited_here(pool: &Pool, awaited: usize) -> bool {
     let claimed = claim_awaited(pool, awaited);
     let Some((task, entry, record, flushed)) = claimed else {
@@ -395,16 +388,11 @@ pub(crate) fn run_awaited_here(pool: &Pool, awaited: usize) -> bool {
     pool.execute_in_place(task, entry, &record);
     // Dropped outside the thread-local borrow: the child's place may be its group's last handle.
     drop(swap_group(outer_group));
-    CURRENT.with(|current| {
-        if let Some(context) = current.borrow().as_ref() {
-            context.may_block.set(false);
-        }
-    });
     true
 }
 
-/// `run_awaited_here`'s claim: the awaited task, its registry entry, this thread's record, and
-/// whether the LIFO slot was made stealable (a sleeper is to be woken for it). Not inlined, so
+/// `run_awaited_here`'s claim: the awaited async task, its registry entry, this thread's record,
+/// and whether the LIFO slot was made stealable (a sleeper is to be woken for it). Not inlined, so
 /// its frame is not on the stack while the task runs (in-place runs stop at a stack budget).
 #[inline(never)]
 fn claim_awaited(
@@ -417,12 +405,14 @@ fn claim_awaited(
         if context.may_block.get() || !std::ptr::eq(&*context.executor.pool, pool) {
             return None;
         }
-        let task = take_newest_if(context, |task| task.id() == awaited)?;
-        let registration = task.registration();
-        // A closure may block on anything, the LIFO task included: make it stealable first.
-        let flushed = registration.is_none() && flush_lifo_of(context);
-        context.may_block.set(registration.is_none());
-        let entry = registration.and_then(Registration::get);
+        // Only an async task (the one kind with a `Registration`): see `run_awaited_here`.
+        let task = take_newest_if(context, |task| {
+            task.id() == awaited && task.registration().is_some()
+        })?;
+        // The parent's other new work (its LIFO task) must not wait, invisible to the other
+        // workers, for the child's run: make it stealable.
+        let flushed = flush_lifo_of(context);
+        let entry = task.registration().and_then(Registration::get);
         Some((task, entry, context.record.clone(), flushed))
     })
 }
@@ -528,7 +518,7 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             injector_runs: Cell::new(0),
             may_block: Cell::new(false),
             stack_start: stack_address(),
-            in_place_stack_budget: thread_stack_size() / 2,
+            in_place_stack_budget: pool.stack_size() / 2,
             record: record.clone(),
         })
     });

@@ -50,6 +50,16 @@ impl fmt::Display for BuildError {
 impl StdError for BuildError {}
 
 /// Python's default: `min(32, os.process_cpu_count() + 4)`.
+/// What `std` gives a thread it starts without a size: `RUST_MIN_STACK`, else 2 MiB. (Read when
+/// a pool is built; `std` itself reads it once per process, which is why the pool sets the
+/// size on each thread it starts instead of relying on the same default.)
+fn default_stack_size() -> usize {
+    std::env::var("RUST_MIN_STACK")
+        .ok()
+        .and_then(|size| size.parse().ok())
+        .unwrap_or(2 << 20)
+}
+
 fn default_max_workers() -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     (cpus + 4).min(32)
@@ -75,6 +85,7 @@ pub struct Builder {
     max_workers: Option<usize>,
     thread_name_prefix: Option<String>,
     initializer: Option<Initializer>,
+    stack_size: Option<usize>,
 }
 
 impl fmt::Debug for Builder {
@@ -83,6 +94,7 @@ impl fmt::Debug for Builder {
             .field("max_workers", &self.max_workers)
             .field("thread_name_prefix", &self.thread_name_prefix)
             .field("initializer", &self.initializer.is_some())
+            .field("stack_size", &self.stack_size)
             .finish()
     }
 }
@@ -101,6 +113,26 @@ impl Builder {
     /// `ThreadPoolExecutor-{k}`, `k` counting pools, as in Python.
     pub fn thread_name_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.thread_name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Each pool thread's stack, in bytes (rounded up to the platform's minimum). Default: what
+    /// `std` gives a new thread, `RUST_MIN_STACK` as the pool is built, else 2 MiB.
+    ///
+    /// A task awaited by a task of the pool may run in place, on top of its parent's stack
+    /// (work-first, see the crate's README), and a waiting scope runs its tasks the same way;
+    /// those in-place runs stop once they fill half of the stack. So a task that needs more
+    /// than half of a thread's stack for itself (deep recursion, large locals) needs a pool
+    /// whose stack is more than twice that.
+    ///
+    /// ```
+    /// use betterconcurrent_std::ThreadPoolExecutor;
+    ///
+    /// let pool = ThreadPoolExecutor::builder().stack_size(8 << 20).build().unwrap();
+    /// assert_eq!(*pool.submit(|| 2 + 2).unwrap().result().unwrap(), 4);
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
         self
     }
 
@@ -141,6 +173,7 @@ impl Builder {
             max_workers,
             thread_name_prefix,
             self.initializer,
+            self.stack_size.unwrap_or_else(default_stack_size),
         ))))
     }
 }

@@ -271,6 +271,11 @@ impl Pool {
         self.threads.max_workers()
     }
 
+    /// Every pool thread's stack, in bytes (`Builder::stack_size`).
+    pub(crate) fn stack_size(&self) -> usize {
+        self.threads.stack_size()
+    }
+
     pub(crate) fn thread_count(&self) -> usize {
         self.threads.started()
     }

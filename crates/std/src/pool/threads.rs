@@ -54,6 +54,9 @@ pub(crate) struct Threads {
     max_workers: usize,
     name_prefix: String,
     initializer: Option<Initializer>,
+    /// Every pool thread's stack, in bytes: set on each thread, so that the in-place runs'
+    /// budget (half of it, see `worker`) is measured against the stack the thread has.
+    stack_size: usize,
     /// Worker threads started (or claimed for starting), never more than `max_workers`.
     started: AtomicUsize,
     idle_tokens: AtomicUsize,
@@ -73,11 +76,13 @@ impl Threads {
         max_workers: usize,
         name_prefix: String,
         initializer: Option<Initializer>,
+        stack_size: usize,
     ) -> Self {
         Self {
             max_workers,
             name_prefix,
             initializer,
+            stack_size,
             started: AtomicUsize::new(0),
             idle_tokens: AtomicUsize::new(0),
             alive: Mutex::new(0),
@@ -91,6 +96,11 @@ impl Threads {
 
     pub(crate) fn max_workers(&self) -> usize {
         self.max_workers
+    }
+
+    /// Every pool thread's stack, in bytes.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size
     }
 
     /// Worker threads started so far.
@@ -154,7 +164,11 @@ impl Threads {
         body: impl FnOnce() + Send + 'static,
     ) -> Result<(), std::io::Error> {
         *lock(&self.alive) += 1;
-        match thread::Builder::new().name(name).spawn(body) {
+        match thread::Builder::new()
+            .name(name)
+            .stack_size(self.stack_size)
+            .spawn(body)
+        {
             Ok(handle) => {
                 let mut handles = lock(&self.handles);
                 // Retired spares come and go in a long-lived pool: reap the finished handles
