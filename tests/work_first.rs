@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use betterconcurrent::{Error, Executor, Future, TaskGroup, ThreadPoolExecutor};
 use common::watchdog::within;
-use common::{in_group, pool};
+use common::{await_chain, in_group, pool};
 
 /// Polls counted by every thread of `pool` (a task that suspends once is polled twice).
 fn polls(pool: &ThreadPoolExecutor) -> u64 {
@@ -24,25 +24,11 @@ fn polls(pool: &ThreadPoolExecutor) -> u64 {
         .sum()
 }
 
-/// A chain of `n + 1` async tasks, each awaiting the next (the W4 benchmark's shape).
-fn chain(executor: Executor, n: u64) -> Future<u64> {
-    let spawner = executor.clone();
-    spawner
-        .submit_async(async move {
-            if n == 0 {
-                return 0;
-            }
-            let next = chain(executor, n - 1);
-            (&next).await.unwrap() + 1
-        })
-        .unwrap()
-}
-
 #[test]
 fn a_short_chain_of_awaits_runs_in_place_without_a_suspension() {
     within(60, || {
         let pool = pool(1);
-        assert_eq!(*chain(pool.executor(), 50).result().unwrap(), 50);
+        assert_eq!(*await_chain(pool.executor(), 50).result().unwrap(), 50);
         pool.join().unwrap();
         // 51 tasks, each polled once: no parent suspended for its child.
         assert_eq!(polls(&pool), 51);
@@ -57,7 +43,10 @@ fn a_chain_deeper_than_the_stack_budget_suspends_and_still_completes_on_one_work
         // the parents past that suspend as before.
         let pool = pool(1);
         let depth = 100_000;
-        assert_eq!(*chain(pool.executor(), depth).result().unwrap(), depth);
+        assert_eq!(
+            *await_chain(pool.executor(), depth).result().unwrap(),
+            depth
+        );
         pool.join().unwrap();
         let polls = polls(&pool);
         let tasks = depth + 1;

@@ -429,19 +429,9 @@ fn a_child_cancelled_or_aborted_before_the_await_reads_cancelled_and_never_runs(
 fn wait_idle_after_many_chains_from_outside_and_polls_show_in_place_runs() {
     within(60, || {
         let pool = pool(4);
-        fn chain(executor: Executor, n: u64) -> Future<u64> {
-            let spawner = executor.clone();
-            spawner
-                .submit_async(async move {
-                    if n == 0 {
-                        return 0;
-                    }
-                    let next = chain(executor, n - 1);
-                    (&next).await.unwrap() + 1
-                })
-                .unwrap()
-        }
-        let roots: Vec<_> = (0..200).map(|_| chain(pool.executor(), 50)).collect();
+        let roots: Vec<_> = (0..200)
+            .map(|_| common::await_chain(pool.executor(), 50))
+            .collect();
         pool.wait_idle().unwrap();
         for root in &roots {
             assert_eq!(*root.try_result().unwrap().unwrap(), 50);

@@ -9,22 +9,8 @@
 
 mod common;
 
-use betterconcurrent::{Executor, Future};
-use common::pool;
 use common::watchdog::within;
-
-fn chain(executor: Executor, n: u64) -> Future<u64> {
-    let spawner = executor.clone();
-    spawner
-        .submit_async(async move {
-            if n == 0 {
-                return 0;
-            }
-            let next = chain(executor, n - 1);
-            (&next).await.unwrap() + 1
-        })
-        .unwrap()
-}
+use common::{await_chain, pool};
 
 #[test]
 fn a_rust_min_stack_set_after_the_first_thread_spawn_does_not_overflow_a_deep_chain() {
@@ -36,7 +22,10 @@ fn a_rust_min_stack_set_after_the_first_thread_spawn_does_not_overflow_a_deep_ch
         // The pool's thread really has std's cached default (2 MiB): measure nothing, just run
         // a chain deep enough to need far more than 2 MiB if it all ran in place.
         let depth = 100_000;
-        assert_eq!(*chain(pool.executor(), depth).result().unwrap(), depth);
+        assert_eq!(
+            *await_chain(pool.executor(), depth).result().unwrap(),
+            depth
+        );
         pool.join().unwrap();
     });
 }

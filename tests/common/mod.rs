@@ -9,7 +9,7 @@ pub mod watchdog;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 
-use betterconcurrent::{Future, ThreadPoolExecutor};
+use betterconcurrent::{Executor, Future, ThreadPoolExecutor};
 
 /// A pool of at most `workers` threads.
 pub fn pool(workers: usize) -> ThreadPoolExecutor {
@@ -106,4 +106,19 @@ pub fn submit_suspended<K: Send + 'static>(
         .unwrap();
     reached_rx.recv().unwrap();
     future
+}
+
+/// A chain of `n + 1` async tasks, each awaiting the next (the W4 benchmark's shape); the root's
+/// future gives `n`.
+pub fn await_chain(executor: Executor, n: u64) -> Future<u64> {
+    let spawner = executor.clone();
+    spawner
+        .submit_async(async move {
+            if n == 0 {
+                return 0;
+            }
+            let next = await_chain(executor, n - 1);
+            (&next).await.unwrap() + 1
+        })
+        .unwrap()
 }
