@@ -491,3 +491,52 @@ fn owned_await_of_a_child_future_gives_the_value() {
         assert_eq!(polls(&pool), 2);
     });
 }
+
+#[test]
+fn shutdown_without_cancel_while_a_chain_runs_lets_it_finish() {
+    within(60, || {
+        let pool = pool(2);
+        let (reached_tx, reached_rx) = mpsc::channel::<()>();
+        /// Ok(depth) or Err(the depth at which a submit was refused).
+        fn chain(
+            executor: Executor,
+            n: u64,
+            reached: mpsc::Sender<()>,
+        ) -> Option<Future<Result<u64, u64>>> {
+            let spawner = executor.clone();
+            spawner
+                .submit_async(async move {
+                    if n == 0 {
+                        return Ok(0);
+                    }
+                    if n == 15_000 {
+                        let _ = reached.send(());
+                    }
+                    match chain(executor, n - 1, reached) {
+                        Some(next) => match (&next).await {
+                            Ok(Ok(v)) => Ok(v + 1),
+                            Ok(Err(at)) => Err(*at),
+                            Err(e) => panic!("a chain task ended with {e:?}"),
+                        },
+                        None => Err(n),
+                    }
+                })
+                .ok()
+        }
+        let root = chain(pool.executor(), 20_000, reached_tx).unwrap();
+        reached_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        pool.shutdown(true, false);
+        // The chain either completed or stopped where a submit was refused; the root has an
+        // outcome, nothing panicked, nothing is outstanding.
+        let outcome = root.try_result().expect("root done after shutdown(wait)");
+        match outcome {
+            Ok(Ok(v)) => assert_eq!(*v, 20_000),
+            // The task at 15,000 signals before it submits its child, so the shutdown may
+            // refuse that very submit.
+            Ok(Err(at)) => assert!(*at <= 15_000, "refused at {at}"),
+            Err(e) => panic!("root ended with {e:?}"),
+        }
+        assert_eq!(pool.stats().tasks_outstanding, 0);
+        assert_eq!(pool.stats().tasks_panicked, 0);
+    });
+}
