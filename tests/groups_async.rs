@@ -159,7 +159,10 @@ fn a_chain_of_groups_awaiting_each_others_joins_on_one_worker() {
         let groups: Vec<TaskGroup> = (0..6).map(|_| TaskGroup::new(&pool)).collect();
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut futures = Vec::new();
-        for i in 0..groups.len() {
+        // Last group first: when task `i` awaits group `i + 1`'s join, that group has its task
+        // already (submitted in order, task 0 could start, find group 1 still empty, and finish
+        // first).
+        for i in (0..groups.len()).rev() {
             let next = groups.get(i + 1).cloned();
             let order = order.clone();
             futures.push(
