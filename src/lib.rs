@@ -141,6 +141,14 @@ pub use betterconcurrent_std::{
     MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS, MAX_WORKERS,
 };
 
+/// Time on `std`: `sleep`, `sleep_until`, `timeout`, `timeout_at` on the process's one timer.
+#[cfg(feature = "std")]
+pub use betterconcurrent_std::time;
+
+/// Time without an operating system: a [`Timer`](timer::Timer) on a clock the program supplies
+/// (a firmware's tick interrupt), with the same `Sleep` and `Timeout` futures as [`time`].
+pub use betterconcurrent_core::timer;
+
 /// For executor authors: the task cell and the hooks an executor installs (see the core's
 /// docs); nothing a user of the pool needs.
 pub use betterconcurrent_core::executor;

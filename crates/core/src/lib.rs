@@ -27,6 +27,7 @@ mod panic;
 #[doc(hidden)]
 pub mod sync;
 mod task;
+pub mod timer;
 
 /// For executor authors: the task cell an executor queues and runs, how a task finds its way
 /// back to its executor, and the hooks an executor installs on its own threads. Everything else

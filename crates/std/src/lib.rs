@@ -22,6 +22,7 @@ mod queue;
 mod scope;
 mod sleep;
 mod stats;
+pub mod time;
 mod wait;
 mod worker;
 

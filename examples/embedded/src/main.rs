@@ -7,8 +7,10 @@
 //! 1. the seed's tree search, fire-and-forget: every node is a task that spawns its children and
 //!    never looks at a result; `join` returns once the whole tree has run;
 //! 2. a cooperative fan-out: a task spawns workers and awaits them all without blocking;
-//! 3. a task asleep until the SysTick interrupt has fired a number of times: the interrupt
-//!    handler wakes it, which is safe because a wake takes no lock.
+//! 3. a task that sleeps three ticks on the core's `Timer`, whose clock is the count of SysTick
+//!    interrupts: the handler only advances the count, and the executor's idle hook fires the
+//!    sleeps that are due (the timer's lock is never taken in the interrupt handler, so it cannot
+//!    preempt a holder of that lock and spin forever).
 //!
 //! ```text
 //! cd examples/embedded && cargo run --release
@@ -19,16 +21,14 @@
 
 extern crate alloc;
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::cell::RefCell;
-use core::future::Future as StdFuture;
 use core::mem::MaybeUninit;
-use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
 
 use betterconcurrent_core::local::{LocalExecutor, LocalSpawner};
+use betterconcurrent_core::timer::Timer;
 use betterconcurrent_core::{yield_until_done, Future};
-use cortex_m::interrupt::{self, Mutex};
+use cortex_m::interrupt;
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
@@ -53,10 +53,13 @@ const TARGET: u32 = 48;
 /// How many nodes the tree has.
 const NODES: u32 = 40;
 
-/// SysTick interrupts so far.
+/// SysTick interrupts so far: the timer's clock.
 static TICKS: AtomicU32 = AtomicU32::new(0);
-/// The waker of the task sleeping on SysTick, taken and woken by the interrupt handler.
-static TICK_WAKER: Mutex<RefCell<Option<Waker>>> = Mutex::new(RefCell::new(None));
+
+/// The timer's clock, in SysTick ticks (10 ms each).
+fn ticks() -> u64 {
+    u64::from(TICKS.load(Ordering::Acquire))
+}
 
 #[entry]
 fn main() -> ! {
@@ -70,7 +73,11 @@ fn main() -> ! {
     core.SYST.enable_counter();
 
     let executor = LocalExecutor::<TASKS>::new();
-    let failures = tree_search(&executor) + fan_out(&executor) + woken_by_interrupt(&executor);
+    // Lives as long as the program, so sleeps on it can be held by `'static` tasks. `arm` does
+    // nothing: SysTick interrupts come every tick anyway, and the idle hook fires what is due.
+    let timer: &'static Timer = Box::leak(Box::new(Timer::new(ticks, |_deadline| {})));
+    let failures =
+        tree_search(&executor) + fan_out(&executor) + sleep_on_the_tick_clock(&executor, timer);
     if executor.outstanding() != 0 {
         fail("tasks outstanding after join");
     }
@@ -158,56 +165,43 @@ fn fan_out(executor: &LocalExecutor<TASKS>) -> u32 {
     u32::from(total != 500_500)
 }
 
-/// Ready once SysTick has fired `until` times; the handler wakes it.
-struct TicksReach {
-    until: u32,
+/// The executor's idle hook while sleeps are armed: fire the due ones, and if none was, wait for
+/// the next interrupt. Interrupts are masked from the check to `wfi` (which still wakes on a
+/// pending interrupt), so a tick in between cannot leave the task asleep for a tick too long.
+fn fire_or_wait(timer: &Timer) {
+    interrupt::free(|_| {
+        let armed = timer.pending();
+        timer.fire_due();
+        if timer.pending() == armed {
+            cortex_m::asm::wfi();
+        }
+    });
 }
 
-impl StdFuture for TicksReach {
-    type Output = u32;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
-        if TICKS.load(Ordering::Acquire) >= self.until {
-            return Poll::Ready(TICKS.load(Ordering::Acquire));
-        }
-        interrupt::free(|cs| *TICK_WAKER.borrow(cs).borrow_mut() = Some(cx.waker().clone()));
-        // A tick between the check and the registration would have found no waker: look again.
-        let now = TICKS.load(Ordering::Acquire);
-        if now >= self.until {
-            Poll::Ready(now)
-        } else {
-            Poll::Pending
-        }
-    }
-}
-
-/// Job 3: a task sleeps until three more SysTicks have fired, woken by the interrupt handler.
-fn woken_by_interrupt(executor: &LocalExecutor<TASKS>) -> u32 {
-    let start = TICKS.load(Ordering::Acquire);
+/// Job 3: a task sleeps three ticks on the timer (a `Sleep`, the future `std`'s `time::sleep`
+/// returns, on the SysTick clock) while the executor idles in `fire_or_wait`.
+fn sleep_on_the_tick_clock(executor: &LocalExecutor<TASKS>, timer: &'static Timer) -> u32 {
     let sleeper = executor
         .spawn(async move {
-            let now = TicksReach { until: start + 3 }.await;
-            now - start
+            let start = timer.now();
+            timer.sleep(3).await;
+            timer.now() - start
         })
         .unwrap_or_else(|_| fail("no room for the sleeper"));
-    executor.join_with(cortex_m::asm::wfi);
-    let waited = sleeper
+    executor.join_with(|| fire_or_wait(timer));
+    let slept = sleeper
         .try_result()
         .and_then(Result::ok)
         .copied()
         .unwrap_or(0);
-    hprintln!("woken by SysTick: the task slept {} ticks", waited);
-    u32::from(waited < 3)
+    hprintln!("timer: the task slept {} SysTick ticks (asked 3)", slept);
+    u32::from(slept < 3) + u32::from(timer.pending() != 0)
 }
 
 #[exception]
 fn SysTick() {
+    // Only the clock: the idle hook fires the sleeps (see `fire_or_wait`).
     TICKS.fetch_add(1, Ordering::AcqRel);
-    // Taken inside the critical section, woken outside it: a wake takes no lock (it flips the
-    // task's state word and pushes onto the lock-free run queue).
-    if let Some(waker) = interrupt::free(|cs| TICK_WAKER.borrow(cs).borrow_mut().take()) {
-        waker.wake();
-    }
 }
 
 /// Report and exit with a failure code (QEMU passes it on to the shell).
