@@ -136,9 +136,10 @@ pub use betterconcurrent_core::block_until_done;
 
 #[cfg(feature = "std")]
 pub use betterconcurrent_std::{
-    as_completed, wait, AsCompleted, BuildError, Builder, Executor, GroupJoin, Map, MapOptions,
-    ReturnWhen, Scope, Stats, TaskGroup, ThreadPoolExecutor, Waited, WorkerStats,
-    MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS, MAX_WORKERS,
+    as_completed, as_completed_async, wait, wait_async, yield_until_done_timeout, AsCompleted,
+    AsCompletedStream, BuildError, Builder, Executor, GroupJoin, Map, MapOptions, ReturnWhen,
+    Scope, Stats, TaskGroup, ThreadPoolExecutor, Waited, WorkerStats, MAX_RUN_HERE_DEPTH,
+    MAX_SPARE_THREADS, MAX_WORKERS,
 };
 
 /// Time on `std`: `sleep`, `sleep_until`, `timeout`, `timeout_at` on the process's one timer.
@@ -146,7 +147,8 @@ pub use betterconcurrent_std::{
 pub use betterconcurrent_std::time;
 
 /// Time without an operating system: a [`Timer`](timer::Timer) on a clock the program supplies
-/// (a firmware's tick interrupt), with the same `Sleep` and `Timeout` futures as [`time`].
+/// (a firmware's tick interrupt), with the same `Sleep` and `Timeout` futures as the `time`
+/// module.
 pub use betterconcurrent_core::timer;
 
 /// For executor authors: the task cell and the hooks an executor installs (see the core's

@@ -101,7 +101,7 @@ fn a_timer_firing_racing_a_repoll_with_a_new_waker_loses_no_wake() {
 fn arming_an_earlier_deadline_racing_a_firing_always_reaches_the_driver() {
     model(|| {
         let timer = timer();
-        let waker = Waker::noop();
+        let waker = futures::task::noop_waker_ref();
         let mut late = timer.sleep_until(10);
         let mut ready_now = timer.sleep_until(1);
         assert!(poll_with(&mut late, waker).is_pending());

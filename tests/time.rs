@@ -210,7 +210,7 @@ fn the_same_sleep_works_in_tokio_in_a_blocking_block_on_and_on_the_local_executo
 
 #[test]
 fn sleep_until_a_past_instant_is_ready_at_once() {
-    let waker = Waker::noop();
+    let waker = futures::task::noop_waker_ref();
     let past = Instant::now();
     let mut sleep = time::sleep_until(past);
     assert!(Pin::new(&mut sleep)

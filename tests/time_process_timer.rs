@@ -5,7 +5,7 @@
 
 use std::future::Future as _;
 use std::pin::Pin;
-use std::task::{Context, Waker};
+use std::task::Context;
 use std::time::Duration;
 
 use betterconcurrent::time;
@@ -46,7 +46,7 @@ fn the_timer_thread_starts_at_the_first_sleep_and_dropped_sleeps_leave_no_entry(
     let armed_and_dropped: Vec<_> = (0..1000u64)
         .map(|i| {
             pool.submit_async(async move {
-                let waker = Waker::noop();
+                let waker = futures::task::noop_waker_ref();
                 let mut sleep = time::sleep(Duration::from_secs(3600 + i));
                 assert!(Pin::new(&mut sleep)
                     .poll(&mut Context::from_waker(waker))

@@ -66,9 +66,11 @@ type Key = (u64, u64);
 /// static TICKS: AtomicU64 = AtomicU64::new(0);
 /// let timer = Timer::new(|| TICKS.load(Ordering::Acquire), |_deadline| {});
 ///
-/// let mut sleep = Box::pin(timer.sleep(3));
-/// let waker = core::task::Waker::noop();
+/// # struct Noop;
+/// # impl std::task::Wake for Noop { fn wake(self: std::sync::Arc<Self>) {} }
+/// let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
 /// let mut cx = core::task::Context::from_waker(&waker);
+/// let mut sleep = Box::pin(timer.sleep(3));
 /// assert!(sleep.as_mut().poll(&mut cx).is_pending());
 /// assert_eq!(timer.pending(), 1);
 ///
@@ -122,7 +124,7 @@ impl Timer {
         Sleep {
             timer: self,
             deadline,
-            armed: None,
+            state: SleepState::Unarmed,
         }
     }
 
@@ -194,8 +196,10 @@ impl Timer {
         }
     }
 
-    /// Arm a sleep: insert its entry; tell the driver if it is now the earliest.
-    fn insert(&self, deadline: u64, waker: Waker) -> u64 {
+    /// Arm a sleep: insert its entry. Returns its sequence, and whether it is now the earliest
+    /// (then the caller calls `arm`, after recording the sequence, so a panicking `arm` leaves
+    /// a sleep that its drop still disarms).
+    fn insert(&self, deadline: u64, waker: Waker) -> (u64, bool) {
         let mut pending = self.pending.lock();
         let sequence = pending.next_sequence;
         pending.next_sequence += 1;
@@ -204,11 +208,7 @@ impl Timer {
         if earliest {
             pending.driver_wakes_at = Some(deadline);
         }
-        drop(pending);
-        if earliest {
-            (self.arm)(deadline);
-        }
-        sequence
+        (sequence, earliest)
     }
 }
 
@@ -225,13 +225,24 @@ impl fmt::Debug for Timer {
 /// [`Timer::sleep_until`]; on `std`, `betterconcurrent::time::sleep`).
 ///
 /// It is armed by its first poll before the deadline (creating it costs nothing) and dropping
-/// it disarms it. Polled again after it was ready, it is ready again.
+/// it disarms it. Polled again after it was ready, it is ready again (even if the clock went
+/// back).
 #[must_use = "a sleep does nothing unless awaited"]
 pub struct Sleep<'t> {
     timer: &'t Timer,
     deadline: u64,
-    /// The sequence of its entry while armed.
-    armed: Option<u64>,
+    state: SleepState,
+}
+
+/// Where a [`Sleep`] is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SleepState {
+    /// Not polled before its deadline yet.
+    Unarmed,
+    /// In the timer's map under this sequence number.
+    Armed(u64),
+    /// It was ready once, so it stays ready.
+    Elapsed,
 }
 
 impl Sleep<'_> {
@@ -250,27 +261,36 @@ impl core::future::Future for Sleep<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let elapsed = self.is_elapsed();
-        let Some(sequence) = self.armed else {
-            if elapsed {
+        let sequence = match self.state {
+            SleepState::Elapsed => return Poll::Ready(()),
+            SleepState::Unarmed if self.is_elapsed() => {
+                self.state = SleepState::Elapsed;
                 return Poll::Ready(());
             }
-            let waker = cx.waker().clone();
-            self.armed = Some(self.timer.insert(self.deadline, waker));
-            return Poll::Pending;
+            SleepState::Unarmed => {
+                let waker = cx.waker().clone();
+                let (sequence, earliest) = self.timer.insert(self.deadline, waker);
+                self.state = SleepState::Armed(sequence);
+                if earliest {
+                    (self.timer.arm)(self.deadline);
+                }
+                return Poll::Pending;
+            }
+            SleepState::Armed(sequence) => sequence,
         };
         let key = (self.deadline, sequence);
+        let elapsed = self.is_elapsed();
         let mut pending = self.timer.pending.lock();
         if !pending.entries.contains_key(&key) {
             drop(pending);
-            self.armed = None;
+            self.state = SleepState::Elapsed;
             return Poll::Ready(());
         }
         if elapsed {
             let waker = pending.entries.remove(&key);
             drop(pending);
             drop(waker);
-            self.armed = None;
+            self.state = SleepState::Elapsed;
             return Poll::Ready(());
         }
         if pending
@@ -287,7 +307,7 @@ impl core::future::Future for Sleep<'_> {
         let mut pending = self.timer.pending.lock();
         let Some(waker) = pending.entries.get_mut(&key) else {
             drop(pending);
-            self.armed = None;
+            self.state = SleepState::Elapsed;
             return Poll::Ready(());
         };
         let old = core::mem::replace(waker, new);
@@ -299,7 +319,7 @@ impl core::future::Future for Sleep<'_> {
 
 impl Drop for Sleep<'_> {
     fn drop(&mut self) {
-        if let Some(sequence) = self.armed {
+        if let SleepState::Armed(sequence) = self.state {
             let waker = self
                 .timer
                 .pending
@@ -315,11 +335,10 @@ impl fmt::Debug for Sleep<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
             .field("deadline", &self.deadline)
-            .field("armed", &self.armed.is_some())
+            .field("state", &self.state)
             .finish()
     }
 }
-
 /// A future run against a deadline ([`Timer::timeout`]): its output, or [`Elapsed`].
 ///
 /// The future is polled first, so one that is ready at the deadline still wins.

@@ -68,7 +68,7 @@ fn sleeps_fire_in_deadline_order_and_ties_in_arming_order() {
     let expected: Vec<usize> = expected.into_iter().map(|(id, _)| id).collect();
     assert_eq!(*log.lock().unwrap(), expected);
     assert_eq!(timer.pending(), 0);
-    let waker = Waker::noop();
+    let waker = &CountingWaker::new().1;
     for sleep in &mut sleeps {
         assert!(poll_with(sleep, waker).is_ready());
     }
@@ -82,7 +82,7 @@ fn arming_tells_the_driver_only_about_a_new_earliest_deadline() {
         || TICKS.load(Ordering::SeqCst),
         |at| ARMED.lock().unwrap().push(at),
     );
-    let waker = Waker::noop();
+    let waker = &CountingWaker::new().1;
     let mut sleeps: Vec<_> = [10, 20, 5, 7, 3].map(|d| timer.sleep_until(d)).into();
     for sleep in &mut sleeps {
         assert!(poll_with(sleep, waker).is_pending());
@@ -225,7 +225,7 @@ impl std::future::Future for ReadyAfter {
 fn a_timeout_gives_the_output_or_elapsed_and_the_future_wins_a_tie() {
     static TICKS: AtomicU64 = AtomicU64::new(0);
     let timer = Timer::new(|| TICKS.load(Ordering::SeqCst), |_| {});
-    let waker = Waker::noop();
+    let waker = &CountingWaker::new().1;
     let mut cx = Context::from_waker(waker);
 
     let mut in_time = pin!(timer.timeout(5, ReadyAfter(2)));

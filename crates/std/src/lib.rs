@@ -36,4 +36,7 @@ pub use map::{Map, MapOptions};
 pub use pool::{BuildError, Builder, MAX_SPARE_THREADS, MAX_WORKERS};
 pub use scope::Scope;
 pub use stats::{Stats, WorkerStats};
-pub use wait::{as_completed, wait, AsCompleted, ReturnWhen, Waited};
+pub use wait::{
+    as_completed, as_completed_async, wait, wait_async, yield_until_done_timeout, AsCompleted,
+    AsCompletedStream, ReturnWhen, Waited,
+};

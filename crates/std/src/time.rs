@@ -13,9 +13,13 @@
 //! `block_on`) and across pools, so they cannot depend on one pool's threads being parked; and
 //! the workers' sleep protocol stays untimed. The cost is one thread, started at the first sleep
 //! (none before: a program that never sleeps has no timer thread), and a wake that crosses from
-//! it to the woken task's executor.
+//! it to the woken task's executor. Wakers run on the driver's thread: one that blocks delays
+//! every other sleep of the process until it returns (this library's wakers only queue a task;
+//! a foreign one that parks is survived, see `drive`). The driver is an OS thread outside
+//! loom's view; the core's models cover the timer's own protocol.
 
 use std::future::IntoFuture;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
@@ -39,6 +43,11 @@ static TIMER: LazyLock<Timer> = LazyLock::new(|| Timer::new(now, wake_driver));
 /// The driver thread, started by the first sleep armed.
 static DRIVER: OnceLock<Thread> = OnceLock::new();
 
+/// Set by every `arm` before it unparks the driver: the driver's park token alone is not
+/// enough, since the wakers it runs are user code on its thread and may park it themselves
+/// (a channel's blocking send, a blocking wait in a destructor), using the token up.
+static DRIVER_TOLD: AtomicBool = AtomicBool::new(false);
+
 /// Nanoseconds since [`EPOCH`] (saturating at 584 years).
 fn now() -> u64 {
     ticks(EPOCH.elapsed())
@@ -55,6 +64,7 @@ fn tick_of(instant: Instant) -> u64 {
 
 /// A sleep was armed earlier than the driver would wake: start it, or unpark it.
 fn wake_driver(_deadline: u64) {
+    DRIVER_TOLD.store(true, Ordering::SeqCst);
     DRIVER.get_or_init(start_driver).unpark();
 }
 
@@ -67,12 +77,18 @@ fn start_driver() -> Thread {
         .clone()
 }
 
-/// The driver's loop: fire what is due, park until the next deadline or an unpark (a park token
-/// left by an arming between `fire_due` and `park` makes the park return at once, so no earlier
-/// deadline is missed).
+/// The driver's loop: fire what is due, park until the next deadline or an unpark. An arming
+/// of an earlier deadline while `fire_due` ran its wakers is seen in `DRIVER_TOLD` (the wakers
+/// may have used the park token up); one after that check leaves the park token, so the park
+/// returns at once. Either way no earlier deadline is missed.
 fn drive() {
     loop {
-        match TIMER.fire_due() {
+        DRIVER_TOLD.store(false, Ordering::SeqCst);
+        let next = TIMER.fire_due();
+        if DRIVER_TOLD.load(Ordering::SeqCst) {
+            continue;
+        }
+        match next {
             Some(deadline) => {
                 thread::park_timeout(Duration::from_nanos(deadline.saturating_sub(now())))
             }

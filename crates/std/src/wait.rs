@@ -1,17 +1,24 @@
-//! Blocking waits over many futures: [`wait`] and [`as_completed`], as in Python's
-//! `concurrent.futures`.
+//! Waits over many futures, as in Python's `concurrent.futures`: blocking ([`wait`],
+//! [`as_completed`]) and inside async tasks ([`wait_async`], [`as_completed_async`], a
+//! `futures_core::Stream`; [`yield_until_done_timeout`]).
 //!
-//! Both are built on [`Completions`]: one [`WaitDone`] per pending future, each polled once with a
-//! waker that records the future's index in a shared ready list and unparks the waiting thread. So a
-//! completion costs O(1) to notice (no re-scan of every future), and the work grows linearly with
-//! the number of futures. Dropping the waits removes their wakers from futures still pending.
+//! All are built on [`Completions`]: one [`WaitDone`] per pending future, each polled once with a
+//! waker that records the future's index in a shared ready list and wakes whoever waits on the
+//! list: a task's waker, or for the blocking forms a waker that unparks the waiting thread. So a
+//! completion costs O(1) to notice (no re-scan of every future), the work grows linearly with
+//! the number of futures, and the blocking and async forms differ only in how they wait for the
+//! list (parking, or returning `Pending`) and for the deadline (a timed park, or a
+//! [`time::sleep`](crate::time::sleep)). Which futures satisfy a [`ReturnWhen`] is decided in
+//! one place ([`Gathered`]). Dropping the waits removes their wakers from futures still pending.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::future::Future as _;
 use std::pin::Pin;
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
+
+use futures_core::Stream;
 
 use betterconcurrent_core::block_until_done;
 use betterconcurrent_core::executor::{deadline_after, park_until, run_may_block};
@@ -19,6 +26,8 @@ use betterconcurrent_core::sync::blocking::thread::{self, Thread};
 use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::{Error, Future, WaitDone};
+
+use crate::time::{self, Sleep};
 
 /// When [`wait`] returns (Python's `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -58,8 +67,8 @@ fn distinct<'a, T: 'a>(futures: impl IntoIterator<Item = &'a Future<T>>) -> Vec<
 struct ReadyList {
     /// Indices of futures whose completion woke us, in completion order.
     indices: VecDeque<usize>,
-    /// The thread to unpark; set by whoever is waiting now.
-    waiter: Option<Thread>,
+    /// Who to wake: the task or thread waiting now.
+    waiter: Option<Waker>,
 }
 
 struct IndexWaker {
@@ -78,9 +87,22 @@ impl Wake for IndexWaker {
             ready.indices.push_back(self.index);
             ready.waiter.clone()
         };
-        if let Some(thread) = waiter {
-            thread.unpark();
+        if let Some(waiter) = waiter {
+            waiter.wake();
         }
+    }
+}
+
+/// The waker of a blocking wait: unparks the waiting thread.
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
     }
 }
 
@@ -90,6 +112,8 @@ struct Completions<T> {
     waits: Vec<Option<WaitDone<T>>>,
     ready: Arc<Mutex<ReadyList>>,
     remaining: usize,
+    /// The blocking form's waker, made by its first wait and kept for the thread it unparks.
+    unpark: Option<(thread::ThreadId, Waker)>,
 }
 
 impl<T> Completions<T> {
@@ -123,32 +147,68 @@ impl<T> Completions<T> {
             futures,
             waits,
             ready,
+            unpark: None,
         }
     }
 
-    /// The index of the next future to complete, or `None` if `deadline` passed first or every
-    /// future was already reported.
-    fn next(&mut self, deadline: Option<Instant>) -> Option<usize> {
-        if self.remaining == 0 {
-            return None;
-        }
+    /// The index of the next future to complete (`Ready(None)`: every future was reported);
+    /// `Pending` after leaving `cx`'s waker to be woken by the next completion.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        // Cloned outside the lock: a foreign waker's clone is user code.
+        let mut waker = None;
         loop {
+            if self.remaining == 0 {
+                return Poll::Ready(None);
+            }
             let index = {
                 let mut ready = lock(&self.ready);
                 let index = ready.indices.pop_front();
                 if index.is_none() {
-                    ready.waiter = Some(thread::current());
+                    match waker.take() {
+                        Some(waker) => ready.waiter = Some(waker),
+                        None if ready
+                            .waiter
+                            .as_ref()
+                            .is_some_and(|waiter| waiter.will_wake(cx.waker())) =>
+                        {
+                            return Poll::Pending
+                        }
+                        None => {
+                            drop(ready);
+                            waker = Some(cx.waker().clone());
+                            continue;
+                        }
+                    }
+                    return Poll::Pending;
                 }
                 index
             };
-            match index {
-                // Each waker fires once, on completion; `take` guards against reporting twice.
-                Some(index) if self.waits[index].take().is_some() => {
-                    self.remaining -= 1;
-                    return Some(index);
-                }
-                Some(_) => {}
-                None => {
+            // Each waker fires once, on completion; `take` guards against reporting twice.
+            if let Some(index) = index.filter(|&index| self.waits[index].take().is_some()) {
+                self.remaining -= 1;
+                return Poll::Ready(Some(index));
+            }
+        }
+    }
+
+    /// The index of the next future to complete, blocking the thread; `None` if `deadline`
+    /// passed first or every future was already reported.
+    fn next_blocking(&mut self, deadline: Option<Instant>) -> Option<usize> {
+        let current = thread::current();
+        let waker = match &self.unpark {
+            Some((thread, waker)) if *thread == current.id() => waker.clone(),
+            _ => {
+                let id = current.id();
+                let waker = Waker::from(Arc::new(Unpark(current)));
+                self.unpark = Some((id, waker.clone()));
+                waker
+            }
+        };
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            match self.poll_next(&mut cx) {
+                Poll::Ready(next) => return next,
+                Poll::Pending => {
                     if !park_until(deadline) {
                         return None;
                     }
@@ -172,8 +232,51 @@ fn failed_with_exception<T>(future: &Future<T>) -> bool {
     matches!(future.try_result(), Some(Err(error)) if !matches!(error, Error::Cancelled))
 }
 
+/// What a [`wait`] has gathered so far, and the one place that decides when its
+/// [`ReturnWhen`] is met (for the blocking and the async form alike).
+struct Gathered<T> {
+    return_when: ReturnWhen,
+    done: Vec<Future<T>>,
+}
+
+impl<T> Gathered<T> {
+    /// Split `futures` (distinct, in input order) into those done now and those to watch.
+    fn new<'a>(
+        futures: impl IntoIterator<Item = &'a Future<T>>,
+        return_when: ReturnWhen,
+    ) -> (Self, Vec<Future<T>>)
+    where
+        T: 'a,
+    {
+        let (done, pending) = distinct(futures).into_iter().partition(Future::done);
+        (Self { return_when, done }, pending)
+    }
+
+    /// Whether the wait is over with `pending` futures still not done.
+    fn satisfied(&self, pending: usize) -> bool {
+        pending == 0
+            || match self.return_when {
+                ReturnWhen::FirstCompleted => !self.done.is_empty(),
+                ReturnWhen::FirstException => self.done.iter().any(failed_with_exception),
+                ReturnWhen::AllCompleted => false,
+            }
+    }
+
+    /// The result, with `not_done` the futures not reported as done: those that completed
+    /// while the wait was returning belong in `done`, as in Python's sets.
+    fn finish(mut self, not_done: Vec<Future<T>>) -> Waited<T> {
+        let (late, not_done): (Vec<_>, Vec<_>) = not_done.into_iter().partition(Future::done);
+        self.done.extend(late);
+        Waited {
+            done: self.done,
+            not_done,
+        }
+    }
+}
+
 /// Wait until the futures meet `return_when`, or `timeout` passes (`None`: no limit), as Python's
 /// `concurrent.futures.wait`. Never fails: on timeout, the unfinished futures are in `not_done`.
+/// It blocks the calling thread; inside an async task, [`wait_async`] waits without holding it.
 ///
 /// ```
 /// use betterconcurrent_std::{wait, ReturnWhen, ThreadPoolExecutor};
@@ -190,50 +293,116 @@ pub fn wait<'a, T: 'a>(
     return_when: ReturnWhen,
 ) -> Waited<T> {
     let deadline = timeout.and_then(deadline_after);
-    let (mut done, pending): (Vec<_>, Vec<_>) =
-        distinct(futures).into_iter().partition(Future::done);
-    let satisfied = |done: &[Future<T>], pending: usize| {
-        pending == 0
-            || match return_when {
-                ReturnWhen::FirstCompleted => !done.is_empty(),
-                ReturnWhen::FirstException => done.iter().any(failed_with_exception),
-                ReturnWhen::AllCompleted => false,
-            }
-    };
-    if satisfied(&done, pending.len()) {
-        return Waited {
-            done,
-            not_done: pending,
-        };
+    let (mut gathered, pending) = Gathered::new(futures, return_when);
+    if gathered.satisfied(pending.len()) {
+        return gathered.finish(pending);
     }
     if let ReturnWhen::AllCompleted = return_when {
         // Waiting for all is waiting for each in turn: the one blocking wait of the core, which
         // on a pool thread also runs an unstarted closure of that pool in place.
         let timeout = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
         block_until_done(&pending, timeout);
-        let (late, not_done): (Vec<_>, Vec<_>) = pending.into_iter().partition(Future::done);
-        done.extend(late);
-        return Waited { done, not_done };
+        return gathered.finish(pending);
     }
     let mut completions = Completions::new(pending);
-    while let Some(index) = completions.next(deadline) {
-        done.push(completions.futures[index].clone());
-        if satisfied(&done, completions.remaining) {
+    while let Some(index) = completions.next_blocking(deadline) {
+        gathered.done.push(completions.futures[index].clone());
+        if gathered.satisfied(completions.remaining) {
             break;
         }
     }
-    // Futures that completed while we were returning belong in `done`, as in Python's sets.
-    let (late, not_done): (Vec<_>, Vec<_>) =
-        completions.unreported().into_iter().partition(Future::done);
-    done.extend(late);
-    Waited { done, not_done }
+    gathered.finish(completions.unreported())
+}
+
+/// [`wait`] inside an async task: suspends the task, without holding its thread, until the
+/// futures meet `return_when` or `timeout` passes (a [`time::sleep`]).
+///
+/// ```
+/// use betterconcurrent_std::{wait_async, Executor, ReturnWhen, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+/// let first = pool
+///     .submit_async(async {
+///         let executor = Executor::current().unwrap();
+///         let (release, released) = std::sync::mpsc::channel::<()>();
+///         let slow = executor.submit(move || released.recv().is_ok()).unwrap();
+///         let fast = executor.submit(|| true).unwrap();
+///         let waited = wait_async([&slow, &fast], None, ReturnWhen::FirstCompleted).await;
+///         release.send(()).unwrap();
+///         waited.done.len()
+///     })
+///     .unwrap();
+/// assert_eq!(*first.result().unwrap(), 1);
+/// ```
+pub fn wait_async<'a, T: 'a>(
+    futures: impl IntoIterator<Item = &'a Future<T>>,
+    timeout: Option<Duration>,
+    return_when: ReturnWhen,
+) -> impl std::future::Future<Output = Waited<T>> {
+    let (mut gathered, pending) = Gathered::new(futures, return_when);
+    let mut sleep = timeout.map(time::sleep);
+    let watched = if gathered.satisfied(pending.len()) {
+        Err(pending)
+    } else {
+        Ok(Completions::new(pending))
+    };
+    async move {
+        let mut completions = match watched {
+            Ok(completions) => completions,
+            Err(pending) => return gathered.finish(pending),
+        };
+        std::future::poll_fn(|cx| loop {
+            match completions.poll_next(cx) {
+                Poll::Ready(Some(index)) => {
+                    gathered.done.push(completions.futures[index].clone());
+                    if gathered.satisfied(completions.remaining) {
+                        return Poll::Ready(());
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => return poll_deadline(&mut sleep, cx),
+            }
+        })
+        .await;
+        gathered.finish(completions.unreported())
+    }
+}
+
+/// `Ready` once the optional deadline's sleep is; `Pending` without one.
+fn poll_deadline(sleep: &mut Option<Sleep>, cx: &mut Context<'_>) -> Poll<()> {
+    match sleep {
+        Some(sleep) => Pin::new(sleep).poll(cx),
+        None => Poll::Pending,
+    }
+}
+
+/// [`yield_until_done`](crate::yield_until_done) with a timeout (`None`: no limit): inside an
+/// async task, wait without holding the thread until every future is done; true if all are,
+/// false if `timeout` passed first. The async counterpart of
+/// [`block_until_done`](crate::block_until_done).
+pub fn yield_until_done_timeout<'a, T: 'a>(
+    futures: impl IntoIterator<Item = &'a Future<T>>,
+    timeout: Option<Duration>,
+) -> impl std::future::Future<Output = bool> {
+    let futures: Vec<Future<T>> = futures.into_iter().cloned().collect();
+    async move {
+        let all = betterconcurrent_core::yield_until_done(&futures);
+        match timeout {
+            None => {
+                all.await;
+                true
+            }
+            Some(timeout) => time::timeout(timeout, all).await.is_ok(),
+        }
+    }
 }
 
 /// An iterator over futures as they complete, as Python's `concurrent.futures.as_completed`.
 ///
 /// Yields each distinct future once: first those already done (in input order), then the rest in
 /// completion order, cancelled ones included. If `timeout` passes first, it yields one
-/// `Err(Error::Timeout)` and ends.
+/// `Err(Error::Timeout)` and ends. It blocks the calling thread; inside an async task,
+/// [`as_completed_async`] is the same as a `Stream`.
 ///
 /// ```
 /// use betterconcurrent_std::{as_completed, ThreadPoolExecutor};
@@ -278,7 +447,7 @@ impl<T> Iterator for AsCompleted<T> {
         if self.timed_out || self.completions.remaining == 0 {
             return None;
         }
-        match self.completions.next(self.deadline) {
+        match self.completions.next_blocking(self.deadline) {
             Some(index) => Some(Ok(self.completions.futures[index].clone())),
             None => {
                 self.timed_out = true;
@@ -288,14 +457,108 @@ impl<T> Iterator for AsCompleted<T> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.done.len() + self.completions.remaining;
-        (0, Some(left + usize::from(left > 0)))
+        left_to_yield(self.done.len() + self.completions.remaining, self.timed_out)
     }
+}
+
+/// The bounds of what is left to yield, the one timeout error included.
+fn left_to_yield(left: usize, timed_out: bool) -> (usize, Option<usize>) {
+    if timed_out {
+        return (0, Some(0));
+    }
+    (0, Some(left + usize::from(left > 0)))
 }
 
 impl<T> fmt::Debug for AsCompleted<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompleted")
+            .field("ready", &self.done.len())
+            .field("pending", &self.completions.remaining)
+            .field("timed_out", &self.timed_out)
+            .finish()
+    }
+}
+
+/// [`as_completed`] inside an async task: a `futures_core::Stream` of the futures in
+/// completion order, cooperatively (the task suspends between them without holding its
+/// thread). Yields the same items: each distinct future once, those already done first, then
+/// one `Err(Error::Timeout)` and the end if `timeout` passes first (a [`time::sleep`]).
+///
+/// ```
+/// use betterconcurrent_std::{as_completed_async, Executor, ThreadPoolExecutor};
+///
+/// let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+/// let total = pool
+///     .submit_async(async {
+///         let executor = Executor::current().unwrap();
+///         let futures: Vec<_> = (1..=4).map(|n| executor.submit(move || n * 10).unwrap()).collect();
+///         let mut completions = as_completed_async(&futures, None);
+///         let mut total = 0;
+///         while let Some(future) = std::future::poll_fn(|cx| {
+///             futures_core::Stream::poll_next(std::pin::Pin::new(&mut completions), cx)
+///         })
+///         .await
+///         {
+///             total += future.unwrap().try_result().unwrap().unwrap();
+///         }
+///         total
+///     })
+///     .unwrap();
+/// assert_eq!(*total.result().unwrap(), 100);
+/// ```
+pub fn as_completed_async<'a, T: 'a>(
+    futures: impl IntoIterator<Item = &'a Future<T>>,
+    timeout: Option<Duration>,
+) -> AsCompletedStream<T> {
+    let (done, pending): (Vec<_>, Vec<_>) = distinct(futures).into_iter().partition(Future::done);
+    AsCompletedStream {
+        done: done.into(),
+        completions: Completions::new(pending),
+        sleep: timeout.map(time::sleep),
+        timed_out: false,
+    }
+}
+
+/// The stream of [`as_completed_async`].
+#[must_use = "a stream does nothing unless polled"]
+pub struct AsCompletedStream<T> {
+    done: VecDeque<Future<T>>,
+    completions: Completions<T>,
+    sleep: Option<Sleep>,
+    timed_out: bool,
+}
+
+impl<T> Stream for AsCompletedStream<T> {
+    type Item = Result<Future<T>, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(future) = this.done.pop_front() {
+            return Poll::Ready(Some(Ok(future)));
+        }
+        if this.timed_out {
+            return Poll::Ready(None);
+        }
+        match this.completions.poll_next(cx) {
+            Poll::Ready(Some(index)) => {
+                Poll::Ready(Some(Ok(this.completions.futures[index].clone())))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => poll_deadline(&mut this.sleep, cx).map(|()| {
+                this.timed_out = true;
+                Some(Err(Error::Timeout))
+            }),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        left_to_yield(self.done.len() + self.completions.remaining, self.timed_out)
+    }
+}
+
+impl<T> fmt::Debug for AsCompletedStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompletedStream")
             .field("ready", &self.done.len())
             .field("pending", &self.completions.remaining)
             .field("timed_out", &self.timed_out)
