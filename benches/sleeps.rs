@@ -105,7 +105,7 @@ fn run_ours(
         std::hint::spin_loop();
     }
     when_armed();
-    pool.join().unwrap();
+    pool.wait_idle().unwrap();
     assert_eq!(lateness.done.load(Ordering::Acquire), SLEEPS);
     drop(futures);
 }
