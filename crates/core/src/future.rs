@@ -222,6 +222,18 @@ impl<T> FutureCore<T> {
     pub(crate) fn handle(&self) -> Option<&SchedulerHandle> {
         self.scheduler.as_ref()
     }
+
+    /// Append the data pointer of every registered waker (see `TaskSnapshot::waiters`): a read
+    /// of two words per waker under the lock, nothing cloned, woken or dropped.
+    pub(crate) fn waiter_ids(&self, ids: &mut alloc::vec::Vec<usize>) {
+        let lists = self.lists.lock();
+        let rest = lists.more.iter().flat_map(|more| more.waiters.iter());
+        let wakers = lists
+            .first_waiter
+            .iter()
+            .chain(rest.map(|(_, waker)| waker));
+        ids.extend(wakers.map(|waker| waker.data() as usize));
+    }
 }
 
 /// What a task cell keeps beside its future; see [`crate::task`]. A plain [`Future::new`] has none.

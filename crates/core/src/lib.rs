@@ -37,7 +37,7 @@ pub mod timer;
 pub mod executor {
     pub use crate::task::{
         Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending, Task, TaskKind,
-        TaskWatch,
+        TaskPhase, TaskSnapshot, TaskWatch,
     };
 
     #[cfg(feature = "std")]

@@ -58,6 +58,7 @@
 //! task has ended. What outlives the end (the future's handles, a waker) touches the cell's
 //! state and outcome, never the work. The output is `'static`: it may outlive the scope.
 
+use alloc::vec::Vec;
 use core::any::Any;
 use core::fmt;
 use core::pin::Pin;
@@ -241,6 +242,39 @@ pub enum TaskKind {
     Detached,
 }
 
+/// Where a task is at one moment, as a dump sees it ([`TaskSnapshot`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskPhase {
+    /// In a run queue, not being polled.
+    Queued,
+    /// Being polled (or run) by a thread.
+    Running,
+    /// Idle at an `.await`: only a wake brings it back.
+    Suspended,
+    /// Finished, cancelled, aborted or failed.
+    Complete,
+}
+
+/// One async task at one moment ([`TaskWatch::snapshot`]): what an executor's dump of its
+/// unfinished tasks is made of. Read without stopping anything, so it may be stale as soon as
+/// it is taken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskSnapshot {
+    /// The task's id: its future's [`Future::id`](crate::Future::id), which is also the data
+    /// pointer of the task's waker, so `waiters` name tasks by the same ids.
+    pub id: usize,
+    /// What kind of task it is.
+    pub kind: TaskKind,
+    /// Where it is.
+    pub phase: TaskPhase,
+    /// Who waits for its future, by the data pointer of each waker registered on it: a task's
+    /// `id` for a task of an executor built on this crate that awaits the future directly;
+    /// another address for anything else (a thread blocked in `result()`, another runtime's
+    /// task, a combinator's own waker such as a `wait_async`'s).
+    pub waiters: Vec<usize>,
+}
+
 /// What an executor can do with a queued task; implemented by each kind of task cell.
 ///
 /// Methods take `&self` (not `self: Arc<Self>`, which `portable-atomic-util`'s `Arc` cannot be
@@ -260,6 +294,10 @@ trait Runnable: Send + Sync {
     }
     /// An async task's registry entry (closures are never registered).
     fn registration(&self) -> Option<&Registration> {
+        None
+    }
+    /// A watched task's snapshot ([`TaskWatch::snapshot`]); as `wake_now`.
+    fn snapshot(&self) -> Option<TaskSnapshot> {
         None
     }
     fn kind(&self) -> TaskKind;
@@ -379,6 +417,16 @@ impl TaskWatch {
         let scheduler = task.scheduler().cloned();
         drop_work(task);
         scheduler
+    }
+
+    /// What the task looks like now, if it still exists (see [`TaskSnapshot`]). Takes its
+    /// future's lock for as long as it reads its waiters' addresses; runs no user code (the
+    /// handle upgraded here is dropped as any other, after the read).
+    pub fn snapshot(&self) -> Option<TaskSnapshot> {
+        let task = self.raw.upgrade()?;
+        let snapshot = task.snapshot();
+        drop_work(task);
+        snapshot
     }
 
     /// True once the task was dropped: the watch can be discarded. (It does not upgrade the
@@ -1138,6 +1186,17 @@ where
 
     fn registration(&self) -> Option<&Registration> {
         Some(&self.body.registration)
+    }
+
+    fn snapshot(&self) -> Option<TaskSnapshot> {
+        let mut waiters = Vec::new();
+        self.core.waiter_ids(&mut waiters);
+        Some(TaskSnapshot {
+            id: self as *const Self as *const () as usize,
+            kind: TaskKind::Async,
+            phase: self.body.state.phase(),
+            waiters,
+        })
     }
 
     fn kind(&self) -> TaskKind {

@@ -204,7 +204,7 @@ impl Timer {
         let sequence = pending.next_sequence;
         pending.next_sequence += 1;
         pending.entries.insert((deadline, sequence), waker);
-        let earliest = pending.driver_wakes_at.map_or(true, |at| deadline < at);
+        let earliest = pending.driver_wakes_at.is_none_or(|at| deadline < at);
         if earliest {
             pending.driver_wakes_at = Some(deadline);
         }

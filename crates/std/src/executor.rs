@@ -10,6 +10,7 @@ use betterconcurrent_core::executor::{SchedulerHandle, Task};
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::{Error, Future, SubmitError};
 
+use crate::dump::Dump;
 use crate::map::{Map, MapOptions};
 use crate::pool::{Builder, Group, Pool};
 use crate::stats::Stats;
@@ -305,6 +306,14 @@ impl Executor {
     /// ```
     pub fn stats(&self) -> Stats {
         self.pool.stats()
+    }
+
+    /// Every unfinished task the pool can name, and who waits on whom: a [`Dump`] of its async
+    /// tasks that have suspended, their phases and the tasks each awaits, with the wait-for
+    /// cycles among them; `Display` prints it as a tree. It does not stop the pool. (On a
+    /// group's handle it lists the whole pool's tasks.)
+    pub fn dump(&self) -> Dump {
+        self.pool.dump()
     }
 
     /// Block until every task and subtask has finished, but keep the pool open for more work.

@@ -14,6 +14,7 @@
 //! ```
 
 mod blocking;
+mod dump;
 mod executor;
 mod group;
 mod map;
@@ -30,6 +31,7 @@ pub use betterconcurrent_core::{
     block_until_done, yield_until_done, Error, Future, InvalidStateError, State, SubmitError,
 };
 pub use blocking::MAX_RUN_HERE_DEPTH;
+pub use dump::{Dump, DumpedTask};
 pub use executor::{Executor, ThreadPoolExecutor};
 pub use group::{GroupJoin, TaskGroup};
 pub use map::{Map, MapOptions};
@@ -37,6 +39,6 @@ pub use pool::{BuildError, Builder, MAX_SPARE_THREADS, MAX_WORKERS};
 pub use scope::Scope;
 pub use stats::{Stats, WorkerStats};
 pub use wait::{
-    as_completed, as_completed_async, wait, wait_async, yield_until_done_timeout, AsCompleted,
-    AsCompletedStream, ReturnWhen, Waited,
+    as_completed, as_completed_async, wait, wait_async, yield_until_done_timeout, AllDone,
+    AsCompleted, AsCompletedStream, ReturnWhen, WaitAsync, Waited,
 };

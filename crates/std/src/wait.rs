@@ -46,7 +46,8 @@ pub enum ReturnWhen {
 #[derive(Debug)]
 pub struct Waited<T> {
     /// Done futures: first those already done when `wait` was called (in input order), then in
-    /// completion order.
+    /// completion order; for [`ReturnWhen::AllCompleted`], the rest in input order (it waits
+    /// for each in turn, so the order they finished in is not recorded).
     pub done: Vec<Future<T>>,
     /// Futures still not done, in input order.
     pub not_done: Vec<Future<T>>,
@@ -82,10 +83,13 @@ impl Wake for IndexWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
+        // Taken, not cloned, under the lock (a foreign waker's clone is user code, which could
+        // complete another watched future and re-enter this lock); woken after it. The waiter
+        // registers again if its next poll finds nothing.
         let waiter = {
             let mut ready = lock(&self.ready);
             ready.indices.push_back(self.index);
-            ready.waiter.clone()
+            ready.waiter.take()
         };
         if let Some(waiter) = waiter {
             waiter.wake();
@@ -164,22 +168,20 @@ impl<T> Completions<T> {
                 let mut ready = lock(&self.ready);
                 let index = ready.indices.pop_front();
                 if index.is_none() {
-                    match waker.take() {
-                        Some(waker) => ready.waiter = Some(waker),
-                        None if ready
-                            .waiter
-                            .as_ref()
-                            .is_some_and(|waiter| waiter.will_wake(cx.waker())) =>
-                        {
-                            return Poll::Pending
-                        }
-                        None => {
-                            drop(ready);
-                            waker = Some(cx.waker().clone());
-                            continue;
-                        }
+                    if let Some(waker) = waker.take() {
+                        let replaced = ready.waiter.replace(waker);
+                        drop(ready);
+                        // A waker's drop is user code too: after the lock.
+                        drop(replaced);
+                        return Poll::Pending;
                     }
-                    return Poll::Pending;
+                    let registered = ready.waiter.as_ref();
+                    if registered.is_some_and(|waiter| waiter.will_wake(cx.waker())) {
+                        return Poll::Pending;
+                    }
+                    drop(ready);
+                    waker = Some(cx.waker().clone());
+                    continue;
                 }
                 index
             };
@@ -189,6 +191,17 @@ impl<T> Completions<T> {
                 return Poll::Ready(Some(index));
             }
         }
+    }
+
+    /// Stop watching (a timed-out stream or iterator that is kept): every future's waker entry
+    /// is removed and the waiter released, so nothing is held or woken until it is dropped.
+    fn stop(&mut self) {
+        for wait in &mut self.waits {
+            drop(wait.take());
+        }
+        self.remaining = 0;
+        let waiter = lock(&self.ready).waiter.take();
+        drop(waiter);
     }
 
     /// The index of the next future to complete, blocking the thread; `None` if `deadline`
@@ -237,6 +250,9 @@ fn failed_with_exception<T>(future: &Future<T>) -> bool {
 struct Gathered<T> {
     return_when: ReturnWhen,
     done: Vec<Future<T>>,
+    /// Whether a future in `done` failed with an exception (kept, so `FirstException` looks at
+    /// each future once, not at all of them after every completion).
+    failed: bool,
 }
 
 impl<T> Gathered<T> {
@@ -248,8 +264,24 @@ impl<T> Gathered<T> {
     where
         T: 'a,
     {
-        let (done, pending) = distinct(futures).into_iter().partition(Future::done);
-        (Self { return_when, done }, pending)
+        let (done, pending): (Vec<_>, Vec<_>) =
+            distinct(futures).into_iter().partition(Future::done);
+        let failed = done.iter().any(failed_with_exception);
+        (
+            Self {
+                return_when,
+                done,
+                failed,
+            },
+            pending,
+        )
+    }
+
+    /// A future reported done, in completion order (not for `AllCompleted`, whose `done` is in
+    /// input order: see `finish`).
+    fn push(&mut self, future: Future<T>) {
+        self.failed |= failed_with_exception(&future);
+        self.done.push(future);
     }
 
     /// Whether the wait is over with `pending` futures still not done.
@@ -257,15 +289,15 @@ impl<T> Gathered<T> {
         pending == 0
             || match self.return_when {
                 ReturnWhen::FirstCompleted => !self.done.is_empty(),
-                ReturnWhen::FirstException => self.done.iter().any(failed_with_exception),
+                ReturnWhen::FirstException => self.failed,
                 ReturnWhen::AllCompleted => false,
             }
     }
 
-    /// The result, with `not_done` the futures not reported as done: those that completed
-    /// while the wait was returning belong in `done`, as in Python's sets.
-    fn finish(mut self, not_done: Vec<Future<T>>) -> Waited<T> {
-        let (late, not_done): (Vec<_>, Vec<_>) = not_done.into_iter().partition(Future::done);
+    /// The result, with `rest` the futures not reported as done: those that completed while
+    /// the wait was returning belong in `done`, as in Python's sets.
+    fn finish(mut self, rest: Vec<Future<T>>) -> Waited<T> {
+        let (late, not_done): (Vec<_>, Vec<_>) = rest.into_iter().partition(Future::done);
         self.done.extend(late);
         Waited {
             done: self.done,
@@ -306,7 +338,7 @@ pub fn wait<'a, T: 'a>(
     }
     let mut completions = Completions::new(pending);
     while let Some(index) = completions.next_blocking(deadline) {
-        gathered.done.push(completions.futures[index].clone());
+        gathered.push(completions.futures[index].clone());
         if gathered.satisfied(completions.remaining) {
             break;
         }
@@ -315,7 +347,10 @@ pub fn wait<'a, T: 'a>(
 }
 
 /// [`wait`] inside an async task: suspends the task, without holding its thread, until the
-/// futures meet `return_when` or `timeout` passes (a [`time::sleep`]).
+/// futures meet `return_when` or `timeout` passes (a [`time::sleep`], counted from this call).
+/// The futures are cloned at the call, so the wait borrows nothing. Its polls never run an
+/// awaited task in place (as a blocking wait's), so a slow first poll of one task cannot hide
+/// another's end or the timeout.
 ///
 /// ```
 /// use betterconcurrent_std::{wait_async, Executor, ReturnWhen, ThreadPoolExecutor};
@@ -338,33 +373,88 @@ pub fn wait_async<'a, T: 'a>(
     futures: impl IntoIterator<Item = &'a Future<T>>,
     timeout: Option<Duration>,
     return_when: ReturnWhen,
-) -> impl std::future::Future<Output = Waited<T>> {
-    let (mut gathered, pending) = Gathered::new(futures, return_when);
-    let mut sleep = timeout.map(time::sleep);
+) -> WaitAsync<T> {
+    let (gathered, pending) = Gathered::new(futures, return_when);
     let watched = if gathered.satisfied(pending.len()) {
-        Err(pending)
+        Watched::Satisfied(pending)
     } else {
-        Ok(Completions::new(pending))
+        Watched::Watching(Completions::new(pending))
     };
-    async move {
-        let mut completions = match watched {
-            Ok(completions) => completions,
-            Err(pending) => return gathered.finish(pending),
-        };
-        std::future::poll_fn(|cx| loop {
-            match completions.poll_next(cx) {
-                Poll::Ready(Some(index)) => {
-                    gathered.done.push(completions.futures[index].clone());
-                    if gathered.satisfied(completions.remaining) {
-                        return Poll::Ready(());
+    WaitAsync {
+        gathered: Some(gathered),
+        watched,
+        sleep: timeout.map(time::sleep),
+    }
+}
+
+/// The future of [`wait_async`].
+#[must_use = "a wait does nothing unless awaited"]
+pub struct WaitAsync<T> {
+    /// `None` once it returned.
+    gathered: Option<Gathered<T>>,
+    watched: Watched<T>,
+    sleep: Option<Sleep>,
+}
+
+/// What a [`WaitAsync`] waits on.
+enum Watched<T> {
+    /// Met at the call: these are the futures not done then.
+    Satisfied(Vec<Future<T>>),
+    Watching(Completions<T>),
+}
+
+impl<T> std::future::Future for WaitAsync<T> {
+    type Output = Waited<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Waited<T>> {
+        let this = self.get_mut();
+        let gathered = this
+            .gathered
+            .as_mut()
+            .expect("a WaitAsync polled after it returned");
+        let rest = match &mut this.watched {
+            Watched::Satisfied(pending) => std::mem::take(pending),
+            Watched::Watching(completions) => {
+                loop {
+                    match completions.poll_next(cx) {
+                        Poll::Ready(Some(index)) => {
+                            if gathered.return_when != ReturnWhen::AllCompleted {
+                                gathered.push(completions.futures[index].clone());
+                            }
+                            if gathered.satisfied(completions.remaining) {
+                                break;
+                            }
+                        }
+                        Poll::Ready(None) => break,
+                        Poll::Pending => match poll_deadline(&mut this.sleep, cx) {
+                            Poll::Ready(()) => break,
+                            Poll::Pending => return Poll::Pending,
+                        },
                     }
                 }
-                Poll::Ready(None) => return Poll::Ready(()),
-                Poll::Pending => return poll_deadline(&mut sleep, cx),
+                match gathered.return_when {
+                    // In input order, as the blocking form's.
+                    ReturnWhen::AllCompleted => completions.futures.clone(),
+                    _ => completions.unreported(),
+                }
             }
-        })
-        .await;
-        gathered.finish(completions.unreported())
+        };
+        this.sleep = None;
+        let gathered = this.gathered.take().expect("checked above");
+        Poll::Ready(gathered.finish(rest))
+    }
+}
+
+impl<T> fmt::Debug for WaitAsync<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pending = match &self.watched {
+            Watched::Satisfied(_) => 0,
+            Watched::Watching(completions) => completions.remaining,
+        };
+        f.debug_struct("WaitAsync")
+            .field("returned", &self.gathered.is_none())
+            .field("pending", &pending)
+            .finish()
     }
 }
 
@@ -378,22 +468,27 @@ fn poll_deadline(sleep: &mut Option<Sleep>, cx: &mut Context<'_>) -> Poll<()> {
 
 /// [`yield_until_done`](crate::yield_until_done) with a timeout (`None`: no limit): inside an
 /// async task, wait without holding the thread until every future is done; true if all are,
-/// false if `timeout` passed first. The async counterpart of
-/// [`block_until_done`](crate::block_until_done).
+/// false if `timeout` (counted from this call) passed first. The async counterpart of
+/// [`block_until_done`](crate::block_until_done): [`wait_async`] with `AllCompleted`.
 pub fn yield_until_done_timeout<'a, T: 'a>(
     futures: impl IntoIterator<Item = &'a Future<T>>,
     timeout: Option<Duration>,
-) -> impl std::future::Future<Output = bool> {
-    let futures: Vec<Future<T>> = futures.into_iter().cloned().collect();
-    async move {
-        let all = betterconcurrent_core::yield_until_done(&futures);
-        match timeout {
-            None => {
-                all.await;
-                true
-            }
-            Some(timeout) => time::timeout(timeout, all).await.is_ok(),
-        }
+) -> AllDone<T> {
+    AllDone(wait_async(futures, timeout, ReturnWhen::AllCompleted))
+}
+
+/// The future of [`yield_until_done_timeout`]: true if every future is done.
+#[must_use = "a wait does nothing unless awaited"]
+#[derive(Debug)]
+pub struct AllDone<T>(WaitAsync<T>);
+
+impl<T> std::future::Future for AllDone<T> {
+    type Output = bool;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|waited| waited.not_done.is_empty())
     }
 }
 
@@ -451,6 +546,7 @@ impl<T> Iterator for AsCompleted<T> {
             Some(index) => Some(Ok(self.completions.futures[index].clone())),
             None => {
                 self.timed_out = true;
+                self.completions.stop();
                 Some(Err(Error::Timeout))
             }
         }
@@ -543,9 +639,15 @@ impl<T> Stream for AsCompletedStream<T> {
             Poll::Ready(Some(index)) => {
                 Poll::Ready(Some(Ok(this.completions.futures[index].clone())))
             }
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                // Ended: its deadline's sleep must not wake the consumer later.
+                this.sleep = None;
+                Poll::Ready(None)
+            }
             Poll::Pending => poll_deadline(&mut this.sleep, cx).map(|()| {
                 this.timed_out = true;
+                this.sleep = None;
+                this.completions.stop();
                 Some(Err(Error::Timeout))
             }),
         }

@@ -5,6 +5,7 @@
 
 use core::fmt;
 
+use super::TaskPhase;
 use crate::sync::{AtomicUsize, Ordering};
 
 /// In a run queue (or being handed to one).
@@ -157,6 +158,23 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Where the task is, for a dump: complete, being polled, in a queue, or idle (suspended
+    /// at an `.await`, or never queued: a new word is `SCHEDULED`, so idle means suspended).
+    #[inline]
+    fn phase(self) -> TaskPhase {
+        if self.has(COMPLETE) {
+            TaskPhase::Complete
+        } else if self.has(RUNNING) {
+            TaskPhase::Running
+        } else if self.has(SCHEDULED) {
+            TaskPhase::Queued
+        } else {
+            TaskPhase::Suspended
+        }
+    }
+}
+
 impl fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 == 0 {
@@ -233,6 +251,12 @@ impl StateWord {
     #[inline]
     pub(super) fn complete(&self) {
         self.0.swap(COMPLETE | STARTED, Ordering::AcqRel);
+    }
+
+    /// Where the task is now (a plain load: a dump's view, which may be stale at once).
+    #[inline]
+    pub(super) fn phase(&self) -> TaskPhase {
+        Snapshot(self.0.load(Ordering::Acquire)).phase()
     }
 
     /// Whether the task ever completed. A read-modify-write reads the latest value whatever the
@@ -328,6 +352,21 @@ mod tests {
         let (next, decided) = after(Snapshot(COMPLETE | STARTED).abort());
         assert_eq!(next, None);
         assert!(matches!(decided, AbortTransition::Complete));
+    }
+
+    #[test]
+    fn the_phase_reads_complete_then_running_then_queued_else_suspended() {
+        assert_eq!(Snapshot(COMPLETE | STARTED).phase(), TaskPhase::Complete);
+        assert_eq!(
+            Snapshot(RUNNING | STARTED | NOTIFIED).phase(),
+            TaskPhase::Running
+        );
+        assert_eq!(Snapshot(SCHEDULED).phase(), TaskPhase::Queued);
+        assert_eq!(
+            Snapshot(SCHEDULED | STARTED | ABORT).phase(),
+            TaskPhase::Queued
+        );
+        assert_eq!(IDLE.phase(), TaskPhase::Suspended);
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub(crate) use group::Group;
 pub(crate) use lifecycle::Waiter;
 use lifecycle::{Lifecycle, Waiters};
 use registry::Registry;
+
+use crate::dump::Dump;
 pub use threads::MAX_SPARE_THREADS;
 use threads::{Compensation, Threads};
 
@@ -430,6 +432,14 @@ impl Pool {
                 task.abort();
             }
         }
+    }
+
+    /// Every unfinished task the registry reaches, and who waits on whom (see `crate::dump`).
+    pub(crate) fn dump(&self) -> Dump {
+        let outstanding = self.stats().tasks_outstanding;
+        // A snapshot may drop a task's last handle, running its destructors, as an abort may.
+        let _ending = worker::EndingTasks::of(self);
+        Dump::new(&self.registry.unfinished(), outstanding)
     }
 
     /// Forget the registry entry of a task that ended (see `registry`).

@@ -1,0 +1,348 @@
+//! A snapshot of a pool's unfinished tasks and who waits on whom ([`Dump`], from
+//! [`Executor::dump`](crate::Executor::dump)): the first part of issue 16's "a stuck pool says
+//! why".
+//!
+//! # How the wait-for graph is read
+//!
+//! Nothing is recorded on the hot paths. Every wait goes through one mechanism: the waiter's
+//! waker sits in the awaited future's waiter list, and an async task's waker points at the
+//! task's cell, whose address is also its future's id. So a dump walks the pool's registry
+//! (every async task that has suspended and not ended), takes each task's snapshot (its phase
+//! and the data pointers of the wakers on its future: `TaskWatch::snapshot`, under that future's
+//! lock, no user code), and joins the two: task `s` awaits task `t` if `s`'s id is among `t`'s
+//! waiters. A suspended task that awaits no listed task awaits something outside the pool's
+//! view: a `Future::new` nobody completes, another pool's task, a sleep, a foreign future, or a
+//! combinator with its own wakers (a `wait_async`, a `select`). Cycles are the strongly connected
+//! components of the graph (Tarjan's algorithm, iterative), so the whole dump is linear in the
+//! number of tasks and waiters.
+//!
+//! What it does not list yet: tasks that never suspended (queued or running closures and async
+//! tasks before their first `Pending`) appear only in the counts, and threads blocked in a
+//! blocking wait are not named.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use betterconcurrent_core::executor::{TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
+
+/// Every unfinished task a pool can name, and who waits on whom (see the module docs). Taking it
+/// does not stop the pool; each task is read at a slightly different moment. `Display` prints it
+/// as an indented wait-for tree.
+///
+/// ```
+/// use betterconcurrent_std::{Executor, ThreadPoolExecutor};
+/// use betterconcurrent_core::Future;
+///
+/// let pool = ThreadPoolExecutor::new();
+/// let never = Future::<u32>::new(); // nothing completes it
+/// let awaited = never.clone();
+/// let stuck = pool.submit_async(async move { *(&awaited).await.unwrap() }).unwrap();
+/// let dump = loop {
+///     let dump = pool.dump();
+///     if !dump.tasks().is_empty() {
+///         break dump;
+///     }
+///     std::thread::yield_now(); // until the task has suspended
+/// };
+/// assert_eq!(dump.tasks()[0].id(), stuck.id());
+/// assert!(dump.tasks()[0].awaits_outside());
+/// println!("{dump}");
+/// never.set_result(1).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Dump {
+    tasks: Vec<DumpedTask>,
+    cycles: Vec<Vec<usize>>,
+    outstanding: usize,
+}
+
+/// One task in a [`Dump`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DumpedTask {
+    id: usize,
+    kind: TaskKind,
+    phase: TaskPhase,
+    awaits: Vec<usize>,
+}
+
+impl DumpedTask {
+    /// The task's id: its future's [`Future::id`](crate::Future::id).
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// What kind of task it is.
+    pub fn kind(&self) -> TaskKind {
+        self.kind
+    }
+
+    /// Where it was when it was read.
+    pub fn phase(&self) -> TaskPhase {
+        self.phase
+    }
+
+    /// The ids of the listed tasks it awaits.
+    pub fn awaits(&self) -> &[usize] {
+        &self.awaits
+    }
+
+    /// True if it is suspended and awaits no listed task: what it waits for is outside the
+    /// pool's view (see the module docs).
+    pub fn awaits_outside(&self) -> bool {
+        self.phase == TaskPhase::Suspended && self.awaits.is_empty()
+    }
+}
+
+impl Dump {
+    /// A dump of the tasks behind `watches`, with `outstanding` the pool's count of unfinished
+    /// tasks (listed or not).
+    pub(crate) fn new(watches: &[TaskWatch], outstanding: usize) -> Self {
+        let snapshots: Vec<TaskSnapshot> = watches
+            .iter()
+            .filter_map(TaskWatch::snapshot)
+            .filter(|snapshot| snapshot.phase != TaskPhase::Complete)
+            .collect();
+        let index: HashMap<usize, usize> = snapshots
+            .iter()
+            .enumerate()
+            .map(|(i, snapshot)| (snapshot.id, i))
+            .collect();
+        let mut tasks: Vec<DumpedTask> = snapshots
+            .iter()
+            .map(|snapshot| DumpedTask {
+                id: snapshot.id,
+                kind: snapshot.kind,
+                phase: snapshot.phase,
+                awaits: Vec::new(),
+            })
+            .collect();
+        for awaited in &snapshots {
+            for waiter in &awaited.waiters {
+                if let Some(&waiting) = index.get(waiter) {
+                    tasks[waiting].awaits.push(awaited.id);
+                }
+            }
+        }
+        let cycles = cycles(&tasks, &index);
+        Self {
+            tasks,
+            cycles,
+            outstanding,
+        }
+    }
+
+    /// The tasks listed, in registry order.
+    pub fn tasks(&self) -> &[DumpedTask] {
+        &self.tasks
+    }
+
+    /// The listed task with this id.
+    pub fn task(&self, id: usize) -> Option<&DumpedTask> {
+        self.tasks.iter().find(|task| task.id == id)
+    }
+
+    /// Every wait-for cycle among the listed tasks, each as the ids in waiting order from the
+    /// smallest (each awaits the next; the last awaits the first). Tasks in a cycle never
+    /// finish by themselves.
+    pub fn cycles(&self) -> &[Vec<usize>] {
+        &self.cycles
+    }
+
+    /// The pool's unfinished tasks when the dump was taken, listed or not.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+}
+
+/// The wait-for cycles of `tasks` (their strongly connected components with more than one task,
+/// or one that awaits itself), each in waiting order from its smallest id. Tarjan's
+/// algorithm with an explicit stack: linear, and no recursion however long a chain is.
+fn cycles(tasks: &[DumpedTask], index: &HashMap<usize, usize>) -> Vec<Vec<usize>> {
+    const UNSEEN: usize = usize::MAX;
+    let successors = |task: usize| tasks[task].awaits.iter().map(|id| index[id]);
+    let mut order = vec![UNSEEN; tasks.len()];
+    let mut low = vec![0; tasks.len()];
+    let mut on_stack = vec![false; tasks.len()];
+    let mut stack = Vec::new();
+    let mut components = Vec::new();
+    let mut next = 0;
+    for root in 0..tasks.len() {
+        if order[root] != UNSEEN {
+            continue;
+        }
+        // (task, how many of its successors were looked at)
+        let mut path = vec![(root, 0)];
+        order[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (task, ref mut looked)) = path.last_mut() {
+            if let Some(successor) = successors(task).nth(*looked) {
+                *looked += 1;
+                if order[successor] == UNSEEN {
+                    order[successor] = next;
+                    low[successor] = next;
+                    next += 1;
+                    stack.push(successor);
+                    on_stack[successor] = true;
+                    path.push((successor, 0));
+                } else if on_stack[successor] {
+                    low[task] = low[task].min(order[successor]);
+                }
+                continue;
+            }
+            path.pop();
+            if let Some(&(parent, _)) = path.last() {
+                low[parent] = low[parent].min(low[task]);
+            }
+            if low[task] == order[task] {
+                let mut component = Vec::new();
+                while let Some(member) = stack.pop() {
+                    on_stack[member] = false;
+                    component.push(member);
+                    if member == task {
+                        break;
+                    }
+                }
+                let awaits_itself = || successors(task).any(|successor| successor == task);
+                if component.len() > 1 || awaits_itself() {
+                    components.push(component);
+                }
+            }
+        }
+    }
+    components
+        .into_iter()
+        .map(|component| in_waiting_order(tasks, index, &component))
+        .collect()
+}
+
+/// A component's ids from its smallest id, each followed by one it awaits inside the component
+/// (a simple cycle when each member awaits one other, the usual case).
+fn in_waiting_order(
+    tasks: &[DumpedTask],
+    index: &HashMap<usize, usize>,
+    component: &[usize],
+) -> Vec<usize> {
+    let start = *component
+        .iter()
+        .min_by_key(|&&member| tasks[member].id)
+        .expect("a component has a member");
+    let mut cycle = vec![tasks[start].id];
+    let mut current = start;
+    while cycle.len() < component.len() {
+        let Some(next) = tasks[current]
+            .awaits
+            .iter()
+            .map(|id| index[id])
+            .find(|next| component.contains(next) && !cycle.contains(&tasks[*next].id))
+        else {
+            break;
+        };
+        cycle.push(tasks[next].id);
+        current = next;
+    }
+    cycle
+}
+
+impl fmt::Display for Named<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.0.kind {
+            TaskKind::Async => "async",
+            TaskKind::Closure => "closure",
+            TaskKind::Detached => "fire-and-forget",
+            _ => "task",
+        };
+        let phase = match self.0.phase {
+            TaskPhase::Queued => "queued",
+            TaskPhase::Running => "running",
+            TaskPhase::Suspended => "suspended",
+            TaskPhase::Complete => "complete",
+            _ => "unknown",
+        };
+        write!(f, "task {:#x} ({kind}, {phase})", self.0.id)
+    }
+}
+
+/// How a task is named in a printed dump.
+struct Named<'a>(&'a DumpedTask);
+
+/// Indentation stops growing here, so a long chain stays readable.
+const MAX_INDENT: usize = 16;
+
+impl fmt::Display for Dump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let suspended = self
+            .tasks
+            .iter()
+            .filter(|task| task.phase == TaskPhase::Suspended)
+            .count();
+        writeln!(
+            f,
+            "{} unfinished tasks; {} listed ({suspended} suspended); tasks that never suspended \
+             are not listed",
+            self.outstanding,
+            self.tasks.len()
+        )?;
+        let index: HashMap<usize, usize> = self
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, task)| (task.id, i))
+            .collect();
+        let mut awaited = vec![false; self.tasks.len()];
+        for task in &self.tasks {
+            for id in &task.awaits {
+                awaited[index[id]] = true;
+            }
+        }
+        let in_cycle: Vec<usize> = self.cycles.iter().map(|cycle| index[&cycle[0]]).collect();
+        let roots = (0..self.tasks.len())
+            .filter(|&task| !awaited[task])
+            .chain(in_cycle);
+        let mut printed = vec![false; self.tasks.len()];
+        for root in roots {
+            if printed[root] {
+                continue;
+            }
+            // (task, depth)
+            let mut pending = vec![(root, 0)];
+            while let Some((task, depth)) = pending.pop() {
+                let indent = "  ".repeat(depth.min(MAX_INDENT));
+                let named = Named(&self.tasks[task]);
+                if printed[task] {
+                    writeln!(f, "{indent}{named}, listed above")?;
+                    continue;
+                }
+                printed[task] = true;
+                if self.tasks[task].awaits_outside() {
+                    writeln!(
+                        f,
+                        "{indent}{named} awaits something outside the pool's view (a \
+                         Future::new nobody completes, another pool's task, a sleep, a foreign \
+                         future or a combinator's own waker)"
+                    )?;
+                    continue;
+                }
+                let awaits = &self.tasks[task].awaits;
+                writeln!(
+                    f,
+                    "{indent}{named}{}",
+                    if awaits.is_empty() { "" } else { " awaits" }
+                )?;
+                pending.extend(awaits.iter().rev().map(|id| (index[id], depth + 1)));
+            }
+        }
+        for cycle in &self.cycles {
+            let names: Vec<String> = cycle.iter().map(|id| format!("{id:#x}")).collect();
+            writeln!(
+                f,
+                "wait-for cycle: {} -> {:#x} (these tasks never finish by themselves)",
+                names.join(" -> "),
+                cycle[0]
+            )?;
+        }
+        Ok(())
+    }
+}

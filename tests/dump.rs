@@ -1,0 +1,186 @@
+//! Issue 16's dump, first part: a pool's suspended tasks with their phases and the tasks each
+//! awaits, wait-for cycles of two and three tasks named exactly, a task awaiting a future that
+//! nothing completes reported as awaiting something outside the pool's view, a chain that is
+//! not a cycle, and the printed tree.
+#![cfg(not(feature = "loom"))]
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use betterconcurrent::executor::TaskPhase;
+use betterconcurrent::{Dump, Future, ThreadPoolExecutor};
+
+mod common;
+
+/// A pool whose drop first aborts what is left, so a failing test cannot hang in the drop (a
+/// wait-for cycle never finishes by itself).
+struct AbortOnDrop(ThreadPoolExecutor);
+
+impl std::ops::Deref for AbortOnDrop {
+    type Target = ThreadPoolExecutor;
+    fn deref(&self) -> &ThreadPoolExecutor {
+        &self.0
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown(true, true);
+    }
+}
+
+/// Dumps until `ready` holds (tasks reach their awaits on other threads), failing after 10 s.
+fn dump_when(pool: &ThreadPoolExecutor, ready: impl Fn(&Dump) -> bool) -> Dump {
+    let start = Instant::now();
+    loop {
+        let dump = pool.dump();
+        if ready(&dump) {
+            return dump;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never reached:\n{dump}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+fn suspended(dump: &Dump, count: usize) -> bool {
+    dump.tasks()
+        .iter()
+        .filter(|task| task.phase() == TaskPhase::Suspended)
+        .count()
+        == count
+}
+
+/// `n` async tasks, task `i` awaiting task `(i + 1) % n`: a wait-for cycle. Returns their
+/// futures in order.
+fn cycle(pool: &ThreadPoolExecutor, n: usize) -> Vec<Future<u32>> {
+    // Each task first awaits the slot that will hold the future it then awaits.
+    let slots: Vec<Future<Future<u32>>> = (0..n).map(|_| Future::new()).collect();
+    let tasks: Vec<Future<u32>> = (0..n)
+        .map(|i| {
+            let slot = slots[(i + 1) % n].clone();
+            pool.submit_async(async move {
+                let next = (&slot).await.unwrap().clone();
+                *(&next).await.unwrap() + 1
+            })
+            .unwrap()
+        })
+        .collect();
+    for (slot, task) in slots.iter().zip(&tasks) {
+        slot.set_result(task.clone()).unwrap();
+    }
+    tasks
+}
+
+#[test]
+fn a_two_cycle_and_a_three_cycle_are_named_exactly() {
+    let pool = AbortOnDrop(common::pool(2));
+    let two = cycle(&pool, 2);
+    let three = cycle(&pool, 3);
+    let dump = dump_when(&pool, |dump| dump.cycles().len() == 2 && suspended(dump, 5));
+    let mut cycles: Vec<Vec<usize>> = dump.cycles().to_vec();
+    cycles.sort_by_key(Vec::len);
+    let ids = |tasks: &[Future<u32>]| tasks.iter().map(Future::id).collect::<Vec<_>>();
+    let rotated_to_min = |mut ids: Vec<usize>| {
+        let min = (0..ids.len()).min_by_key(|&i| ids[i]).unwrap();
+        ids.rotate_left(min);
+        ids
+    };
+    assert_eq!(cycles[0], rotated_to_min(ids(&two)), "{dump}");
+    assert_eq!(cycles[1], rotated_to_min(ids(&three)), "{dump}");
+    for (i, task) in three.iter().enumerate() {
+        let dumped = dump.task(task.id()).unwrap();
+        assert_eq!(dumped.awaits(), [three[(i + 1) % 3].id()]);
+        assert!(!dumped.awaits_outside());
+    }
+    let printed = dump.to_string();
+    assert_eq!(printed.matches("wait-for cycle").count(), 2, "{printed}");
+    for task in two.iter().chain(&three) {
+        assert!(printed.contains(&format!("{:#x}", task.id())), "{printed}");
+    }
+    // Nothing else ends them: shutdown with cancel_futures aborts them.
+    pool.shutdown(true, true);
+    assert!(two.iter().chain(&three).all(|task| task.cancelled()));
+}
+
+#[test]
+fn a_task_awaiting_a_future_nothing_completes_awaits_outside_the_pool() {
+    let pool = AbortOnDrop(common::pool(2));
+    let never = Future::<u32>::new();
+    let awaited = never.clone();
+    let orphaned = pool
+        .submit_async(async move { *(&awaited).await.unwrap() })
+        .unwrap();
+    // And a chain onto it: a task awaiting the orphaned one.
+    let inner = orphaned.clone();
+    let outer = pool
+        .submit_async(async move { *(&inner).await.unwrap() + 1 })
+        .unwrap();
+    let dump = dump_when(&pool, |dump| suspended(dump, 2));
+    let orphaned_task = dump.task(orphaned.id()).unwrap();
+    assert!(orphaned_task.awaits_outside(), "{dump}");
+    assert!(orphaned_task.awaits().is_empty());
+    let outer_task = dump.task(outer.id()).unwrap();
+    assert_eq!(outer_task.awaits(), [orphaned.id()]);
+    assert!(!outer_task.awaits_outside());
+    assert!(dump.cycles().is_empty(), "a chain is not a cycle");
+    assert_eq!(dump.outstanding(), 2);
+    let printed = dump.to_string();
+    let outer_line = printed
+        .lines()
+        .position(|line| line.contains(&format!("{:#x}", outer.id())))
+        .unwrap();
+    let orphan_line = printed.lines().nth(outer_line + 1).unwrap();
+    assert!(
+        orphan_line.starts_with("  task") && orphan_line.contains("outside the pool's view"),
+        "the orphaned task is printed under the task awaiting it:\n{printed}"
+    );
+    never.set_result(41).unwrap();
+    assert_eq!(*outer.result().unwrap(), 42);
+    pool.wait_idle().unwrap();
+    assert!(
+        pool.dump().tasks().is_empty(),
+        "finished tasks are not listed"
+    );
+}
+
+#[test]
+fn the_dump_reads_queued_and_running_phases_of_tasks_that_suspended_once() {
+    let pool = AbortOnDrop(common::pool(1));
+    let gate = Future::<()>::new();
+    let (entered, inside) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    // Suspends once on the gate, then blocks its thread (an async task that blocks: running).
+    let awaited = gate.clone();
+    let runner = pool
+        .submit_async(async move {
+            (&awaited).await.unwrap();
+            entered.send(()).unwrap();
+            released.recv().unwrap();
+        })
+        .unwrap();
+    // Suspends on the same gate; woken with the runner, it stays queued behind it.
+    let awaited = gate.clone();
+    let queued = pool
+        .submit_async(async move {
+            (&awaited).await.unwrap();
+        })
+        .unwrap();
+    dump_when(&pool, |dump| suspended(dump, 2));
+    gate.set_result(()).unwrap();
+    inside.recv().unwrap();
+    let dump = dump_when(&pool, |dump| {
+        dump.task(queued.id())
+            .is_some_and(|task| task.phase() == TaskPhase::Queued)
+    });
+    assert_eq!(
+        dump.task(runner.id()).unwrap().phase(),
+        TaskPhase::Running,
+        "{dump}"
+    );
+    release.send(()).unwrap();
+    runner.result().unwrap();
+    queued.result().unwrap();
+}
