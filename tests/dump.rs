@@ -184,3 +184,80 @@ fn the_dump_reads_queued_and_running_phases_of_tasks_that_suspended_once() {
     runner.result().unwrap();
     queued.result().unwrap();
 }
+
+#[test]
+fn join_timeout_on_a_stuck_pool_names_the_cycle_and_the_orphan() {
+    let pool = AbortOnDrop(common::pool(2));
+    let two = cycle(&pool, 2);
+    let never = Future::<u32>::new();
+    let awaited = never.clone();
+    let orphaned = pool
+        .submit_async(async move { *(&awaited).await.unwrap() })
+        .unwrap();
+    dump_when(&pool, |dump| suspended(dump, 3));
+    let error = pool.join_timeout(Duration::from_millis(50)).unwrap_err();
+    let betterconcurrent::Error::Stuck(diagnosis) = &error else {
+        panic!("expected Error::Stuck, got {error:?}");
+    };
+    let cycle_line = diagnosis
+        .lines()
+        .find(|line| line.starts_with("wait-for cycle"))
+        .unwrap_or_else(|| panic!("no cycle named in:\n{diagnosis}"));
+    for task in &two {
+        assert!(
+            cycle_line.contains(&format!("{:#x}", task.id())),
+            "{diagnosis}"
+        );
+    }
+    assert!(
+        diagnosis
+            .lines()
+            .any(|line| line.contains(&format!("{:#x}", orphaned.id()))
+                && line.contains("outside the pool's view")),
+        "{diagnosis}"
+    );
+    assert!(error.to_string().contains("cannot make progress by itself"));
+}
+
+#[test]
+fn a_slow_pool_and_a_sleeping_pool_time_out_without_being_called_stuck() {
+    let pool = AbortOnDrop(common::pool(1));
+    let (entered, inside) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let slow = pool
+        .submit(move || {
+            entered.send(()).unwrap();
+            released.recv().unwrap();
+        })
+        .unwrap();
+    inside.recv().unwrap();
+    assert!(matches!(
+        pool.wait_idle_timeout(Duration::from_millis(20)),
+        Err(betterconcurrent::Error::Timeout)
+    ));
+    release.send(()).unwrap();
+    slow.result().unwrap();
+
+    // Suspended on a sleep, and a task awaiting that one: waiting for time, not stuck.
+    let sleeper = pool
+        .submit_async(async {
+            betterconcurrent::time::sleep(Duration::from_secs(3600)).await;
+        })
+        .unwrap();
+    let inner = sleeper.clone();
+    let waiting = pool
+        .submit_async(async move {
+            (&inner).await.ok();
+        })
+        .unwrap();
+    let dump = dump_when(&pool, |dump| suspended(dump, 2));
+    assert!(dump.task(sleeper.id()).unwrap().is_asleep(), "{dump}");
+    assert_eq!(dump.task(waiting.id()).unwrap().awaits(), [sleeper.id()]);
+    assert!(!dump.is_stuck(), "{dump}");
+    assert!(matches!(
+        pool.wait_idle_timeout(Duration::from_millis(20)),
+        Err(betterconcurrent::Error::Timeout)
+    ));
+    assert!(sleeper.abort());
+    waiting.result().unwrap();
+}

@@ -39,6 +39,12 @@ pub enum Error {
     /// The wait was refused because it could never end: e.g. `join` called from one of the
     /// pool's own tasks would wait for that task itself. Await the futures instead.
     WouldDeadlock,
+    /// A timed wait for a pool (`join_timeout`, `wait_idle_timeout`) gave up on a pool that
+    /// cannot make progress by itself: every unfinished task is suspended and none awaits a
+    /// sleep; holds the pool's diagnosis (its dump: the wait-for cycles by task id, and the
+    /// tasks awaiting what no task of the pool will complete). Like `Timeout`, the tasks are
+    /// unaffected.
+    Stuck(Arc<str>),
     /// A fixed-capacity executor refused the work: it already held `capacity` unfinished tasks
     /// (from [`SubmitError::Full`]).
     Full {
@@ -108,6 +114,10 @@ impl fmt::Display for Error {
                 "refused to wait: called from one of the pool's own tasks, it would wait for \
                  itself; await the futures of the work instead",
             ),
+            Error::Stuck(diagnosis) => write!(
+                f,
+                "the wait timed out on a pool that cannot make progress by itself:\n{diagnosis}"
+            ),
             Error::Full { capacity } => write!(
                 f,
                 "the executor already held its capacity of {capacity} unfinished tasks"
@@ -127,6 +137,7 @@ impl fmt::Debug for Error {
             Error::Panicked(panic) => f.debug_tuple("Panicked").field(panic).finish(),
             Error::Exception(error) => f.debug_tuple("Exception").field(error).finish(),
             Error::WouldDeadlock => f.write_str("WouldDeadlock"),
+            Error::Stuck(diagnosis) => f.debug_tuple("Stuck").field(diagnosis).finish(),
             Error::Full { capacity } => f.debug_struct("Full").field("capacity", capacity).finish(),
         }
     }

@@ -154,6 +154,14 @@ impl Timer {
         self.pending.lock().entries.len()
     }
 
+    /// Append the data pointer of every armed sleep's waker: for a dump, since an async task's
+    /// waker points at its task (see `executor::TaskSnapshot`), these name the tasks asleep. A
+    /// read under the lock; no waker is cloned.
+    pub fn waiter_ids(&self, ids: &mut Vec<usize>) {
+        let pending = self.pending.lock();
+        ids.extend(pending.entries.values().map(|waker| waker.data() as usize));
+    }
+
     /// Wake every sleep whose deadline the clock has reached; the driver's one call. Returns the
     /// deadline of the earliest sleep still armed, which the driver must call again by (a sleep
     /// armed earlier than that calls `arm`).

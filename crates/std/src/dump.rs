@@ -10,17 +10,24 @@
 //! (every async task that has suspended and not ended), takes each task's snapshot (its phase
 //! and the data pointers of the wakers on its future: `TaskWatch::snapshot`, under that future's
 //! lock, no user code), and joins the two: task `s` awaits task `t` if `s`'s id is among `t`'s
-//! waiters. A suspended task that awaits no listed task awaits something outside the pool's
-//! view: a `Future::new` nobody completes, another pool's task, a sleep, a foreign future, or a
-//! combinator with its own wakers (a `wait_async`, a `select`). Cycles are the strongly connected
+//! waiters. A task whose waker is on the process's timer is asleep. A suspended task that
+//! awaits no listed task and is not asleep awaits something outside the pool's view: a
+//! `Future::new` nobody completes, another pool's task, a foreign future, or a combinator with
+//! its own wakers (a `wait_async`, a `select`).
+//!
+//! A pool is stuck when no task is queued, every thread is idle, and every unfinished task is
+//! listed, suspended and not merely waiting for time (`Dump::is_stuck`); its timed waits then
+//! fail with `Error::Stuck`, whose text is the dump. This is checked only when such a wait has
+//! timed out. Cycles are the strongly connected
 //! components of the graph (Tarjan's algorithm, iterative), so the whole dump is linear in the
 //! number of tasks and waiters.
 //!
-//! What it does not list yet: tasks that never suspended (queued or running closures and async
-//! tasks before their first `Pending`) appear only in the counts, and threads blocked in a
-//! blocking wait are not named.
+//! What it does not do yet: tasks that never suspended (queued or running closures and async
+//! tasks before their first `Pending`) appear only in the counts, threads blocked in a blocking
+//! wait are not named, submit locations are not recorded, and a deadlocked pool is not
+//! reported unasked (only its timed waits and a dump say so).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use betterconcurrent_core::executor::{TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
@@ -63,6 +70,7 @@ pub struct DumpedTask {
     kind: TaskKind,
     phase: TaskPhase,
     awaits: Vec<usize>,
+    asleep: bool,
 }
 
 impl DumpedTask {
@@ -86,17 +94,23 @@ impl DumpedTask {
         &self.awaits
     }
 
-    /// True if it is suspended and awaits no listed task: what it waits for is outside the
-    /// pool's view (see the module docs).
+    /// True if it is suspended on a sleep of the process's timer (`time::sleep`, a
+    /// `timeout`): it will run again when the sleep fires.
+    pub fn is_asleep(&self) -> bool {
+        self.asleep
+    }
+
+    /// True if it is suspended, awaits no listed task and is not asleep: what it waits for is
+    /// outside the pool's view (see the module docs).
     pub fn awaits_outside(&self) -> bool {
-        self.phase == TaskPhase::Suspended && self.awaits.is_empty()
+        self.phase == TaskPhase::Suspended && self.awaits.is_empty() && !self.asleep
     }
 }
 
 impl Dump {
     /// A dump of the tasks behind `watches`, with `outstanding` the pool's count of unfinished
-    /// tasks (listed or not).
-    pub(crate) fn new(watches: &[TaskWatch], outstanding: usize) -> Self {
+    /// tasks (listed or not) and `asleep` the ids of the tasks asleep on the timer.
+    pub(crate) fn new(watches: &[TaskWatch], outstanding: usize, asleep: &HashSet<usize>) -> Self {
         let snapshots: Vec<TaskSnapshot> = watches
             .iter()
             .filter_map(TaskWatch::snapshot)
@@ -114,6 +128,7 @@ impl Dump {
                 kind: snapshot.kind,
                 phase: snapshot.phase,
                 awaits: Vec::new(),
+                asleep: snapshot.phase == TaskPhase::Suspended && asleep.contains(&snapshot.id),
             })
             .collect();
         for awaited in &snapshots {
@@ -151,6 +166,21 @@ impl Dump {
     /// The pool's unfinished tasks when the dump was taken, listed or not.
     pub fn outstanding(&self) -> usize {
         self.outstanding
+    }
+
+    /// True if this dump shows a pool that cannot make progress by itself: work outstanding,
+    /// every unfinished task listed and suspended, and some of them in a wait-for cycle or
+    /// awaiting something outside the pool's view (not just asleep on the timer, or waiting
+    /// for tasks that are). The pool's own check (behind `Error::Stuck` from its timed waits)
+    /// also requires that no task is queued and every thread is idle.
+    pub fn is_stuck(&self) -> bool {
+        self.outstanding > 0
+            && self.tasks.len() >= self.outstanding
+            && self
+                .tasks
+                .iter()
+                .all(|task| task.phase == TaskPhase::Suspended)
+            && (!self.cycles.is_empty() || self.tasks.iter().any(DumpedTask::awaits_outside))
     }
 }
 
@@ -316,12 +346,16 @@ impl fmt::Display for Dump {
                     continue;
                 }
                 printed[task] = true;
+                if self.tasks[task].asleep {
+                    writeln!(f, "{indent}{named} is asleep on the timer")?;
+                    continue;
+                }
                 if self.tasks[task].awaits_outside() {
                     writeln!(
                         f,
                         "{indent}{named} awaits something outside the pool's view (a \
-                         Future::new nobody completes, another pool's task, a sleep, a foreign \
-                         future or a combinator's own waker)"
+                         Future::new nobody completes, another pool's task, a foreign future or \
+                         a combinator's own waker)"
                     )?;
                     continue;
                 }

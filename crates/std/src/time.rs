@@ -150,6 +150,14 @@ pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::Int
     TIMER.timeout_at(tick_of(deadline), future)
 }
 
+/// The ids of the tasks asleep on the process's timer (the data pointers of its armed sleeps'
+/// wakers; see `crate::dump`).
+pub(crate) fn sleeping_ids() -> std::collections::HashSet<usize> {
+    let mut ids = Vec::new();
+    TIMER.waiter_ids(&mut ids);
+    ids.into_iter().collect()
+}
+
 /// How many sleeps of the process's timer are armed: polled before their deadline, neither
 /// fired nor dropped (for diagnosis and tests: a dropped sleep leaves no entry).
 pub fn pending_sleeps() -> usize {

@@ -207,6 +207,11 @@ impl<T> Completions<T> {
     /// The index of the next future to complete, blocking the thread; `None` if `deadline`
     /// passed first or every future was already reported.
     fn next_blocking(&mut self, deadline: Option<Instant>) -> Option<usize> {
+        // A completion already in the list needs no waker (the common case of a long
+        // `as_completed` over tasks that finish faster than it iterates).
+        if let Some(index) = self.pop_ready() {
+            return Some(index);
+        }
         let current = thread::current();
         let waker = match &self.unpark {
             Some((thread, waker)) if *thread == current.id() => waker.clone(),
@@ -228,6 +233,18 @@ impl<T> Completions<T> {
                 }
             }
         }
+    }
+
+    /// The next completion already in the ready list, if any (registering nothing).
+    fn pop_ready(&mut self) -> Option<usize> {
+        while self.remaining > 0 {
+            let index = lock(&self.ready).indices.pop_front()?;
+            if self.waits[index].take().is_some() {
+                self.remaining -= 1;
+                return Some(index);
+            }
+        }
+        None
     }
 
     /// The futures not yet reported, in input order.

@@ -439,7 +439,21 @@ impl Pool {
         let outstanding = self.stats().tasks_outstanding;
         // A snapshot may drop a task's last handle, running its destructors, as an abort may.
         let _ending = worker::EndingTasks::of(self);
-        Dump::new(&self.registry.unfinished(), outstanding)
+        Dump::new(
+            &self.registry.unfinished(),
+            outstanding,
+            &crate::time::sleeping_ids(),
+        )
+    }
+
+    /// The pool's dump if it is stuck (`Dump::is_stuck`, with no task queued and every thread
+    /// idle). Read only by a timed wait that gave up: never on a task's path.
+    fn stuck(&self) -> Option<Dump> {
+        if self.has_queued() || self.sleep.sleeping() < self.threads.alive() {
+            return None;
+        }
+        let dump = self.dump();
+        dump.is_stuck().then_some(dump)
     }
 
     /// Forget the registry entry of a task that ended (see `registry`).
@@ -613,6 +627,8 @@ impl Pool {
         self.accounting.end_wait();
         if converged {
             Ok(())
+        } else if let Some(dump) = self.stuck() {
+            Err(Error::Stuck(dump.to_string().into()))
         } else {
             Err(Error::Timeout)
         }
