@@ -161,34 +161,36 @@ impl<T> Completions<T> {
         // Cloned outside the lock: a foreign waker's clone is user code.
         let mut waker = None;
         loop {
+            if let Some(index) = self.pop_ready() {
+                return Poll::Ready(Some(index));
+            }
             if self.remaining == 0 {
                 return Poll::Ready(None);
             }
-            let index = {
-                let mut ready = lock(&self.ready);
-                let index = ready.indices.pop_front();
-                if index.is_none() {
-                    if let Some(waker) = waker.take() {
-                        let replaced = ready.waiter.replace(waker);
-                        drop(ready);
-                        // A waker's drop is user code too: after the lock.
-                        drop(replaced);
-                        return Poll::Pending;
-                    }
-                    let registered = ready.waiter.as_ref();
-                    if registered.is_some_and(|waiter| waiter.will_wake(cx.waker())) {
-                        return Poll::Pending;
-                    }
+            let mut ready = lock(&self.ready);
+            if !ready.indices.is_empty() {
+                // Completed since `pop_ready` looked: report it instead of waiting.
+                continue;
+            }
+            match waker.take() {
+                Some(waker) => {
+                    let replaced = ready.waiter.replace(waker);
+                    drop(ready);
+                    // A waker's drop is user code too: after the lock.
+                    drop(replaced);
+                    return Poll::Pending;
+                }
+                None if ready
+                    .waiter
+                    .as_ref()
+                    .is_some_and(|waiter| waiter.will_wake(cx.waker())) =>
+                {
+                    return Poll::Pending;
+                }
+                None => {
                     drop(ready);
                     waker = Some(cx.waker().clone());
-                    continue;
                 }
-                index
-            };
-            // Each waker fires once, on completion; `take` guards against reporting twice.
-            if let Some(index) = index.filter(|&index| self.waits[index].take().is_some()) {
-                self.remaining -= 1;
-                return Poll::Ready(Some(index));
             }
         }
     }
