@@ -216,7 +216,26 @@ fn join_timeout_on_a_stuck_pool_names_the_cycle_and_the_orphan() {
                 && line.contains("outside the pool's view")),
         "{diagnosis}"
     );
-    assert!(error.to_string().contains("cannot make progress by itself"));
+    assert!(error.to_string().contains("deadlocked pool"));
+}
+
+#[test]
+fn a_pool_stuck_only_on_an_outside_future_times_out_as_timeout() {
+    let pool = AbortOnDrop(common::pool(2));
+    let never = Future::<u32>::new();
+    let awaited = never.clone();
+    let waiting = pool
+        .submit_async(async move { *(&awaited).await.unwrap() })
+        .unwrap();
+    let dump = dump_when(&pool, |dump| suspended(dump, 1));
+    assert!(dump.is_stuck(), "the dump calls it stuck:\n{dump}");
+    // But another thread may still set the future: the wait is an ordinary timeout.
+    assert!(matches!(
+        pool.join_timeout(Duration::from_millis(20)),
+        Err(betterconcurrent::Error::Timeout)
+    ));
+    never.set_result(1).unwrap();
+    assert_eq!(*waiting.result().unwrap(), 1);
 }
 
 #[test]

@@ -186,10 +186,18 @@ fn a_child_that_awaits_its_parent_stays_outstanding_and_a_cancelling_shutdown_en
         go_tx.send(()).unwrap();
         gate.result().unwrap();
         started_rx.recv_timeout(HANG).unwrap();
-        assert!(matches!(
-            pool.wait_idle_timeout(Duration::from_millis(100)),
-            Err(Error::Timeout)
-        ));
+        // A parent and a child awaiting each other are a wait-for cycle: the timed wait says
+        // the pool is deadlocked (issue 16), naming the parent (its id is in the cycle line).
+        match pool.wait_idle_timeout(Duration::from_millis(100)) {
+            Err(Error::Stuck(diagnosis)) => assert!(
+                diagnosis
+                    .lines()
+                    .any(|line| line.starts_with("wait-for cycle")
+                        && line.contains(&format!("{:#x}", parent.id()))),
+                "{diagnosis}"
+            ),
+            other => panic!("expected Error::Stuck, got {other:?}"),
+        }
         assert!(!parent.done());
         pool.shutdown(true, true);
         assert!(matches!(parent.try_result(), Some(Err(Error::Cancelled))));

@@ -39,11 +39,12 @@ pub enum Error {
     /// The wait was refused because it could never end: e.g. `join` called from one of the
     /// pool's own tasks would wait for that task itself. Await the futures instead.
     WouldDeadlock,
-    /// A timed wait for a pool (`join_timeout`, `wait_idle_timeout`) gave up on a pool that
-    /// cannot make progress by itself: every unfinished task is suspended and none awaits a
-    /// sleep; holds the pool's diagnosis (its dump: the wait-for cycles by task id, and the
-    /// tasks awaiting what no task of the pool will complete). Like `Timeout`, the tasks are
-    /// unaffected.
+    /// A timed wait for a pool (`join_timeout`, `wait_idle_timeout`) gave up on a pool that is
+    /// deadlocked: nothing queued or running, every unfinished task suspended, and some of them
+    /// in a wait-for cycle, so they can never finish. Holds the diagnosis (the pool's dump:
+    /// the cycles by task id, and what every other task awaits). Like `Timeout`, the tasks are
+    /// unaffected. (A pool whose tasks only await futures from outside it times out with
+    /// `Timeout`: another thread may still complete those.)
     Stuck(Arc<str>),
     /// A fixed-capacity executor refused the work: it already held `capacity` unfinished tasks
     /// (from [`SubmitError::Full`]).
@@ -116,7 +117,7 @@ impl fmt::Display for Error {
             ),
             Error::Stuck(diagnosis) => write!(
                 f,
-                "the wait timed out on a pool that cannot make progress by itself:\n{diagnosis}"
+                "the wait timed out on a deadlocked pool (tasks await each other):\n{diagnosis}"
             ),
             Error::Full { capacity } => write!(
                 f,

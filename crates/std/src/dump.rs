@@ -15,10 +15,13 @@
 //! `Future::new` nobody completes, another pool's task, a foreign future, or a combinator with
 //! its own wakers (a `wait_async`, a `select`).
 //!
-//! A pool is stuck when no task is queued, every thread is idle, and every unfinished task is
-//! listed, suspended and not merely waiting for time (`Dump::is_stuck`); its timed waits then
-//! fail with `Error::Stuck`, whose text is the dump. This is checked only when such a wait has
-//! timed out. Cycles are the strongly connected
+//! A pool is stuck when every unfinished task is listed, suspended and not merely waiting for
+//! time (`Dump::is_stuck`: so no thread runs one); it is deadlocked when no task is queued and
+//! some of those tasks are in a wait-for cycle. Its timed waits then fail with `Error::Stuck`,
+//! whose text is the dump (checked only when such a wait has timed out). A pool stuck only on
+//! futures outside its view still times out with `Error::Timeout`: a future another thread
+//! will set later looks the same as one nothing will ever set, and callers that poll a pool
+//! with timeouts must not see a different error for it. Cycles are the strongly connected
 //! components of the graph (Tarjan's algorithm, iterative), so the whole dump is linear in the
 //! number of tasks and waiters.
 //!
@@ -171,8 +174,8 @@ impl Dump {
     /// True if this dump shows a pool that cannot make progress by itself: work outstanding,
     /// every unfinished task listed and suspended, and some of them in a wait-for cycle or
     /// awaiting something outside the pool's view (not just asleep on the timer, or waiting
-    /// for tasks that are). The pool's own check (behind `Error::Stuck` from its timed waits)
-    /// also requires that no task is queued and every thread is idle.
+    /// for tasks that are). The pool's timed waits fail with `Error::Stuck` when this holds, no
+    /// task is queued, and there is a cycle.
     pub fn is_stuck(&self) -> bool {
         self.outstanding > 0
             && self.tasks.len() >= self.outstanding

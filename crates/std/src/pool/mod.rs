@@ -446,14 +446,19 @@ impl Pool {
         )
     }
 
-    /// The pool's dump if it is stuck (`Dump::is_stuck`, with no task queued and every thread
-    /// idle). Read only by a timed wait that gave up: never on a task's path.
-    fn stuck(&self) -> Option<Dump> {
-        if self.has_queued() || self.sleep.sleeping() < self.threads.alive() {
+    /// The pool's dump if it is deadlocked: stuck (`Dump::is_stuck`: every unfinished task
+    /// listed and suspended, so no thread runs one, whatever the idle threads are doing) with
+    /// no task queued and a wait-for cycle, which no thread can ever resolve. The count of
+    /// unfinished tasks is never low, only late to fall, so a pool that is making progress is
+    /// never called deadlocked. Read only by a timed wait that gave up: never on a task's path.
+    /// A pool stuck only on futures outside its view is not called deadlocked: another thread
+    /// may still complete them.
+    fn deadlocked(&self) -> Option<Dump> {
+        if self.has_queued() {
             return None;
         }
         let dump = self.dump();
-        dump.is_stuck().then_some(dump)
+        (dump.is_stuck() && !dump.cycles().is_empty()).then_some(dump)
     }
 
     /// Forget the registry entry of a task that ended (see `registry`).
@@ -627,7 +632,7 @@ impl Pool {
         self.accounting.end_wait();
         if converged {
             Ok(())
-        } else if let Some(dump) = self.stuck() {
+        } else if let Some(dump) = self.deadlocked() {
             Err(Error::Stuck(dump.to_string().into()))
         } else {
             Err(Error::Timeout)
