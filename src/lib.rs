@@ -137,9 +137,9 @@ pub use betterconcurrent_core::block_until_done;
 #[cfg(feature = "std")]
 pub use betterconcurrent_std::{
     as_completed, as_completed_async, wait, wait_async, yield_until_done_timeout, AllDone,
-    AsCompleted, AsCompletedStream, BuildError, Builder, Dump, DumpedTask, Executor, GroupJoin,
-    Map, MapOptions, ReturnWhen, Scope, Stats, TaskGroup, ThreadPoolExecutor, WaitAsync, Waited,
-    WorkerStats, MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS, MAX_WORKERS,
+    AsCompleted, AsCompletedStream, BlockedThread, BuildError, Builder, Dump, DumpedTask, Executor,
+    GroupJoin, Map, MapOptions, ReturnWhen, Scope, Stats, TaskGroup, ThreadPoolExecutor, WaitAsync,
+    Waited, WorkerStats, MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS, MAX_WORKERS,
 };
 
 /// Time on `std`: `sleep`, `sleep_until`, `timeout`, `timeout_at` on the process's one timer.

@@ -280,3 +280,45 @@ fn a_slow_pool_and_a_sleeping_pool_time_out_without_being_called_stuck() {
     assert!(sleeper.abort());
     waiting.result().unwrap();
 }
+
+#[test]
+fn a_pool_thread_blocked_in_a_wait_is_listed_with_the_task_it_waits_for() {
+    let pool = AbortOnDrop(common::pool(2));
+    let gate = Future::<u32>::new();
+    let awaited = gate.clone();
+    let suspended_task = pool
+        .submit_async(async move { *(&awaited).await.unwrap() })
+        .unwrap();
+    dump_when(&pool, |dump| suspended(dump, 1));
+    // A closure that blocks its thread on the suspended task (a started task: nothing to run
+    // in place, so the thread parks in the pool's blocking hook).
+    let target = suspended_task.clone();
+    let blocker = pool.submit(move || *target.result().unwrap() + 1).unwrap();
+    let dump = dump_when(&pool, |dump| {
+        dump.blocked()
+            .iter()
+            .any(|thread| !thread.awaits().is_empty())
+    });
+    assert_eq!(dump.blocked().len(), 1, "{dump}");
+    assert_eq!(dump.blocked()[0].awaits(), [suspended_task.id()]);
+    assert!(!dump.blocked()[0].name().is_empty());
+    assert!(
+        !dump.is_stuck(),
+        "a blocked closure is running work: {dump}"
+    );
+    let printed = dump.to_string();
+    assert!(
+        printed.contains(&format!(
+            "is blocked in a wait for task {:#x}",
+            suspended_task.id()
+        )),
+        "{printed}"
+    );
+    gate.set_result(1).unwrap();
+    assert_eq!(*blocker.result().unwrap(), 2);
+    pool.wait_idle().unwrap();
+    assert!(
+        pool.dump().blocked().is_empty(),
+        "it left the list when it woke"
+    );
+}

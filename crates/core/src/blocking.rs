@@ -173,6 +173,13 @@ thread_local! {
     static THREAD_WAKER: Waker = Waker::from(Arc::new(Unparker(thread::current())));
 }
 
+/// The id of the calling thread's blocking waits: the data pointer of the one waker they all
+/// register ([`block_on_until`]), so an executor's dump can tell which futures' waiter lists a
+/// thread blocked in a wait is in (as an async task's waker names the task).
+pub fn thread_waker_id() -> usize {
+    THREAD_WAKER.with(|waker| waker.data() as usize)
+}
+
 /// Polls before a blocking wait parks (see `block_on_until`); none under loom, where spinning
 /// only multiplies interleavings.
 const SPIN_ROUNDS: u32 = 8;

@@ -43,7 +43,7 @@ pub mod executor {
     #[cfg(feature = "std")]
     pub use crate::blocking::{
         block_on_until, deadline_after, install_blocking_hook, park_plain, park_until,
-        run_may_block, BlockingHook, HookInstalled, InstalledBlockingHook,
+        run_may_block, thread_waker_id, BlockingHook, HookInstalled, InstalledBlockingHook,
     };
     pub use crate::panic::{catch as catch_panic, report as report_panic};
 }

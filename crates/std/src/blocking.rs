@@ -14,11 +14,11 @@
 //!    on standard error, never silently.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 use std::time::Instant;
 
-use betterconcurrent_core::executor::{park_plain, BlockingHook};
+use betterconcurrent_core::executor::{park_plain, thread_waker_id, BlockingHook};
 use betterconcurrent_core::sync::Arc;
 
 use crate::pool::{Group, Pool};
@@ -37,6 +37,8 @@ pub(crate) struct PoolThreadHook {
     /// The thread's group handles from before each in-place run (a closure runs in its own
     /// group, or in none), put back when the run ends.
     outer_groups: RefCell<Vec<Option<Rc<InGroup>>>>,
+    /// The thread's name, for the dump's list of blocked threads (read at its first park).
+    name: OnceCell<Arc<str>>,
 }
 
 impl PoolThreadHook {
@@ -46,6 +48,7 @@ impl PoolThreadHook {
             depth: Cell::new(0),
             outer_may_block: Cell::new(false),
             outer_groups: RefCell::new(Vec::new()),
+            name: OnceCell::new(),
         }
     }
 }
@@ -100,6 +103,12 @@ impl BlockingHook for PoolThreadHook {
         // Nor may a task in this worker's LIFO slot (it may be what the wait is for, or a task
         // woken just now by a count reaching zero): make it stealable, after the shares.
         crate::worker::flush_lifo(&self.pool);
+        // Listed for the dump while parked (a cold path: the thread is about to sleep).
+        let name = self
+            .name
+            .get_or_init(|| std::thread::current().name().unwrap_or("unnamed").into())
+            .clone();
+        let _listed = self.pool.blocked.enter(thread_waker_id(), name);
         self.pool.thread_blocked();
         let in_time = park_plain(deadline);
         self.pool.thread_unblocked();

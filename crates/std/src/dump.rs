@@ -25,15 +25,23 @@
 //! components of the graph (Tarjan's algorithm, iterative), so the whole dump is linear in the
 //! number of tasks and waiters.
 //!
+//! The pool's threads blocked in a blocking wait are listed too (`BlockedThread`): each
+//! registers one waker for all its waits (`executor::thread_waker_id`), so the same join names
+//! the listed tasks a thread waits for; the blocking hook enters a thread in the list around its
+//! park, a cold path.
+//!
 //! What it does not do yet: tasks that never suspended (queued or running closures and async
-//! tasks before their first `Pending`) appear only in the counts, threads blocked in a blocking
-//! wait are not named, submit locations are not recorded, and a deadlocked pool is not
-//! reported unasked (only its timed waits and a dump say so).
+//! tasks before their first `Pending`) appear only in the counts, so the closure a blocked
+//! thread runs is not named and a cycle through a blocked thread is not found; submit locations
+//! are not recorded; and a deadlocked pool is not reported unasked (only its timed waits and a
+//! dump say so).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use betterconcurrent_core::executor::{TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
+use betterconcurrent_core::sync::blocking::{lock, Mutex};
+use betterconcurrent_core::sync::Arc;
 
 /// Every unfinished task a pool can name, and who waits on whom (see the module docs). Taking it
 /// does not stop the pool; each task is read at a slightly different moment. `Display` prints it
@@ -63,7 +71,65 @@ use betterconcurrent_core::executor::{TaskKind, TaskPhase, TaskSnapshot, TaskWat
 pub struct Dump {
     tasks: Vec<DumpedTask>,
     cycles: Vec<Vec<usize>>,
+    blocked: Vec<BlockedThread>,
     outstanding: usize,
+}
+
+/// A pool thread blocked in a blocking wait (`result()`, `wait`, ...), in a [`Dump`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockedThread {
+    name: Arc<str>,
+    awaits: Vec<usize>,
+}
+
+impl BlockedThread {
+    /// The thread's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The ids of the listed tasks its wait is registered on (empty if it waits for something
+    /// else: a closure's future, another pool's task, a free future).
+    pub fn awaits(&self) -> &[usize] {
+        &self.awaits
+    }
+}
+
+/// The pool's threads blocked in a blocking wait, by the id of their waits' waker
+/// (`executor::thread_waker_id`), with their names: entered and left around the blocking hook's
+/// park, a cold path (a thread about to sleep in the kernel).
+#[derive(Default)]
+pub(crate) struct BlockedThreads(Mutex<HashMap<usize, Arc<str>>>);
+
+impl BlockedThreads {
+    /// The thread whose waits' waker is `waker` is blocked until the guard drops.
+    pub(crate) fn enter(&self, waker: usize, name: Arc<str>) -> BlockedGuard<'_> {
+        lock(&self.0).insert(waker, name);
+        BlockedGuard {
+            threads: self,
+            waker,
+        }
+    }
+
+    fn list(&self) -> Vec<(usize, Arc<str>)> {
+        lock(&self.0)
+            .iter()
+            .map(|(&waker, name)| (waker, name.clone()))
+            .collect()
+    }
+}
+
+/// A thread's entry in [`BlockedThreads`] while it is blocked.
+pub(crate) struct BlockedGuard<'a> {
+    threads: &'a BlockedThreads,
+    waker: usize,
+}
+
+impl Drop for BlockedGuard<'_> {
+    fn drop(&mut self) {
+        let name = lock(&self.threads.0).remove(&self.waker);
+        drop(name);
+    }
 }
 
 /// One task in a [`Dump`].
@@ -113,7 +179,12 @@ impl DumpedTask {
 impl Dump {
     /// A dump of the tasks behind `watches`, with `outstanding` the pool's count of unfinished
     /// tasks (listed or not) and `asleep` the ids of the tasks asleep on the timer.
-    pub(crate) fn new(watches: &[TaskWatch], outstanding: usize, asleep: &HashSet<usize>) -> Self {
+    pub(crate) fn new(
+        watches: &[TaskWatch],
+        outstanding: usize,
+        asleep: &HashSet<usize>,
+        blocked: &BlockedThreads,
+    ) -> Self {
         let snapshots: Vec<TaskSnapshot> = watches
             .iter()
             .filter_map(TaskWatch::snapshot)
@@ -134,17 +205,37 @@ impl Dump {
                 asleep: snapshot.phase == TaskPhase::Suspended && asleep.contains(&snapshot.id),
             })
             .collect();
+        let (blocked_ids, mut blocked): (Vec<usize>, Vec<BlockedThread>) = blocked
+            .list()
+            .into_iter()
+            .map(|(waker, name)| {
+                let thread = BlockedThread {
+                    name,
+                    awaits: Vec::new(),
+                };
+                (waker, thread)
+            })
+            .unzip();
+        let blocked_index: HashMap<usize, usize> = blocked_ids
+            .iter()
+            .enumerate()
+            .map(|(i, &waker)| (waker, i))
+            .collect();
         for awaited in &snapshots {
             for waiter in &awaited.waiters {
                 if let Some(&waiting) = index.get(waiter) {
                     tasks[waiting].awaits.push(awaited.id);
+                } else if let Some(&thread) = blocked_index.get(waiter) {
+                    blocked[thread].awaits.push(awaited.id);
                 }
             }
         }
+        blocked.sort_by(|a, b| a.name.cmp(&b.name));
         let cycles = cycles(&tasks, &index);
         Self {
             tasks,
             cycles,
+            blocked,
             outstanding,
         }
     }
@@ -164,6 +255,12 @@ impl Dump {
     /// finish by themselves.
     pub fn cycles(&self) -> &[Vec<usize>] {
         &self.cycles
+    }
+
+    /// The pool's threads blocked in a blocking wait, by name, with the listed tasks each
+    /// waits for.
+    pub fn blocked(&self) -> &[BlockedThread] {
+        &self.blocked
     }
 
     /// The pool's unfinished tasks when the dump was taken, listed or not.
@@ -314,9 +411,10 @@ impl fmt::Display for Dump {
         writeln!(
             f,
             "{} unfinished tasks; {} listed ({suspended} suspended); tasks that never suspended \
-             are not listed",
+             are not listed; {} pool threads blocked in a wait",
             self.outstanding,
-            self.tasks.len()
+            self.tasks.len(),
+            self.blocked.len()
         )?;
         let index: HashMap<usize, usize> = self
             .tasks
@@ -379,6 +477,19 @@ impl fmt::Display for Dump {
                 names.join(" -> "),
                 cycle[0]
             )?;
+        }
+        for thread in &self.blocked {
+            let name = &thread.name;
+            if thread.awaits.is_empty() {
+                writeln!(
+                    f,
+                    "thread {name} is blocked in a wait for something outside the listed tasks \
+                     (a closure's future, another pool's task, a free future)"
+                )?;
+            }
+            for id in &thread.awaits {
+                writeln!(f, "thread {name} is blocked in a wait for task {id:#x}")?;
+            }
         }
         Ok(())
     }

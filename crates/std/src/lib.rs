@@ -31,7 +31,7 @@ pub use betterconcurrent_core::{
     block_until_done, yield_until_done, Error, Future, InvalidStateError, State, SubmitError,
 };
 pub use blocking::MAX_RUN_HERE_DEPTH;
-pub use dump::{Dump, DumpedTask};
+pub use dump::{BlockedThread, Dump, DumpedTask};
 pub use executor::{Executor, ThreadPoolExecutor};
 pub use group::{GroupJoin, TaskGroup};
 pub use map::{Map, MapOptions};

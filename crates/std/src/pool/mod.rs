@@ -69,7 +69,7 @@ pub(crate) use lifecycle::Waiter;
 use lifecycle::{Lifecycle, Waiters};
 use registry::Registry;
 
-use crate::dump::Dump;
+use crate::dump::{BlockedThreads, Dump};
 pub use threads::MAX_SPARE_THREADS;
 use threads::{Compensation, Threads};
 
@@ -161,6 +161,8 @@ pub(crate) struct Pool {
     /// Set once a group of this pool's tasks was made: until then no task can belong to one,
     /// and the per-task paths skip looking (see `group`).
     has_groups: AtomicBool,
+    /// The pool threads blocked in a blocking wait, for the dump.
+    pub(crate) blocked: BlockedThreads,
 }
 
 impl Pool {
@@ -179,6 +181,7 @@ impl Pool {
             workers: boxcar::Vec::new(),
             shared_record: Arc::new(WorkerRecord::new(None, 0)),
             has_groups: AtomicBool::new(false),
+            blocked: BlockedThreads::default(),
         })
     }
 
@@ -443,6 +446,7 @@ impl Pool {
             &self.registry.unfinished(),
             outstanding,
             &crate::time::sleeping_ids(),
+            &self.blocked,
         )
     }
 
