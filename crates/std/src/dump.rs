@@ -40,7 +40,6 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use betterconcurrent_core::executor::{TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
-use betterconcurrent_core::sync::blocking::{lock, Mutex};
 use betterconcurrent_core::sync::Arc;
 
 /// Every unfinished task a pool can name, and who waits on whom (see the module docs). Taking it
@@ -97,22 +96,31 @@ impl BlockedThread {
 
 /// The pool's threads blocked in a blocking wait, by the id of their waits' waker
 /// (`executor::thread_waker_id`), with their names: entered and left around the blocking hook's
-/// park, a cold path (a thread about to sleep in the kernel).
+/// park, a cold path (a thread about to sleep in the kernel). `std`'s lock, not the shim's: this
+/// is a diagnostic list, not a protocol, and loom need not explore it (no loom operation runs
+/// while it is held, so loom never switches threads inside it).
 #[derive(Default)]
-pub(crate) struct BlockedThreads(Mutex<HashMap<usize, Arc<str>>>);
+pub(crate) struct BlockedThreads(std::sync::Mutex<HashMap<usize, Arc<str>>>);
 
 impl BlockedThreads {
     /// The thread whose waits' waker is `waker` is blocked until the guard drops.
     pub(crate) fn enter(&self, waker: usize, name: Arc<str>) -> BlockedGuard<'_> {
-        lock(&self.0).insert(waker, name);
+        self.names().insert(waker, name);
         BlockedGuard {
             threads: self,
             waker,
         }
     }
 
+    fn names(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Arc<str>>> {
+        // No user code runs under it, so a poisoned lock is taken as it is.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn list(&self) -> Vec<(usize, Arc<str>)> {
-        lock(&self.0)
+        self.names()
             .iter()
             .map(|(&waker, name)| (waker, name.clone()))
             .collect()
@@ -127,7 +135,7 @@ pub(crate) struct BlockedGuard<'a> {
 
 impl Drop for BlockedGuard<'_> {
     fn drop(&mut self) {
-        let name = lock(&self.threads.0).remove(&self.waker);
+        let name = self.threads.names().remove(&self.waker);
         drop(name);
     }
 }
