@@ -322,3 +322,31 @@ fn a_pool_thread_blocked_in_a_wait_is_listed_with_the_task_it_waits_for() {
         "it left the list when it woke"
     );
 }
+
+#[test]
+fn result_timeout_on_a_task_of_a_deadlocked_pool_names_the_cycle() {
+    let pool = AbortOnDrop(common::pool(2));
+    let two = cycle(&pool, 2);
+    dump_when(&pool, |dump| dump.cycles().len() == 1 && suspended(dump, 2));
+    let error = two[0]
+        .result_timeout(Duration::from_millis(20))
+        .unwrap_err();
+    let betterconcurrent::Error::Stuck(diagnosis) = &error else {
+        panic!("expected Error::Stuck, got {error:?}");
+    };
+    assert!(
+        diagnosis.contains(&format!("{:#x}", two[1].id())),
+        "{diagnosis}"
+    );
+    // exception_timeout gives the wait's error, not a task failure.
+    assert!(matches!(
+        two[1].exception_timeout(Duration::from_millis(20)),
+        Err(betterconcurrent::Error::Stuck(_))
+    ));
+    // A free future has no executor to ask: an ordinary timeout.
+    let free = Future::<u32>::new();
+    assert!(matches!(
+        free.result_timeout(Duration::from_millis(1)),
+        Err(betterconcurrent::Error::Timeout)
+    ));
+}

@@ -293,7 +293,7 @@ impl<T> Future<T> {
     /// Block until done or until `deadline`, then read the outcome (`Timeout` if not done).
     fn outcome_until(&self, deadline: Option<Instant>) -> Result<&T, Error> {
         self.wait_done_until(deadline);
-        self.try_result().unwrap_or(Err(Error::Timeout))
+        self.try_result().unwrap_or_else(|| Err(self.timed_out()))
     }
 
     /// Block until done and return the value, as Python's `Future.result()`.
@@ -364,7 +364,7 @@ pub fn block_until_done<'a, T: 'a>(
 fn exception_of<T>(outcome: Result<&T, Error>) -> Result<Option<Error>, Error> {
     match outcome {
         Ok(_) => Ok(None),
-        Err(error @ (Error::Cancelled | Error::Timeout)) => Err(error),
+        Err(error @ (Error::Cancelled | Error::Timeout | Error::Stuck(_))) => Err(error),
         Err(error) => Ok(Some(error)),
     }
 }

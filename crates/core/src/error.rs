@@ -39,8 +39,9 @@ pub enum Error {
     /// The wait was refused because it could never end: e.g. `join` called from one of the
     /// pool's own tasks would wait for that task itself. Await the futures instead.
     WouldDeadlock,
-    /// A timed wait for a pool (`join_timeout`, `wait_idle_timeout`) gave up on a pool that is
-    /// deadlocked: nothing queued or running, every unfinished task suspended, and some of them
+    /// A timed wait (a pool's `join_timeout` or `wait_idle_timeout`, or `result_timeout` /
+    /// `exception_timeout` of a future whose executor says so through
+    /// `Schedule::deadlock_diagnosis`) gave up on a pool that is deadlocked: nothing queued or running, every unfinished task suspended, and some of them
     /// in a wait-for cycle, so they can never finish. Holds the diagnosis (the pool's dump:
     /// the cycles by task id, and what every other task awaits). Like `Timeout`, the tasks are
     /// unaffected. (A pool whose tasks only await futures from outside it times out with

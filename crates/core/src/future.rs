@@ -482,6 +482,17 @@ impl<T> Future<T> {
         Arc::ptr_eq(&self.cell, &other.cell)
     }
 
+    /// The error of a timed wait for this future that gave up: [`Error::Stuck`] with the
+    /// executor's diagnosis if the executor that completes it is deadlocked, else
+    /// [`Error::Timeout`].
+    #[cfg(feature = "std")]
+    pub(crate) fn timed_out(&self) -> Error {
+        self.core()
+            .scheduler()
+            .and_then(|scheduler| scheduler.deadlock_diagnosis())
+            .map_or(Error::Timeout, Error::Stuck)
+    }
+
     /// An address that identifies this future among live ones (for de-duplication).
     pub fn id(&self) -> usize {
         Arc::as_ptr(&self.cell) as *const () as usize

@@ -159,6 +159,14 @@ pub trait Schedule: Send + Sync + 'static {
         drop_body();
         self.ended_elsewhere(registered);
     }
+
+    /// A timed wait for one of this executor's futures gave up: if the executor is deadlocked
+    /// (its tasks wait for each other), its diagnosis, which the wait returns as
+    /// [`Error::Stuck`] instead of [`Error::Timeout`]. Called only after such a wait timed out,
+    /// never on a task's path. The default knows of none.
+    fn deadlock_diagnosis(&self) -> Option<Arc<str>> {
+        None
+    }
 }
 
 /// Where an executor's registry of unfinished tasks keeps an async task: an entry number the

@@ -334,4 +334,8 @@ impl Schedule for Group {
         self.pool.drop_freed_body(drop_body);
         self.ended_elsewhere(registered);
     }
+
+    fn deadlock_diagnosis(&self) -> Option<Arc<str>> {
+        self.pool.deadlock_diagnosis()
+    }
 }

@@ -636,10 +636,10 @@ impl Pool {
         self.accounting.end_wait();
         if converged {
             Ok(())
-        } else if let Some(dump) = self.deadlocked() {
-            Err(Error::Stuck(dump.to_string().into()))
         } else {
-            Err(Error::Timeout)
+            Err(self
+                .deadlock_diagnosis()
+                .map_or(Error::Timeout, Error::Stuck))
         }
     }
 
@@ -819,6 +819,11 @@ impl Schedule for Pool {
     fn end_freed(&self, drop_body: &mut dyn FnMut(), registered: Option<usize>) {
         self.drop_freed_body(drop_body);
         self.ended_elsewhere(registered);
+    }
+
+    /// The dump's text if the pool is deadlocked (see `deadlocked`).
+    fn deadlock_diagnosis(&self) -> Option<Arc<str>> {
+        self.deadlocked().map(|dump| dump.to_string().into())
     }
 }
 

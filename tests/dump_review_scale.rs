@@ -1,0 +1,246 @@
+//! Review of the dump at scale: 100,000 suspended tasks on one gate are all listed and the
+//! pool keeps running while they are dumped; a single wait-for cycle of 100,000 tasks is found
+//! (without overflowing a default thread stack) and `join_timeout` calls it stuck; a
+//! 100,000-deep tail into a small cycle is not mistaken for part of it.
+#![cfg(not(feature = "loom"))]
+
+use std::time::{Duration, Instant};
+
+use betterconcurrent::executor::TaskPhase;
+use betterconcurrent::{Dump, Error, Future, ThreadPoolExecutor};
+
+/// A pool whose drop first aborts what is left, so a failing test cannot hang in the drop.
+struct AbortOnDrop(ThreadPoolExecutor);
+
+impl std::ops::Deref for AbortOnDrop {
+    type Target = ThreadPoolExecutor;
+    fn deref(&self) -> &ThreadPoolExecutor {
+        &self.0
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown(true, true);
+    }
+}
+
+/// Dumps until `ready` holds, failing after 10 s.
+#[allow(dead_code)]
+fn dump_when(pool: &ThreadPoolExecutor, ready: impl Fn(&Dump) -> bool) -> Dump {
+    let start = Instant::now();
+    loop {
+        let dump = pool.dump();
+        if ready(&dump) {
+            return dump;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never reached:\n{dump}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[allow(dead_code)]
+fn suspended(dump: &Dump, count: usize) -> bool {
+    dump.tasks()
+        .iter()
+        .filter(|task| task.phase() == TaskPhase::Suspended)
+        .count()
+        == count
+}
+
+/// `n` async tasks, task `i` awaiting task `(i + 1) % n`.
+#[allow(dead_code)]
+fn cycle(pool: &ThreadPoolExecutor, n: usize) -> Vec<Future<u32>> {
+    let slots: Vec<Future<Future<u32>>> = (0..n).map(|_| Future::new()).collect();
+    let tasks: Vec<Future<u32>> = (0..n)
+        .map(|i| {
+            let slot = slots[(i + 1) % n].clone();
+            pool.submit_async(async move {
+                let next = (&slot).await.unwrap().clone();
+                drop(slot);
+                *(&next).await.unwrap() + 1
+            })
+            .unwrap()
+        })
+        .collect();
+    for (slot, task) in slots.iter().zip(&tasks) {
+        slot.set_result(task.clone()).unwrap();
+    }
+    tasks
+}
+
+#[allow(dead_code)]
+fn ids(tasks: &[Future<u32>]) -> Vec<usize> {
+    tasks.iter().map(Future::id).collect()
+}
+
+#[allow(dead_code)]
+fn rotated_to_min(mut ids: Vec<usize>) -> Vec<usize> {
+    let min = (0..ids.len()).min_by_key(|&i| ids[i]).unwrap();
+    ids.rotate_left(min);
+    ids
+}
+
+/// Run `f` on its own thread; fail if it takes longer than `secs` seconds.
+#[allow(dead_code)]
+fn within<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("HANG: the test body did not finish within {secs} s"),
+    }
+}
+
+#[test]
+fn a_hundred_thousand_suspended_tasks_are_listed_and_released() {
+    within(60, || {
+        const N: usize = 100_000;
+        let pool = AbortOnDrop(
+            ThreadPoolExecutor::builder()
+                .max_workers(4)
+                .build()
+                .unwrap(),
+        );
+        let gate = Future::<u32>::new();
+        let tasks: Vec<Future<u32>> = (0..N)
+            .map(|i| {
+                let g = gate.clone();
+                pool.submit_async(async move { *(&g).await.unwrap() + i as u32 })
+                    .unwrap()
+            })
+            .collect();
+        let dump = dump_when(&pool, |d| suspended(d, N));
+        assert_eq!(dump.outstanding(), N);
+        assert!(dump.cycles().is_empty());
+        assert!(dump
+            .tasks()
+            .iter()
+            .all(|t| t.awaits_outside() && t.awaits().is_empty()));
+        let mut listed: Vec<usize> = dump.tasks().iter().map(|t| t.id()).collect();
+        listed.sort_unstable();
+        listed.dedup();
+        assert_eq!(listed.len(), N, "a task listed twice");
+        // The pool is not stopped by dumps: a closure runs while another thread dumps.
+        let dumper = {
+            let ex = pool.executor();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut n = 0;
+                while start.elapsed() < Duration::from_millis(300) {
+                    assert!(ex.dump().tasks().len() <= N);
+                    n += 1;
+                }
+                n
+            })
+        };
+        for _ in 0..50 {
+            assert_eq!(*pool.submit(|| 1).unwrap().result().unwrap(), 1);
+        }
+        assert!(dumper.join().unwrap() >= 1);
+        assert!(matches!(
+            pool.join_timeout(Duration::from_millis(10)),
+            Err(Error::Timeout)
+        ));
+        gate.set_result(0).unwrap();
+        for (i, t) in tasks.iter().enumerate() {
+            assert_eq!(*t.result().unwrap(), i as u32);
+        }
+        pool.wait_idle().unwrap();
+        assert!(pool.dump().tasks().is_empty());
+    })
+}
+
+#[test]
+fn a_cycle_of_a_hundred_thousand_tasks_is_found_on_a_default_stack() {
+    within(60, || {
+        const N: usize = 100_000;
+        let pool = AbortOnDrop(
+            ThreadPoolExecutor::builder()
+                .max_workers(4)
+                .build()
+                .unwrap(),
+        );
+        let ring = cycle(&pool, N);
+        let ex = pool.executor();
+        let dump = std::thread::spawn(move || {
+            let start = Instant::now();
+            loop {
+                let d = ex.dump();
+                if suspended(&d, N) {
+                    return d;
+                }
+                assert!(start.elapsed() < Duration::from_secs(30));
+                std::thread::yield_now();
+            }
+        })
+        .join()
+        .expect("dumping a 100,000-task cycle overflowed or panicked");
+        assert_eq!(dump.cycles().len(), 1);
+        assert_eq!(dump.cycles()[0], rotated_to_min(ids(&ring)));
+        let printed = std::thread::spawn(move || dump.to_string())
+            .join()
+            .expect("printing a 100,000-task cycle overflowed or panicked");
+        assert_eq!(printed.matches("wait-for cycle").count(), 1);
+        match pool.join_timeout(Duration::from_millis(10)) {
+            Err(Error::Stuck(d)) => assert!(d.contains(&format!("{:#x}", ring[N / 2].id()))),
+            other => panic!("expected Stuck, got {other:?}"),
+        }
+        pool.shutdown(true, true);
+        assert!(ring.iter().all(Future::cancelled));
+    })
+}
+
+#[test]
+fn a_hundred_thousand_deep_tail_into_a_small_cycle() {
+    within(60, || {
+        const N: usize = 100_000;
+        let pool = AbortOnDrop(
+            ThreadPoolExecutor::builder()
+                .max_workers(4)
+                .build()
+                .unwrap(),
+        );
+        let ring = cycle(&pool, 2);
+        let mut tail = vec![];
+        let mut target = ring[0].clone();
+        for _ in 0..N {
+            let t = target.clone();
+            let next = pool
+                .submit_async(async move { *(&t).await.unwrap() + 1 })
+                .unwrap();
+            tail.push(next.clone());
+            target = next;
+        }
+        let ex = pool.executor();
+        let (dump, printed) = std::thread::spawn(move || {
+            let start = Instant::now();
+            loop {
+                let d = ex.dump();
+                if suspended(&d, N + 2) {
+                    let p = d.to_string();
+                    return (d, p);
+                }
+                assert!(start.elapsed() < Duration::from_secs(30));
+                std::thread::yield_now();
+            }
+        })
+        .join()
+        .expect("dumping a deep tail overflowed or panicked");
+        assert_eq!(dump.cycles(), [rotated_to_min(ids(&ring))]);
+        assert_eq!(printed.matches("wait-for cycle").count(), 1);
+        assert!(printed.contains(&format!("{:#x}", tail[N - 1].id())));
+        match pool.wait_idle_timeout(Duration::from_millis(10)) {
+            Err(Error::Stuck(_)) => {}
+            other => panic!("expected Stuck, got {other:?}"),
+        }
+        pool.shutdown(true, true);
+        assert!(tail.iter().all(Future::done));
+    })
+}
