@@ -223,6 +223,11 @@ impl<T> FutureCore<T> {
         self.scheduler.as_ref()
     }
 
+    /// How many of the user's `Future` handles exist (each holds a reference to the cell).
+    pub(crate) fn user_handles(&self) -> usize {
+        self.handles.load(Ordering::Relaxed) as usize
+    }
+
     /// Append the data pointer of every registered waker (see `TaskSnapshot::waiters`): a read
     /// of two words per waker under the lock, nothing cloned, woken or dropped.
     pub(crate) fn waiter_ids(&self, ids: &mut alloc::vec::Vec<usize>) {

@@ -281,6 +281,11 @@ pub struct TaskSnapshot {
     /// another address for anything else (a thread blocked in `result()`, another runtime's
     /// task, a combinator's own waker such as a `wait_async`'s).
     pub waiters: Vec<usize>,
+    /// How many of its own wakers exist (its cell's references less its future's handles):
+    /// each registration of the task on something it awaits holds one, so a dump that found
+    /// fewer registrations than this has not seen everything the task waits for (another
+    /// branch of a `select`, a foreign future).
+    pub wakers: usize,
 }
 
 /// What an executor can do with a queued task; implemented by each kind of task cell.
@@ -304,8 +309,10 @@ trait Runnable: Send + Sync {
     fn registration(&self) -> Option<&Registration> {
         None
     }
-    /// A watched task's snapshot ([`TaskWatch::snapshot`]); as `wake_now`.
-    fn snapshot(&self) -> Option<TaskSnapshot> {
+    /// A watched task's snapshot ([`TaskWatch::snapshot`]), `references` the strong references
+    /// to its cell other than the caller's; as `wake_now`.
+    fn snapshot(&self, references: usize) -> Option<TaskSnapshot> {
+        let _ = references;
         None
     }
     fn kind(&self) -> TaskKind;
@@ -432,7 +439,9 @@ impl TaskWatch {
     /// handle upgraded here is dropped as any other, after the read).
     pub fn snapshot(&self) -> Option<TaskSnapshot> {
         let task = self.raw.upgrade()?;
-        let snapshot = task.snapshot();
+        // Less the handle just upgraded.
+        let references = Arc::strong_count(&task) - 1;
+        let snapshot = task.snapshot(references);
         drop_work(task);
         snapshot
     }
@@ -1196,7 +1205,7 @@ where
         Some(&self.body.registration)
     }
 
-    fn snapshot(&self) -> Option<TaskSnapshot> {
+    fn snapshot(&self, references: usize) -> Option<TaskSnapshot> {
         let mut waiters = Vec::new();
         self.core.waiter_ids(&mut waiters);
         Some(TaskSnapshot {
@@ -1204,6 +1213,7 @@ where
             kind: TaskKind::Async,
             phase: self.body.state.phase(),
             waiters,
+            wakers: references.saturating_sub(self.core.user_handles()),
         })
     }
 

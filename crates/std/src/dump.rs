@@ -36,7 +36,7 @@
 //! are not recorded; and a deadlocked pool is not reported unasked (only its timed waits and a
 //! dump say so).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 
 use betterconcurrent_core::executor::{TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
@@ -148,6 +148,8 @@ pub struct DumpedTask {
     phase: TaskPhase,
     awaits: Vec<usize>,
     asleep: bool,
+    /// More of its wakers exist than the dump found registered (see `TaskSnapshot::wakers`).
+    awaits_unseen: bool,
 }
 
 impl DumpedTask {
@@ -182,15 +184,23 @@ impl DumpedTask {
     pub fn awaits_outside(&self) -> bool {
         self.phase == TaskPhase::Suspended && self.awaits.is_empty() && !self.asleep
     }
+
+    /// True if it may also await something the dump cannot see: more of its wakers exist than
+    /// the dump found registered on listed tasks and sleeps (another branch of a `select`, a
+    /// foreign future, a `Future::new`).
+    pub fn awaits_unseen(&self) -> bool {
+        self.awaits_unseen
+    }
 }
 
 impl Dump {
     /// A dump of the tasks behind `watches`, with `outstanding` the pool's count of unfinished
-    /// tasks (listed or not) and `asleep` the ids of the tasks asleep on the timer.
+    /// tasks (listed or not) and `asleep` the ids of the tasks asleep on the timer, with their
+    /// armed sleeps.
     pub(crate) fn new(
         watches: &[TaskWatch],
         outstanding: usize,
-        asleep: &HashSet<usize>,
+        asleep: &HashMap<usize, usize>,
         blocked: &BlockedThreads,
     ) -> Self {
         let snapshots: Vec<TaskSnapshot> = watches
@@ -210,8 +220,14 @@ impl Dump {
                 kind: snapshot.kind,
                 phase: snapshot.phase,
                 awaits: Vec::new(),
-                asleep: snapshot.phase == TaskPhase::Suspended && asleep.contains(&snapshot.id),
+                asleep: snapshot.phase == TaskPhase::Suspended && asleep.contains_key(&snapshot.id),
+                awaits_unseen: false,
             })
+            .collect();
+        // Each task's registrations the dump sees: on listed tasks' futures, and on the timer.
+        let mut seen: Vec<usize> = snapshots
+            .iter()
+            .map(|snapshot| asleep.get(&snapshot.id).copied().unwrap_or(0))
             .collect();
         let (blocked_ids, mut blocked): (Vec<usize>, Vec<BlockedThread>) = blocked
             .list()
@@ -233,10 +249,14 @@ impl Dump {
             for waiter in &awaited.waiters {
                 if let Some(&waiting) = index.get(waiter) {
                     tasks[waiting].awaits.push(awaited.id);
+                    seen[waiting] += 1;
                 } else if let Some(&thread) = blocked_index.get(waiter) {
                     blocked[thread].awaits.push(awaited.id);
                 }
             }
+        }
+        for ((task, snapshot), seen) in tasks.iter_mut().zip(&snapshots).zip(&seen) {
+            task.awaits_unseen = snapshot.wakers > *seen;
         }
         blocked.sort_by(|a, b| a.name.cmp(&b.name));
         let cycles = cycles(&tasks, &index);
@@ -288,7 +308,22 @@ impl Dump {
                 .tasks
                 .iter()
                 .all(|task| task.phase == TaskPhase::Suspended)
-            && (!self.cycles.is_empty() || self.tasks.iter().any(DumpedTask::awaits_outside))
+            && (self.has_closed_cycle() || self.tasks.iter().any(DumpedTask::awaits_outside))
+    }
+
+    /// Whether some cycle is closed: every member waits only on the next (the dump saw every
+    /// registration of its wakers), so none can ever go on. A member also asleep on the timer
+    /// (a `timeout`, a `select` over a sleep) or with wakers the dump did not find registered
+    /// (another branch of a `select`, a foreign future) may still go on: its cycle is open.
+    pub fn has_closed_cycle(&self) -> bool {
+        self.cycles.iter().any(|cycle| self.is_closed(cycle))
+    }
+
+    fn is_closed(&self, cycle: &[usize]) -> bool {
+        cycle.iter().all(|id| {
+            self.task(*id)
+                .is_some_and(|task| !task.asleep && !task.awaits_unseen)
+        })
     }
 }
 
@@ -455,33 +490,37 @@ impl fmt::Display for Dump {
                     continue;
                 }
                 printed[task] = true;
-                if self.tasks[task].asleep {
-                    writeln!(f, "{indent}{named} is asleep on the timer")?;
-                    continue;
-                }
-                if self.tasks[task].awaits_outside() {
-                    writeln!(
-                        f,
-                        "{indent}{named} awaits something outside the pool's view (a \
-                         Future::new nobody completes, another pool's task, a foreign future or \
-                         a combinator's own waker)"
-                    )?;
-                    continue;
-                }
-                let awaits = &self.tasks[task].awaits;
-                writeln!(
-                    f,
-                    "{indent}{named}{}",
-                    if awaits.is_empty() { "" } else { " awaits" }
-                )?;
-                pending.extend(awaits.iter().rev().map(|id| (index[id], depth + 1)));
+                let this = &self.tasks[task];
+                let asleep = if this.asleep {
+                    " is asleep on the timer"
+                } else {
+                    ""
+                };
+                let awaits = match (this.awaits.is_empty(), this.asleep) {
+                    (true, _) if this.awaits_outside() => {
+                        " awaits something outside the pool's view (a Future::new nobody \
+                         completes, another pool's task, a foreign future or a combinator's \
+                         own waker)"
+                    }
+                    (true, _) => "",
+                    (false, true) => ", and awaits",
+                    (false, false) => " awaits",
+                };
+                writeln!(f, "{indent}{named}{asleep}{awaits}")?;
+                pending.extend(this.awaits.iter().rev().map(|id| (index[id], depth + 1)));
             }
         }
         for cycle in &self.cycles {
             let names: Vec<String> = cycle.iter().map(|id| format!("{id:#x}")).collect();
+            let why = if self.is_closed(cycle) {
+                "these tasks never finish by themselves"
+            } else {
+                "a member also waits for a sleep or for something outside the pool's view, so \
+                 it may still go on"
+            };
             writeln!(
                 f,
-                "wait-for cycle: {} -> {:#x} (these tasks never finish by themselves)",
+                "wait-for cycle: {} -> {:#x} ({why})",
                 names.join(" -> "),
                 cycle[0]
             )?;

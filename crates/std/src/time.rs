@@ -151,11 +151,15 @@ pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::Int
 }
 
 /// The ids of the tasks asleep on the process's timer (the data pointers of its armed sleeps'
-/// wakers; see `crate::dump`).
-pub(crate) fn sleeping_ids() -> std::collections::HashSet<usize> {
+/// wakers; see `crate::dump`), each with how many sleeps it has armed.
+pub(crate) fn sleeping_ids() -> std::collections::HashMap<usize, usize> {
     let mut ids = Vec::new();
     TIMER.waiter_ids(&mut ids);
-    ids.into_iter().collect()
+    let mut sleeping = std::collections::HashMap::new();
+    for id in ids {
+        *sleeping.entry(id).or_insert(0) += 1;
+    }
+    sleeping
 }
 
 /// How many sleeps of the process's timer are armed: polled before their deadline, neither

@@ -462,7 +462,7 @@ impl Pool {
             return None;
         }
         let dump = self.dump();
-        (dump.is_stuck() && !dump.cycles().is_empty()).then_some(dump)
+        (dump.is_stuck() && dump.has_closed_cycle()).then_some(dump)
     }
 
     /// Forget the registry entry of a task that ended (see `registry`).
