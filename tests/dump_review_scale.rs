@@ -159,7 +159,7 @@ fn a_hundred_thousand_suspended_tasks_are_listed_and_released() {
 
 #[test]
 fn a_cycle_of_a_hundred_thousand_tasks_is_found_on_a_default_stack() {
-    within(60, || {
+    within(15, || {
         const N: usize = 100_000;
         let pool = AbortOnDrop(
             ThreadPoolExecutor::builder()
@@ -176,7 +176,7 @@ fn a_cycle_of_a_hundred_thousand_tasks_is_found_on_a_default_stack() {
                 if suspended(&d, N) {
                     return d;
                 }
-                assert!(start.elapsed() < Duration::from_secs(30));
+                assert!(start.elapsed() < Duration::from_secs(14), "too slow");
                 std::thread::yield_now();
             }
         })
@@ -238,7 +238,24 @@ fn a_hundred_thousand_deep_tail_into_a_small_cycle() {
         assert!(printed.contains(&format!("{:#x}", tail[N - 1].id())));
         match pool.wait_idle_timeout(Duration::from_millis(10)) {
             Err(Error::Stuck(_)) => {}
-            other => panic!("expected Stuck, got {other:?}"),
+            other => {
+                let s = pool.stats();
+                let d = pool.dump();
+                panic!(
+                    "expected Stuck, got {other:?}; stats: queued {} running {} outstanding {}; \
+                     dump lists {} of {} outstanding, {} suspended, {} cycles",
+                    s.tasks_queued,
+                    s.tasks_running,
+                    s.tasks_outstanding,
+                    d.tasks().len(),
+                    d.outstanding(),
+                    d.tasks()
+                        .iter()
+                        .filter(|t| t.phase() == TaskPhase::Suspended)
+                        .count(),
+                    d.cycles().len()
+                )
+            }
         }
         pool.shutdown(true, true);
         assert!(tail.iter().all(Future::done));

@@ -17,7 +17,10 @@
 //!
 //! A pool is stuck when every unfinished task is listed, suspended and not merely waiting for
 //! time (`Dump::is_stuck`: so no thread runs one); it is deadlocked when no task is queued and
-//! some of those tasks are in a wait-for cycle. Its timed waits then fail with `Error::Stuck`,
+//! some of those tasks are in a closed wait-for cycle: one whose members wait for nothing else,
+//! as far as the dump can count (every one of a member's wakers, its cell's references less its
+//! future's handles, was found registered on a listed task's future; none on the timer). Its
+//! timed waits then fail with `Error::Stuck`,
 //! whose text is the dump (checked only when such a wait has timed out). A pool stuck only on
 //! futures outside its view still times out with `Error::Timeout`: a future another thread
 //! will set later looks the same as one nothing will ever set, and callers that poll a pool
