@@ -494,7 +494,7 @@ impl<T> Future<T> {
     pub(crate) fn timed_out(&self) -> Error {
         self.core()
             .scheduler()
-            .and_then(|scheduler| scheduler.deadlock_diagnosis())
+            .and_then(|scheduler| scheduler.deadlock_diagnosis(self.id()))
             .map_or(Error::Timeout, Error::Stuck)
     }
 

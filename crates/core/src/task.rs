@@ -160,11 +160,13 @@ pub trait Schedule: Send + Sync + 'static {
         self.ended_elsewhere(registered);
     }
 
-    /// A timed wait for one of this executor's futures gave up: if the executor is deadlocked
-    /// (its tasks wait for each other), its diagnosis, which the wait returns as
-    /// [`Error::Stuck`] instead of [`Error::Timeout`]. Called only after such a wait timed out,
-    /// never on a task's path. The default knows of none.
-    fn deadlock_diagnosis(&self) -> Option<Arc<str>> {
+    /// A timed wait for the future whose [`Future::id`](crate::Future::id) is `awaited`, one of
+    /// this executor's, gave up: if that future can never complete because its task is in, or
+    /// waits on, a deadlock (tasks waiting for each other), the executor's diagnosis, which the
+    /// wait returns as [`Error::Stuck`] instead of [`Error::Timeout`]. Called only after such a
+    /// wait timed out, never on a task's path. The default knows of none.
+    fn deadlock_diagnosis(&self, awaited: usize) -> Option<Arc<str>> {
+        let _ = awaited;
         None
     }
 }

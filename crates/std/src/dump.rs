@@ -72,6 +72,8 @@ use betterconcurrent_core::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct Dump {
     tasks: Vec<DumpedTask>,
+    /// Where each listed task's id is in `tasks`.
+    index: HashMap<usize, usize>,
     cycles: Vec<Vec<usize>>,
     blocked: Vec<BlockedThread>,
     outstanding: usize,
@@ -260,11 +262,15 @@ impl Dump {
         }
         for ((task, snapshot), seen) in tasks.iter_mut().zip(&snapshots).zip(&seen) {
             task.awaits_unseen = snapshot.wakers > *seen;
+            // Registered twice on one future (polled twice): it awaits it once. The pushes
+            // for one awaited future are consecutive.
+            task.awaits.dedup();
         }
         blocked.sort_by(|a, b| a.name.cmp(&b.name));
         let cycles = cycles(&tasks, &index);
         Self {
             tasks,
+            index,
             cycles,
             blocked,
             outstanding,
@@ -278,7 +284,7 @@ impl Dump {
 
     /// The listed task with this id.
     pub fn task(&self, id: usize) -> Option<&DumpedTask> {
-        self.tasks.iter().find(|task| task.id == id)
+        self.index.get(&id).map(|&i| &self.tasks[i])
     }
 
     /// Every wait-for cycle among the listed tasks, each as the ids in waiting order from the
@@ -324,21 +330,57 @@ impl Dump {
 
     fn is_closed(&self, cycle: &[usize]) -> bool {
         cycle.iter().all(|id| {
-            self.task(*id)
-                .is_some_and(|task| !task.asleep && !task.awaits_unseen)
+            self.task(*id).is_some_and(|task| {
+                task.phase == TaskPhase::Suspended && !task.asleep && !task.awaits_unseen
+            })
         })
+    }
+
+    /// Whether the task `id` is in a closed cycle or waits (through the tasks it awaits) on a
+    /// member of one: then its future can never complete.
+    pub fn waits_on_closed_cycle(&self, id: usize) -> bool {
+        let in_closed: std::collections::HashSet<usize> = self
+            .cycles
+            .iter()
+            .filter(|cycle| self.is_closed(cycle))
+            .flatten()
+            .copied()
+            .collect();
+        if in_closed.is_empty() {
+            return false;
+        }
+        let index = &self.index;
+        let mut seen = std::collections::HashSet::new();
+        let mut pending = vec![id];
+        while let Some(id) = pending.pop() {
+            if in_closed.contains(&id) {
+                return true;
+            }
+            if seen.insert(id) {
+                if let Some(&task) = index.get(&id) {
+                    pending.extend(&self.tasks[task].awaits);
+                }
+            }
+        }
+        false
     }
 }
 
-/// The wait-for cycles of `tasks` (their strongly connected components with more than one task,
-/// or one that awaits itself), each in waiting order from its smallest id. Tarjan's
-/// algorithm with an explicit stack: linear, and no recursion however long a chain is.
+/// The wait-for cycles of `tasks`: one per strongly connected component with more than one
+/// task, or of one task that awaits itself, in waiting order from its smallest id (a simple
+/// cycle through the component: the whole of it when it is a ring, the usual case). Tarjan's
+/// algorithm with an explicit stack over an index-based adjacency list: linear in tasks and
+/// waits, and no recursion however long a chain is.
 fn cycles(tasks: &[DumpedTask], index: &HashMap<usize, usize>) -> Vec<Vec<usize>> {
     const UNSEEN: usize = usize::MAX;
-    let successors = |task: usize| tasks[task].awaits.iter().map(|id| index[id]);
+    let successors: Vec<Vec<usize>> = tasks
+        .iter()
+        .map(|task| task.awaits.iter().map(|id| index[id]).collect())
+        .collect();
     let mut order = vec![UNSEEN; tasks.len()];
     let mut low = vec![0; tasks.len()];
     let mut on_stack = vec![false; tasks.len()];
+    let mut component_of = vec![UNSEEN; tasks.len()];
     let mut stack = Vec::new();
     let mut components = Vec::new();
     let mut next = 0;
@@ -354,7 +396,7 @@ fn cycles(tasks: &[DumpedTask], index: &HashMap<usize, usize>) -> Vec<Vec<usize>
         stack.push(root);
         on_stack[root] = true;
         while let Some(&mut (task, ref mut looked)) = path.last_mut() {
-            if let Some(successor) = successors(task).nth(*looked) {
+            if let Some(&successor) = successors[task].get(*looked) {
                 *looked += 1;
                 if order[successor] == UNSEEN {
                     order[successor] = next;
@@ -376,49 +418,59 @@ fn cycles(tasks: &[DumpedTask], index: &HashMap<usize, usize>) -> Vec<Vec<usize>
                 let mut component = Vec::new();
                 while let Some(member) = stack.pop() {
                     on_stack[member] = false;
+                    component_of[member] = components.len();
                     component.push(member);
                     if member == task {
                         break;
                     }
                 }
-                let awaits_itself = || successors(task).any(|successor| successor == task);
-                if component.len() > 1 || awaits_itself() {
-                    components.push(component);
-                }
+                components.push(component);
             }
         }
     }
     components
-        .into_iter()
-        .map(|component| in_waiting_order(tasks, index, &component))
+        .iter()
+        .enumerate()
+        .filter(|(_, component)| {
+            component.len() > 1 || successors[component[0]].contains(&component[0])
+        })
+        .map(|(c, component)| simple_cycle(tasks, &successors, &component_of, c, component))
         .collect()
 }
 
-/// A component's ids from its smallest id, each followed by one it awaits inside the component
-/// (a simple cycle when each member awaits one other, the usual case).
-fn in_waiting_order(
+/// A simple cycle through component `c` (every member has a successor inside it): walk from
+/// its smallest id along successors inside the component until a task repeats, keep the loop,
+/// and rotate it to start at its smallest id. Linear in the component's size.
+fn simple_cycle(
     tasks: &[DumpedTask],
-    index: &HashMap<usize, usize>,
+    successors: &[Vec<usize>],
+    component_of: &[usize],
+    c: usize,
     component: &[usize],
 ) -> Vec<usize> {
     let start = *component
         .iter()
         .min_by_key(|&&member| tasks[member].id)
         .expect("a component has a member");
-    let mut cycle = vec![tasks[start].id];
+    let mut position: HashMap<usize, usize> = HashMap::new();
+    let mut walk = Vec::new();
     let mut current = start;
-    while cycle.len() < component.len() {
-        let Some(next) = tasks[current]
-            .awaits
+    while let std::collections::hash_map::Entry::Vacant(vacant) = position.entry(current) {
+        vacant.insert(walk.len());
+        walk.push(current);
+        current = *successors[current]
             .iter()
-            .map(|id| index[id])
-            .find(|next| component.contains(next) && !cycle.contains(&tasks[*next].id))
-        else {
-            break;
-        };
-        cycle.push(tasks[next].id);
-        current = next;
+            .find(|&&next| component_of[next] == c)
+            .expect("a member of a strongly connected component has a successor in it");
     }
+    let mut cycle: Vec<usize> = walk[position[&current]..]
+        .iter()
+        .map(|&task| tasks[task].id)
+        .collect();
+    let smallest = (0..cycle.len())
+        .min_by_key(|&i| cycle[i])
+        .expect("a cycle has a member");
+    cycle.rotate_left(smallest);
     cycle
 }
 
@@ -462,12 +514,7 @@ impl fmt::Display for Dump {
             self.tasks.len(),
             self.blocked.len()
         )?;
-        let index: HashMap<usize, usize> = self
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(i, task)| (task.id, i))
-            .collect();
+        let index = &self.index;
         let mut awaited = vec![false; self.tasks.len()];
         for task in &self.tasks {
             for id in &task.awaits {

@@ -335,7 +335,7 @@ impl Schedule for Group {
         self.ended_elsewhere(registered);
     }
 
-    fn deadlock_diagnosis(&self) -> Option<Arc<str>> {
-        self.pool.deadlock_diagnosis()
+    fn deadlock_diagnosis(&self, awaited: usize) -> Option<Arc<str>> {
+        self.pool.deadlock_diagnosis(awaited)
     }
 }

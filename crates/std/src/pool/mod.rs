@@ -140,6 +140,20 @@ impl Drop for Quiescence<'_> {
     }
 }
 
+std::thread_local! {
+    /// Set while this thread takes a dump (see `Pool::dump`).
+    static DUMPING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Clears `DUMPING` when the dump that set it ends.
+struct ResetDumping;
+
+impl Drop for ResetDumping {
+    fn drop(&mut self) {
+        DUMPING.set(false);
+    }
+}
+
 /// The state shared by a pool's handles and its threads: the parts of the module docs' table.
 pub(crate) struct Pool {
     /// This pool, for the paths that reach it by reference and must hand a thread its own
@@ -163,6 +177,8 @@ pub(crate) struct Pool {
     has_groups: AtomicBool,
     /// The pool threads blocked in a blocking wait, for the dump.
     pub(crate) blocked: BlockedThreads,
+    /// Held while a dump takes its snapshots (see `dump`).
+    dumping: std::sync::Mutex<()>,
 }
 
 impl Pool {
@@ -182,6 +198,7 @@ impl Pool {
             shared_record: Arc::new(WorkerRecord::new(None, 0)),
             has_groups: AtomicBool::new(false),
             blocked: BlockedThreads::default(),
+            dumping: std::sync::Mutex::new(()),
         })
     }
 
@@ -442,6 +459,18 @@ impl Pool {
         let outstanding = self.stats().tasks_outstanding;
         // A snapshot may drop a task's last handle, running its destructors, as an abort may.
         let _ending = worker::EndingTasks::of(self);
+        // One dump at a time: a snapshot counts a task's wakers from its cell's references, and
+        // another dump's handle to the same task would look like one more waker. A dump from a
+        // destructor that a dump's dropped handle ran (the task's last) is nested on this
+        // thread: it goes ahead (the outer dump holds no other handle then).
+        let _one_at_a_time = (!DUMPING.get()).then(|| {
+            DUMPING.set(true);
+            let guard = self
+                .dumping
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (guard, ResetDumping)
+        });
         Dump::new(
             &self.registry.unfinished(),
             outstanding,
@@ -450,19 +479,19 @@ impl Pool {
         )
     }
 
-    /// The pool's dump if it is deadlocked: stuck (`Dump::is_stuck`: every unfinished task
-    /// listed and suspended, so no thread runs one, whatever the idle threads are doing) with
-    /// no task queued and a wait-for cycle, which no thread can ever resolve. The count of
-    /// unfinished tasks is never low, only late to fall, so a pool that is making progress is
-    /// never called deadlocked. Read only by a timed wait that gave up: never on a task's path.
-    /// A pool stuck only on futures outside its view is not called deadlocked: another thread
-    /// may still complete them.
-    fn deadlocked(&self) -> Option<Dump> {
-        if self.has_queued() {
-            return None;
-        }
+    /// The pool's dump if it is deadlocked: some tasks are in a closed wait-for cycle
+    /// (`Dump::has_closed_cycle`: suspended, each waiting only on the next), so the pool can
+    /// never become idle, whatever its other tasks do. With `awaited`, only if that future's
+    /// task is in such a cycle or waits on one. Read only by a timed wait that gave up: never on
+    /// a task's path. A pool whose tasks only wait on futures outside its view is not called
+    /// deadlocked: another thread may still complete them.
+    fn deadlocked(&self, awaited: Option<usize>) -> Option<Dump> {
         let dump = self.dump();
-        (dump.is_stuck() && dump.has_closed_cycle()).then_some(dump)
+        let deadlocked = match awaited {
+            None => dump.has_closed_cycle(),
+            Some(id) => dump.waits_on_closed_cycle(id),
+        };
+        deadlocked.then_some(dump)
     }
 
     /// Forget the registry entry of a task that ended (see `registry`).
@@ -638,8 +667,8 @@ impl Pool {
             Ok(())
         } else {
             Err(self
-                .deadlock_diagnosis()
-                .map_or(Error::Timeout, Error::Stuck))
+                .deadlocked(None)
+                .map_or(Error::Timeout, |dump| Error::Stuck(dump.to_string().into())))
         }
     }
 
@@ -821,9 +850,10 @@ impl Schedule for Pool {
         self.ended_elsewhere(registered);
     }
 
-    /// The dump's text if the pool is deadlocked (see `deadlocked`).
-    fn deadlock_diagnosis(&self) -> Option<Arc<str>> {
-        self.deadlocked().map(|dump| dump.to_string().into())
+    /// The dump's text if `awaited` waits on a deadlock (see `deadlocked`).
+    fn deadlock_diagnosis(&self, awaited: usize) -> Option<Arc<str>> {
+        self.deadlocked(Some(awaited))
+            .map(|dump| dump.to_string().into())
     }
 }
 
