@@ -39,13 +39,13 @@ pub enum Error {
     /// The wait was refused because it could never end: e.g. `join` called from one of the
     /// pool's own tasks would wait for that task itself. Await the futures instead.
     WouldDeadlock,
-    /// A timed wait (a pool's `join_timeout` or `wait_idle_timeout`, or `result_timeout` /
-    /// `exception_timeout` of a future whose executor says so through
-    /// `Schedule::deadlock_diagnosis`) gave up on a pool that is deadlocked: nothing queued or running, every unfinished task suspended, and some of them
-    /// in a wait-for cycle, so they can never finish. Holds the diagnosis (the pool's dump:
-    /// the cycles by task id, and what every other task awaits). Like `Timeout`, the tasks are
-    /// unaffected. (A pool whose tasks only await futures from outside it times out with
-    /// `Timeout`: another thread may still complete those.)
+    /// A timed wait gave up on work that can never finish: tasks suspended in a wait-for
+    /// cycle, each waiting only on the next (a pool's `join_timeout` and `wait_idle_timeout`
+    /// when it has such a cycle; `result_timeout` / `exception_timeout` of a future whose task
+    /// is in or waits on one, as its executor tells through `Schedule::deadlock_diagnosis`).
+    /// Holds the diagnosis (the pool's dump: the cycles by task id, and what every other task
+    /// awaits). Like `Timeout`, the tasks are unaffected. (Tasks that only await futures from
+    /// outside the pool time out with `Timeout`: another thread may still complete those.)
     Stuck(Arc<str>),
     /// A fixed-capacity executor refused the work: it already held `capacity` unfinished tasks
     /// (from [`SubmitError::Full`]).

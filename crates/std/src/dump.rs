@@ -16,17 +16,19 @@
 //! its own wakers (a `wait_async`, a `select`).
 //!
 //! A pool is stuck when every unfinished task is listed, suspended and not merely waiting for
-//! time (`Dump::is_stuck`: so no thread runs one); it is deadlocked when no task is queued and
-//! some of those tasks are in a closed wait-for cycle: one whose members wait for nothing else,
-//! as far as the dump can count (every one of a member's wakers, its cell's references less its
-//! future's handles, was found registered on a listed task's future; none on the timer). Its
-//! timed waits then fail with `Error::Stuck`,
-//! whose text is the dump (checked only when such a wait has timed out). A pool stuck only on
-//! futures outside its view still times out with `Error::Timeout`: a future another thread
-//! will set later looks the same as one nothing will ever set, and callers that poll a pool
-//! with timeouts must not see a different error for it. Cycles are the strongly connected
-//! components of the graph (Tarjan's algorithm, iterative), so the whole dump is linear in the
-//! number of tasks and waiters.
+//! time (`Dump::is_stuck`: so no thread runs one). It is deadlocked when some tasks are in a
+//! closed wait-for cycle: suspended, each waiting for nothing but the next, as far as the dump
+//! can count (every one of a member's wakers, its cell's references less its future's handles,
+//! was found registered on a listed task's future, none on the timer; one dump at a time per
+//! pool, so no other dump's handle is counted). Such a pool can never go idle, so its timed
+//! waits fail with `Error::Stuck`, whose text is the dump, and so does a future's
+//! `result_timeout` when its task is in or waits on such a cycle (checked only when such a wait
+//! has timed out). A pool stuck only on futures outside its view still times out with
+//! `Error::Timeout`: a future another thread will set later looks the same as one nothing will
+//! ever set, and callers that poll a pool with timeouts must not see a different error for it.
+//! Cycles come from the strongly connected components (Tarjan's algorithm, iterative, over an
+//! adjacency list; then a simple cycle through each component), so the whole dump is linear in
+//! the number of tasks and waiters.
 //!
 //! The pool's threads blocked in a blocking wait are listed too (`BlockedThread`): each
 //! registers one waker for all its waits (`executor::thread_waker_id`), so the same join names
