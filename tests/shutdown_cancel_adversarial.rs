@@ -294,10 +294,14 @@ fn two_tasks_awaiting_each_other_are_ended_by_shutdown_cancel() {
         slot_a.set_result(a.clone()).unwrap();
         slot_b.set_result(b.clone()).unwrap();
         drop((slot_a, slot_b));
-        assert!(matches!(
-            a.result_timeout(Duration::from_millis(100)),
-            Err(Error::Timeout)
-        ));
+        // Two tasks awaiting each other are a closed wait-for cycle: the timed wait says so
+        // (issue 16), naming the other task.
+        match a.result_timeout(Duration::from_millis(100)) {
+            Err(Error::Stuck(diagnosis)) => {
+                assert!(diagnosis.contains(&format!("{:#x}", b.id())), "{diagnosis}")
+            }
+            other => panic!("expected Error::Stuck, got {other:?}"),
+        }
         assert_eq!(pool.stats().tasks_suspended, 2);
         pool.shutdown(true, true);
         assert!(matches!(a.try_result(), Some(Err(Error::Cancelled))));
