@@ -5,74 +5,13 @@
 #![cfg(not(feature = "loom"))]
 
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use betterconcurrent::executor::TaskPhase;
-use betterconcurrent::{Dump, Future, ThreadPoolExecutor};
+use betterconcurrent::Future;
 
 mod common;
-
-/// A pool whose drop first aborts what is left, so a failing test cannot hang in the drop (a
-/// wait-for cycle never finishes by itself).
-struct AbortOnDrop(ThreadPoolExecutor);
-
-impl std::ops::Deref for AbortOnDrop {
-    type Target = ThreadPoolExecutor;
-    fn deref(&self) -> &ThreadPoolExecutor {
-        &self.0
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.shutdown(true, true);
-    }
-}
-
-/// Dumps until `ready` holds (tasks reach their awaits on other threads), failing after 10 s.
-fn dump_when(pool: &ThreadPoolExecutor, ready: impl Fn(&Dump) -> bool) -> Dump {
-    let start = Instant::now();
-    loop {
-        let dump = pool.dump();
-        if ready(&dump) {
-            return dump;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "never reached:\n{dump}"
-        );
-        std::thread::yield_now();
-    }
-}
-
-fn suspended(dump: &Dump, count: usize) -> bool {
-    dump.tasks()
-        .iter()
-        .filter(|task| task.phase() == TaskPhase::Suspended)
-        .count()
-        == count
-}
-
-/// `n` async tasks, task `i` awaiting task `(i + 1) % n`: a wait-for cycle. Returns their
-/// futures in order.
-fn cycle(pool: &ThreadPoolExecutor, n: usize) -> Vec<Future<u32>> {
-    // Each task first awaits the slot that will hold the future it then awaits.
-    let slots: Vec<Future<Future<u32>>> = (0..n).map(|_| Future::new()).collect();
-    let tasks: Vec<Future<u32>> = (0..n)
-        .map(|i| {
-            let slot = slots[(i + 1) % n].clone();
-            pool.submit_async(async move {
-                let next = (&slot).await.unwrap().clone();
-                *(&next).await.unwrap() + 1
-            })
-            .unwrap()
-        })
-        .collect();
-    for (slot, task) in slots.iter().zip(&tasks) {
-        slot.set_result(task.clone()).unwrap();
-    }
-    tasks
-}
+use common::dump::{cycle, dump_when, suspended, AbortOnDrop};
 
 #[test]
 fn a_two_cycle_and_a_three_cycle_are_named_exactly() {

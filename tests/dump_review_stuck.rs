@@ -10,100 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use betterconcurrent::executor::TaskPhase;
 use betterconcurrent::time::sleep;
-use betterconcurrent::{Dump, Error, Executor, Future, ThreadPoolExecutor};
+use betterconcurrent::{Error, Executor, Future, ThreadPoolExecutor};
 
 mod common;
-
-/// A pool whose drop first aborts what is left, so a failing test cannot hang in the drop.
-struct AbortOnDrop(ThreadPoolExecutor);
-
-impl std::ops::Deref for AbortOnDrop {
-    type Target = ThreadPoolExecutor;
-    fn deref(&self) -> &ThreadPoolExecutor {
-        &self.0
-    }
-}
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.shutdown(true, true);
-    }
-}
-
-/// Dumps until `ready` holds, failing after 10 s.
-#[allow(dead_code)]
-fn dump_when(pool: &ThreadPoolExecutor, ready: impl Fn(&Dump) -> bool) -> Dump {
-    let start = Instant::now();
-    loop {
-        let dump = pool.dump();
-        if ready(&dump) {
-            return dump;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "never reached:\n{dump}"
-        );
-        std::thread::yield_now();
-    }
-}
-
-#[allow(dead_code)]
-fn suspended(dump: &Dump, count: usize) -> bool {
-    dump.tasks()
-        .iter()
-        .filter(|task| task.phase() == TaskPhase::Suspended)
-        .count()
-        == count
-}
-
-/// `n` async tasks, task `i` awaiting task `(i + 1) % n`.
-#[allow(dead_code)]
-fn cycle(pool: &ThreadPoolExecutor, n: usize) -> Vec<Future<u32>> {
-    let slots: Vec<Future<Future<u32>>> = (0..n).map(|_| Future::new()).collect();
-    let tasks: Vec<Future<u32>> = (0..n)
-        .map(|i| {
-            let slot = slots[(i + 1) % n].clone();
-            pool.submit_async(async move {
-                let next = (&slot).await.unwrap().clone();
-                drop(slot);
-                *(&next).await.unwrap() + 1
-            })
-            .unwrap()
-        })
-        .collect();
-    for (slot, task) in slots.iter().zip(&tasks) {
-        slot.set_result(task.clone()).unwrap();
-    }
-    tasks
-}
-
-#[allow(dead_code)]
-fn ids(tasks: &[Future<u32>]) -> Vec<usize> {
-    tasks.iter().map(Future::id).collect()
-}
-
-#[allow(dead_code)]
-fn rotated_to_min(mut ids: Vec<usize>) -> Vec<usize> {
-    let min = (0..ids.len()).min_by_key(|&i| ids[i]).unwrap();
-    ids.rotate_left(min);
-    ids
-}
-
-/// Run `f` on its own thread; fail if it takes longer than `secs` seconds.
-#[allow(dead_code)]
-fn within<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("HANG: the test body did not finish within {secs} s"),
-    }
-}
+use common::dump::{cycle, dump_when, ids, suspended, AbortOnDrop};
+use common::watchdog::within;
 
 fn expect_timeout(pool: &ThreadPoolExecutor) {
     for r in [

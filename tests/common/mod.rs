@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod counting_allocator;
+pub mod dump;
 pub mod ledger;
 pub mod watchdog;
 
