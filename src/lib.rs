@@ -128,7 +128,7 @@
 
 pub use betterconcurrent_core::{
     yield_until_done, Error, Future, InvalidStateError, Outcome, OwnedOutcome, Panic, State,
-    SubmitError, UserError, WaitDone,
+    SubmitError, SubmitSite, UserError, WaitDone,
 };
 
 #[cfg(feature = "std")]

@@ -232,6 +232,7 @@ fn a_pool_thread_blocked_in_a_wait_is_listed_with_the_task_it_waits_for() {
     // A closure that blocks its thread on the suspended task (a started task: nothing to run
     // in place, so the thread parks in the pool's blocking hook).
     let target = suspended_task.clone();
+    let blocker_line = line!() + 1;
     let blocker = pool.submit(move || *target.result().unwrap() + 1).unwrap();
     let dump = dump_when(&pool, |dump| {
         dump.blocked()
@@ -241,10 +242,20 @@ fn a_pool_thread_blocked_in_a_wait_is_listed_with_the_task_it_waits_for() {
     assert_eq!(dump.blocked().len(), 1, "{dump}");
     assert_eq!(dump.blocked()[0].awaits(), [suspended_task.id()]);
     assert!(!dump.blocked()[0].name().is_empty());
-    assert!(
-        !dump.is_stuck(),
-        "a blocked closure is running work: {dump}"
-    );
+    // Listed as a blocked task: the closure, where it was submitted, what it waits for.
+    let listed = dump
+        .task(blocker.id())
+        .expect("the blocked closure is listed");
+    assert!(listed.is_blocked(), "{dump}");
+    assert_eq!(listed.kind(), betterconcurrent::executor::TaskKind::Closure);
+    assert_eq!(listed.awaits(), [suspended_task.id()]);
+    assert_eq!(dump.blocked()[0].task(), Some(blocker.id()));
+    #[cfg(feature = "locations")]
+    assert_eq!(listed.site().location().unwrap().line(), blocker_line);
+    let _ = blocker_line;
+    // Every unfinished task is suspended or blocked, and the chain ends at a future nobody
+    // in the pool completes: it looks stuck (the test's thread completes it below).
+    assert!(dump.is_stuck(), "{dump}");
     let printed = dump.to_string();
     assert!(
         printed.contains(&format!(

@@ -80,7 +80,7 @@ fn a_supervisor_and_its_workers_form_only_real_cycles() {
         // supervisor. Only a round where a worker has the smallest id exercises the walk from
         // a worker; retry until one does.
         let mut checked = 0;
-        for _round in 0..40 {
+        for round in 0..40 {
             let pool = AbortOnDrop(
                 ThreadPoolExecutor::builder()
                     .max_workers(2)
@@ -88,21 +88,38 @@ fn a_supervisor_and_its_workers_form_only_real_cycles() {
                     .unwrap(),
             );
             let k = 4;
-            let sup_slot = Future::<Future<u32>>::new();
-            let workers: Vec<Future<u32>> = (0..k)
-                .map(|_| {
-                    let s = sup_slot.clone();
-                    pool.submit_async(async move {
-                        let sup = (&s).await.unwrap().clone();
-                        drop(s);
-                        *(&sup).await.unwrap()
-                    })
-                    .unwrap()
+            // Every task, supervisor or worker, runs the same body (so their cells are of one
+            // size and come from one of the allocator's bins): await the list its slot gets.
+            let member = |pool: &ThreadPoolExecutor, slot: Future<Vec<Future<u32>>>| {
+                pool.submit_async(async move {
+                    let awaited = (&slot).await.unwrap().clone();
+                    drop(slot);
+                    poll_all(awaited).await
                 })
-                .collect();
-            let ws = workers.clone();
-            let sup = pool.submit_async(poll_all(ws)).unwrap();
-            sup_slot.set_result(sup.clone()).unwrap();
+                .unwrap()
+            };
+            let sup_slot = Future::new();
+            let worker_slots: Vec<Future<Vec<Future<u32>>>> =
+                (0..k).map(|_| Future::new()).collect();
+            // Which is allocated first alternates, so rounds put either first in address order.
+            let (sup, workers) = if round % 2 == 0 {
+                let sup = member(&pool, sup_slot.clone());
+                let workers: Vec<Future<u32>> = worker_slots
+                    .iter()
+                    .map(|slot| member(&pool, slot.clone()))
+                    .collect();
+                (sup, workers)
+            } else {
+                let workers: Vec<Future<u32>> = worker_slots
+                    .iter()
+                    .map(|slot| member(&pool, slot.clone()))
+                    .collect();
+                (member(&pool, sup_slot.clone()), workers)
+            };
+            for slot in &worker_slots {
+                slot.set_result(vec![sup.clone()]).unwrap();
+            }
+            sup_slot.set_result(workers.clone()).unwrap();
             let dump = dump_when(&pool, |d| suspended(d, k + 1) && !d.cycles().is_empty());
             assert_eq!(dump.task(sup.id()).unwrap().awaits().len(), k, "{dump}");
             assert_real_cycles(&dump);

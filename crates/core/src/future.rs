@@ -44,6 +44,7 @@ use slab::Slab;
 
 use crate::error::{Error, InvalidStateError};
 use crate::panic;
+use crate::site::SubmitSite;
 use crate::sync::{Arc, AtomicU32, Mutex, Ordering, UnsafeCell};
 use crate::task::{Schedule, SchedulerHandle};
 
@@ -185,6 +186,9 @@ pub(crate) struct FutureCore<T> {
     /// through the completer's handle): the outcome may be moved out only when this is 1 and the
     /// one is the caller's. The executor's own handles (`Completer`) do not count.
     handles: AtomicU32,
+    /// Where the task that completes it was submitted (in padding the cell had: see
+    /// [`crate::site`]).
+    pub(crate) site: SubmitSite,
 }
 
 // SAFETY: the outcome cell is written once before `FINISHED` is published and only read after it,
@@ -198,7 +202,7 @@ unsafe impl<T: Send> Sync for FutureCore<T> {}
 unsafe impl<T: Send> Send for FutureCore<T> {}
 
 impl<T> FutureCore<T> {
-    pub(crate) fn new(scheduler: Option<SchedulerHandle>) -> Self {
+    pub(crate) fn new(scheduler: Option<SchedulerHandle>, site: SubmitSite) -> Self {
         Self {
             scheduler,
             state: StateWord::new(),
@@ -207,6 +211,7 @@ impl<T> FutureCore<T> {
             // The first user handle is made with the core (`Future::from_cell`): counted here,
             // before anything shares the cell, instead of by a read-modify-write per task.
             handles: AtomicU32::new(1),
+            site,
         }
     }
 
@@ -379,7 +384,7 @@ impl<T> Future<T> {
     /// A new pending future, not tied to any executor.
     pub fn new() -> Self {
         Self::from_cell(Arc::new(Cell {
-            core: FutureCore::new(None),
+            core: FutureCore::new(None, SubmitSite::UNKNOWN),
             body: (),
         }))
     }

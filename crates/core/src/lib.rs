@@ -21,6 +21,7 @@ pub mod error;
 pub mod future;
 pub mod local;
 mod panic;
+pub mod site;
 /// The synchronisation shim every protocol of the workspace goes through (the loom and
 /// portable-atomic switch). Public only so the workspace's other crates share it: not part of
 /// the API, and it may change in any release.
@@ -52,3 +53,4 @@ pub mod executor {
 pub use blocking::block_until_done;
 pub use error::{Error, InvalidStateError, Panic, SubmitError, UserError};
 pub use future::{yield_until_done, Future, Outcome, OwnedOutcome, State, WaitDone};
+pub use site::SubmitSite;

@@ -67,6 +67,7 @@ use core::task::{Context, Poll};
 use crate::error::Error;
 use crate::future::{Body, Cell, Completer, Future, FutureCore};
 use crate::panic;
+use crate::site::SubmitSite;
 use crate::sync::{
     unsize, waker, Arc, ArcWake, AtomicBool, AtomicUsize, Ordering, UnsafeCell, Weak,
 };
@@ -288,6 +289,8 @@ pub struct TaskSnapshot {
     /// fewer registrations than this has not seen everything the task waits for (another
     /// branch of a `select`, a foreign future).
     pub wakers: usize,
+    /// Where it was submitted.
+    pub site: SubmitSite,
 }
 
 /// What an executor can do with a queued task; implemented by each kind of task cell.
@@ -318,6 +321,8 @@ trait Runnable: Send + Sync {
         None
     }
     fn kind(&self) -> TaskKind;
+    /// Where the task was submitted.
+    fn site(&self) -> SubmitSite;
     /// The handle back to the task's executor (a detached task has none).
     fn scheduler(&self) -> Option<&SchedulerHandle> {
         None
@@ -487,13 +492,28 @@ impl Task {
     /// Running the task calls the closure once (if the future was not cancelled first); a panic
     /// in it is caught (with `std`) and stored in the future as [`Error::Panicked`]. `scheduler` is
     /// only recorded, for [`Future::executor_as`].
+    #[track_caller]
     pub fn from_closure<F, T>(work: F, scheduler: Option<SchedulerHandle>) -> (Task, Future<T>)
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        Task::from_closure_at(work, scheduler, SubmitSite::caller())
+    }
+
+    /// As [`from_closure`](Task::from_closure), recording `site` as where it was submitted
+    /// (for an executor that submits on its caller's behalf later, as a `map` does).
+    pub fn from_closure_at<F, T>(
+        work: F,
+        scheduler: Option<SchedulerHandle>,
+        site: SubmitSite,
+    ) -> (Task, Future<T>)
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         // SAFETY: `work` borrows nothing, so no lifetime can end before its uses.
-        unsafe { Task::from_closure_scoped(work, scheduler) }
+        unsafe { Task::closure_cell(work, scheduler, site) }
     }
 
     /// As [`from_closure`](Task::from_closure), for a closure that may borrow for `'a` (a scoped
@@ -504,6 +524,7 @@ impl Task {
     /// been run to completion, cancelled or failed, or freed by its executor
     /// ([`Schedule::ended_elsewhere`], [`Schedule::end_freed`]), each of which happens after
     /// its work was dropped.
+    #[track_caller]
     pub unsafe fn from_closure_scoped<'a, F, T>(
         work: F,
         scheduler: Option<SchedulerHandle>,
@@ -512,8 +533,25 @@ impl Task {
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'static,
     {
+        // SAFETY: this function's contract is `closure_cell`'s.
+        unsafe { Task::closure_cell(work, scheduler, SubmitSite::caller()) }
+    }
+
+    /// The cell of a closure task submitted at `site`.
+    ///
+    /// # Safety
+    /// As for [`from_closure_scoped`](Task::from_closure_scoped).
+    unsafe fn closure_cell<'a, F, T>(
+        work: F,
+        scheduler: Option<SchedulerHandle>,
+        site: SubmitSite,
+    ) -> (Task, Future<T>)
+    where
+        F: FnOnce() -> T + Send + 'a,
+        T: Send + 'static,
+    {
         let cell = Arc::new(Cell {
-            core: FutureCore::new(scheduler),
+            core: FutureCore::new(scheduler, site),
             body: ClosureBody {
                 claimed: AtomicBool::new(false),
                 work: UnsafeCell::new(Some(work)),
@@ -529,12 +567,15 @@ impl Task {
     /// cancel it or read its result, so the cell holds the closure alone (no future state, no
     /// executor handle). Running it calls the closure once; a panic is caught (with `std`) and
     /// reported as [`RunOutcome::Panicked`].
+    #[track_caller]
     pub fn detached<F>(work: F) -> Task
     where
         F: FnOnce() + Send + 'static,
     {
         let cell = Arc::new(DetachedBody {
             handle: (),
+            #[cfg(feature = "locations")]
+            site: SubmitSite::caller(),
             work: UnsafeCell::new(Some(work)),
         });
         Task { raw: unsize!(cell) }
@@ -550,12 +591,15 @@ impl Task {
     /// `scheduler` must stay alive and in place until the task is consumed (run, cancelled,
     /// failed or dropped): for example, a field of an executor that holds itself while it has
     /// unfinished tasks. And the task must be consumed before `'a` ends.
+    #[track_caller]
     pub unsafe fn detached_with<'a, F>(work: F, scheduler: &SchedulerHandle) -> Task
     where
         F: FnOnce() + Send + 'a,
     {
         let cell = Arc::new(DetachedBody {
             handle: BorrowedHandle(core::ptr::NonNull::from(scheduler)),
+            #[cfg(feature = "locations")]
+            site: SubmitSite::caller(),
             work: UnsafeCell::new(Some(work)),
         });
         // SAFETY: the caller consumes the task within `'a` (this function's contract), and
@@ -566,6 +610,7 @@ impl Task {
 
     /// Package an `async` body as a task that `scheduler` runs; returns the task (already marked
     /// scheduled: queue it) and the future it will complete with the body's output.
+    #[track_caller]
     pub fn from_async<F>(body: F, scheduler: SchedulerHandle) -> (Task, Future<F::Output>)
     where
         F: core::future::Future + Send + 'static,
@@ -581,6 +626,7 @@ impl Task {
     /// # Safety
     /// As for [`from_closure_scoped`](Task::from_closure_scoped): the task must end (complete,
     /// be cancelled, aborted, failed, or freed by its executor) before `'a` does.
+    #[track_caller]
     pub unsafe fn from_async_scoped<'a, F>(
         body: F,
         scheduler: SchedulerHandle,
@@ -590,7 +636,7 @@ impl Task {
         F::Output: Send + 'static,
     {
         let cell = Arc::new(Cell {
-            core: FutureCore::new(Some(scheduler)),
+            core: FutureCore::new(Some(scheduler), SubmitSite::caller()),
             body: AsyncBody {
                 state: StateWord::new(),
                 registration: Registration::new(),
@@ -671,6 +717,12 @@ impl Task {
     #[inline]
     pub fn kind(&self) -> TaskKind {
         self.raw.kind()
+    }
+
+    /// Where this task was submitted.
+    #[inline]
+    pub fn site(&self) -> SubmitSite {
+        self.raw.site()
     }
 
     /// The handle back to the executor this task was made for (`None` for a detached task).
@@ -850,6 +902,10 @@ where
         TaskKind::Closure
     }
 
+    fn site(&self) -> SubmitSite {
+        self.core.site
+    }
+
     fn scheduler(&self) -> Option<&SchedulerHandle> {
         self.core.handle()
     }
@@ -862,6 +918,9 @@ where
 /// one), a pointer to one for a task an executor must tell apart ([`Task::detached_with`]).
 struct DetachedBody<F, H = ()> {
     handle: H,
+    /// Where it was submitted (8 bytes more per task, so only with the `locations` feature).
+    #[cfg(feature = "locations")]
+    site: SubmitSite,
     work: UnsafeCell<Option<F>>,
 }
 
@@ -929,6 +988,13 @@ impl<F: FnOnce() + Send, H: DetachedHandle> Runnable for DetachedBody<F, H> {
 
     fn kind(&self) -> TaskKind {
         TaskKind::Detached
+    }
+
+    fn site(&self) -> SubmitSite {
+        #[cfg(feature = "locations")]
+        return self.site;
+        #[cfg(not(feature = "locations"))]
+        SubmitSite::UNKNOWN
     }
 
     fn scheduler(&self) -> Option<&SchedulerHandle> {
@@ -1216,11 +1282,16 @@ where
             phase: self.body.state.phase(),
             waiters,
             wakers: references.saturating_sub(self.core.user_handles()),
+            site: self.core.site,
         })
     }
 
     fn kind(&self) -> TaskKind {
         TaskKind::Async
+    }
+
+    fn site(&self) -> SubmitSite {
+        self.core.site
     }
 
     fn scheduler(&self) -> Option<&SchedulerHandle> {

@@ -21,6 +21,7 @@ use std::time::Instant;
 use betterconcurrent_core::executor::{park_plain, thread_waker_id, BlockingHook};
 use betterconcurrent_core::sync::Arc;
 
+use crate::dump::RunningSlot;
 use crate::pool::{Group, Pool};
 use crate::worker::InGroup;
 
@@ -39,16 +40,19 @@ pub(crate) struct PoolThreadHook {
     outer_groups: RefCell<Vec<Option<Rc<InGroup>>>>,
     /// The thread's name, for the dump's list of blocked threads (read at its first park).
     name: OnceCell<Arc<str>>,
+    /// What the thread runs, for the dump's entry of a blocked thread.
+    running: Arc<RunningSlot>,
 }
 
 impl PoolThreadHook {
-    pub(crate) fn new(pool: Arc<Pool>) -> Self {
+    pub(crate) fn new(pool: Arc<Pool>, running: Arc<RunningSlot>) -> Self {
         Self {
             pool,
             depth: Cell::new(0),
             outer_may_block: Cell::new(false),
             outer_groups: RefCell::new(Vec::new()),
             name: OnceCell::new(),
+            running,
         }
     }
 }
@@ -108,7 +112,10 @@ impl BlockingHook for PoolThreadHook {
             .name
             .get_or_init(|| std::thread::current().name().unwrap_or("unnamed").into())
             .clone();
-        let _listed = self.pool.blocked.enter(thread_waker_id(), name);
+        let _listed = self
+            .pool
+            .blocked
+            .enter(thread_waker_id(), name, self.running.read());
         self.pool.thread_blocked();
         let in_time = park_plain(deadline);
         self.pool.thread_unblocked();

@@ -44,8 +44,12 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use betterconcurrent_core::executor::{TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use betterconcurrent_core::executor::{Task, TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
 use betterconcurrent_core::sync::Arc;
+use betterconcurrent_core::SubmitSite;
 
 /// Every unfinished task a pool can name, and who waits on whom (see the module docs). Taking it
 /// does not stop the pool; each task is read at a slightly different moment. `Display` prints it
@@ -86,12 +90,26 @@ pub struct Dump {
 pub struct BlockedThread {
     name: Arc<str>,
     awaits: Vec<usize>,
+    task: Option<usize>,
+    blocked_for: Duration,
 }
 
 impl BlockedThread {
     /// The thread's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The id of the task the thread runs, listed among the dump's tasks as blocked (the
+    /// outermost task its loop took: a task run in place by a wait shows as the one whose wait
+    /// ran it). `None` if it was not known.
+    pub fn task(&self) -> Option<usize> {
+        self.task
+    }
+
+    /// How long it had been blocked when the dump was taken.
+    pub fn blocked_for(&self) -> Duration {
+        self.blocked_for
     }
 
     /// The ids of the listed tasks its wait is registered on (empty if it waits for something
@@ -102,34 +120,61 @@ impl BlockedThread {
 }
 
 /// The pool's threads blocked in a blocking wait, by the id of their waits' waker
-/// (`executor::thread_waker_id`), with their names: entered and left around the blocking hook's
-/// park, a cold path (a thread about to sleep in the kernel). `std`'s lock, not the shim's: this
-/// is a diagnostic list, not a protocol, and loom need not explore it (no loom operation runs
-/// while it is held, so loom never switches threads inside it).
+/// (`executor::thread_waker_id`), with their names, since when, and the task each runs: entered
+/// and left around the blocking hook's park, a cold path (a thread about to sleep in the
+/// kernel). `std`'s lock, not the shim's: this is a diagnostic list, not a protocol, and loom
+/// need not explore it (no loom operation runs while it is held, so loom never switches threads
+/// inside it).
 #[derive(Default)]
-pub(crate) struct BlockedThreads(std::sync::Mutex<HashMap<usize, Arc<str>>>);
+pub(crate) struct BlockedThreads(std::sync::Mutex<HashMap<usize, BlockedEntry>>);
+
+#[derive(Clone)]
+struct BlockedEntry {
+    name: Arc<str>,
+    since: Instant,
+    task: Option<Running>,
+}
 
 impl BlockedThreads {
-    /// The thread whose waits' waker is `waker` is blocked until the guard drops.
-    pub(crate) fn enter(&self, waker: usize, name: Arc<str>) -> BlockedGuard<'_> {
-        self.names().insert(waker, name);
+    /// The thread whose waits' waker is `waker`, running `task`, is blocked until the guard
+    /// drops.
+    pub(crate) fn enter(
+        &self,
+        waker: usize,
+        name: Arc<str>,
+        task: Option<Running>,
+    ) -> BlockedGuard<'_> {
+        let entry = BlockedEntry {
+            name,
+            since: Instant::now(),
+            task,
+        };
+        self.entries().insert(waker, entry);
         BlockedGuard {
             threads: self,
             waker,
         }
     }
 
-    fn names(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Arc<str>>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<usize, BlockedEntry>> {
         // No user code runs under it, so a poisoned lock is taken as it is.
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn list(&self) -> Vec<(usize, Arc<str>)> {
-        self.names()
+    /// The ids of the tasks the blocked threads run.
+    pub(crate) fn task_ids(&self) -> Vec<usize> {
+        self.entries()
+            .values()
+            .filter_map(|entry| Some(entry.task?.id))
+            .collect()
+    }
+
+    fn list(&self) -> Vec<(usize, BlockedEntry)> {
+        self.entries()
             .iter()
-            .map(|(&waker, name)| (waker, name.clone()))
+            .map(|(&waker, entry)| (waker, entry.clone()))
             .collect()
     }
 }
@@ -142,8 +187,157 @@ pub(crate) struct BlockedGuard<'a> {
 
 impl Drop for BlockedGuard<'_> {
     fn drop(&mut self) {
-        let name = self.threads.names().remove(&self.waker);
-        drop(name);
+        let entry = self.threads.entries().remove(&self.waker);
+        drop(entry);
+    }
+}
+
+/// What one pool thread runs, for the dump: the outermost task its loop took (a task run in
+/// place inside another's poll or wait shows as the one that runs it; a closure run in place
+/// by a blocking wait is named by the blocking hook instead). A sequence lock over the task's
+/// id and submit site, written only by its thread (a load, four stores and a release fence
+/// per task: what listing a running task costs), read by a dump with bounded retries. `std`'s
+/// atomics, not the shim's: diagnostic state, which loom need not explore.
+pub(crate) struct RunningSlot {
+    /// Odd while the thread writes.
+    sequence: AtomicU32,
+    /// The task's id, 0 when the thread runs none.
+    id: AtomicUsize,
+    /// The task's kind (`kind_code`) and submit site.
+    what: AtomicU64,
+    name: Arc<str>,
+}
+
+/// A task a pool thread was running when the dump read its [`RunningSlot`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Running {
+    pub(crate) id: usize,
+    pub(crate) kind: TaskKind,
+    pub(crate) site: SubmitSite,
+}
+
+impl Running {
+    pub(crate) fn of(task: &Task) -> Self {
+        Self {
+            id: task.id(),
+            kind: task.kind(),
+            site: task.site(),
+        }
+    }
+}
+
+impl RunningSlot {
+    pub(crate) fn new(name: Arc<str>) -> Self {
+        Self {
+            sequence: AtomicU32::new(0),
+            id: AtomicUsize::new(0),
+            what: AtomicU64::new(0),
+            name,
+        }
+    }
+
+    /// The thread now runs `task` (`None`: nothing).
+    #[inline]
+    pub(crate) fn set(&self, task: Option<Running>) {
+        let sequence = self.sequence.load(Ordering::Relaxed);
+        self.sequence
+            .store(sequence.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        let (id, what) = task.map_or((0, 0), |task| {
+            let what = u64::from(task.site.to_bits()) << 8 | u64::from(kind_code(task.kind));
+            (task.id, what)
+        });
+        self.id.store(id, Ordering::Relaxed);
+        self.what.store(what, Ordering::Relaxed);
+        self.sequence
+            .store(sequence.wrapping_add(2), Ordering::Release);
+    }
+
+    /// What the thread runs, read consistently (`None` if nothing, or if it kept changing).
+    pub(crate) fn read(&self) -> Option<Running> {
+        for _ in 0..64 {
+            let before = self.sequence.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let id = self.id.load(Ordering::Relaxed);
+            let what = self.what.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            if self.sequence.load(Ordering::Relaxed) != before {
+                continue;
+            }
+            if id == 0 {
+                return None;
+            }
+            return Some(Running {
+                id,
+                kind: kind_of_code(what as u8),
+                site: SubmitSite::from_bits((what >> 8) as u32),
+            });
+        }
+        None
+    }
+}
+
+fn kind_code(kind: TaskKind) -> u8 {
+    match kind {
+        TaskKind::Closure => 1,
+        TaskKind::Async => 2,
+        TaskKind::Detached => 3,
+        _ => 0,
+    }
+}
+
+fn kind_of_code(code: u8) -> TaskKind {
+    match code {
+        1 => TaskKind::Closure,
+        2 => TaskKind::Async,
+        _ => TaskKind::Detached,
+    }
+}
+
+/// Every live pool thread's [`RunningSlot`]: a thread enters its slot when it starts and
+/// leaves when its loop ends (a cold path each).
+#[derive(Default)]
+pub(crate) struct ThreadSlots(std::sync::Mutex<Vec<Arc<RunningSlot>>>);
+
+impl ThreadSlots {
+    /// A slot for the current thread, listed until the guard drops.
+    pub(crate) fn enter(&self) -> SlotGuard<'_> {
+        let name: Arc<str> = std::thread::current().name().unwrap_or("unnamed").into();
+        let slot = Arc::new(RunningSlot::new(name));
+        self.slots().push(slot.clone());
+        SlotGuard { slots: self, slot }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, Vec<Arc<RunningSlot>>> {
+        // No user code runs under it, so a poisoned lock is taken as it is.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What each thread runs now, with its name.
+    pub(crate) fn running(&self) -> Vec<(Arc<str>, Running)> {
+        self.slots()
+            .iter()
+            .filter_map(|slot| Some((slot.name.clone(), slot.read()?)))
+            .collect()
+    }
+}
+
+/// A thread's entry in [`ThreadSlots`].
+pub(crate) struct SlotGuard<'a> {
+    slots: &'a ThreadSlots,
+    pub(crate) slot: Arc<RunningSlot>,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.slots
+            .slots()
+            .retain(|slot| !Arc::ptr_eq(slot, &self.slot));
     }
 }
 
@@ -157,6 +351,11 @@ pub struct DumpedTask {
     asleep: bool,
     /// More of its wakers exist than the dump found registered (see `TaskSnapshot::wakers`).
     awaits_unseen: bool,
+    site: SubmitSite,
+    /// The pool thread running it, if it runs.
+    thread: Option<Arc<str>>,
+    /// How long it had been blocked in a blocking wait, if it is.
+    blocked_for: Option<Duration>,
 }
 
 impl DumpedTask {
@@ -189,7 +388,32 @@ impl DumpedTask {
     /// True if it is suspended, awaits no listed task and is not asleep: what it waits for is
     /// outside the pool's view (see the module docs).
     pub fn awaits_outside(&self) -> bool {
-        self.phase == TaskPhase::Suspended && self.awaits.is_empty() && !self.asleep
+        let waits = (self.phase == TaskPhase::Suspended && !self.asleep) || self.is_blocked();
+        waits && self.awaits.is_empty()
+    }
+
+    /// Where it was submitted (`SubmitSite::location` is `None` without the `locations`
+    /// feature).
+    pub fn site(&self) -> SubmitSite {
+        self.site
+    }
+
+    /// The name of the pool thread running it, if it is running (then its phase is
+    /// [`TaskPhase::Running`]).
+    pub fn thread(&self) -> Option<&str> {
+        self.thread.as_deref()
+    }
+
+    /// True if it runs and its thread is blocked in a blocking wait (`result()`, `wait`, ...)
+    /// for the tasks in [`awaits`](DumpedTask::awaits), or for something outside the pool's
+    /// view if that is empty.
+    pub fn is_blocked(&self) -> bool {
+        self.blocked_for.is_some()
+    }
+
+    /// How long its thread had been blocked when the dump was taken, if it is blocked.
+    pub fn blocked_for(&self) -> Option<Duration> {
+        self.blocked_for
     }
 
     /// True if it may also await something the dump cannot see: more of its wakers exist than
@@ -201,21 +425,23 @@ impl DumpedTask {
 }
 
 impl Dump {
-    /// A dump of the tasks behind `watches`, with `outstanding` the pool's count of unfinished
-    /// tasks (listed or not) and `asleep` the ids of the tasks asleep on the timer, with their
-    /// armed sleeps.
+    /// A dump of the tasks behind `watches` and of those `threads` run, with `outstanding` the
+    /// pool's count of unfinished tasks (listed or not), `asleep` the ids of the tasks asleep on
+    /// the timer, with their armed sleeps, and `blocked` the pool's threads blocked in a wait.
     pub(crate) fn new(
         watches: &[TaskWatch],
         outstanding: usize,
         asleep: &HashMap<usize, usize>,
+        threads: &ThreadSlots,
         blocked: &BlockedThreads,
     ) -> Self {
+        let now = Instant::now();
         let snapshots: Vec<TaskSnapshot> = watches
             .iter()
             .filter_map(TaskWatch::snapshot)
             .filter(|snapshot| snapshot.phase != TaskPhase::Complete)
             .collect();
-        let index: HashMap<usize, usize> = snapshots
+        let mut index: HashMap<usize, usize> = snapshots
             .iter()
             .enumerate()
             .map(|(i, snapshot)| (snapshot.id, i))
@@ -229,6 +455,9 @@ impl Dump {
                 awaits: Vec::new(),
                 asleep: snapshot.phase == TaskPhase::Suspended && asleep.contains_key(&snapshot.id),
                 awaits_unseen: false,
+                site: snapshot.site,
+                thread: None,
+                blocked_for: None,
             })
             .collect();
         // Each task's registrations the dump sees: on listed tasks' futures, and on the timer.
@@ -236,13 +465,47 @@ impl Dump {
             .iter()
             .map(|snapshot| asleep.get(&snapshot.id).copied().unwrap_or(0))
             .collect();
+        // The tasks the threads run (closures and tasks not yet suspended are listed here
+        // only), then the blocked threads' (read when they blocked).
+        let mut list_running = |tasks: &mut Vec<DumpedTask>, name: &Arc<str>, task: Running| {
+            let at = *index.entry(task.id).or_insert_with(|| {
+                tasks.push(DumpedTask {
+                    id: task.id,
+                    kind: task.kind,
+                    phase: TaskPhase::Running,
+                    awaits: Vec::new(),
+                    asleep: false,
+                    awaits_unseen: false,
+                    site: task.site,
+                    thread: None,
+                    blocked_for: None,
+                });
+                tasks.len() - 1
+            });
+            tasks[at].thread = Some(name.clone());
+            at
+        };
+        for (name, task) in threads.running() {
+            list_running(&mut tasks, &name, task);
+        }
+        let mut blocked_tasks = Vec::new();
         let (blocked_ids, mut blocked): (Vec<usize>, Vec<BlockedThread>) = blocked
             .list()
             .into_iter()
-            .map(|(waker, name)| {
+            .map(|(waker, entry)| {
+                let blocked_for = now.saturating_duration_since(entry.since);
+                let at = entry
+                    .task
+                    .map(|task| list_running(&mut tasks, &entry.name, task));
+                if let Some(at) = at {
+                    tasks[at].blocked_for = Some(blocked_for);
+                }
+                blocked_tasks.push(at);
                 let thread = BlockedThread {
-                    name,
+                    name: entry.name,
                     awaits: Vec::new(),
+                    task: entry.task.map(|task| task.id),
+                    blocked_for,
                 };
                 (waker, thread)
             })
@@ -256,14 +519,21 @@ impl Dump {
             for waiter in &awaited.waiters {
                 if let Some(&waiting) = index.get(waiter) {
                     tasks[waiting].awaits.push(awaited.id);
-                    seen[waiting] += 1;
+                    if let Some(seen) = seen.get_mut(waiting) {
+                        *seen += 1;
+                    }
                 } else if let Some(&thread) = blocked_index.get(waiter) {
                     blocked[thread].awaits.push(awaited.id);
+                    if let Some(at) = blocked_tasks[thread] {
+                        tasks[at].awaits.push(awaited.id);
+                    }
                 }
             }
         }
-        for ((task, snapshot), seen) in tasks.iter_mut().zip(&snapshots).zip(&seen) {
+        for (task, (snapshot, seen)) in tasks.iter_mut().zip(snapshots.iter().zip(&seen)) {
             task.awaits_unseen = snapshot.wakers > *seen;
+        }
+        for task in &mut tasks {
             // Registered twice on one future (polled twice): it awaits it once. The pushes
             // for one awaited future are consecutive.
             task.awaits.dedup();
@@ -279,7 +549,8 @@ impl Dump {
         }
     }
 
-    /// The tasks listed, in registry order.
+    /// The tasks listed: those that have suspended (in the registry's order), then those the
+    /// pool's threads run.
     pub fn tasks(&self) -> &[DumpedTask] {
         &self.tasks
     }
@@ -308,7 +579,7 @@ impl Dump {
     }
 
     /// True if this dump shows a pool that cannot make progress by itself: work outstanding,
-    /// every unfinished task listed and suspended, and some of them in a wait-for cycle or
+    /// every unfinished task listed and suspended or blocked in a wait, and some of them in a wait-for cycle or
     /// awaiting something outside the pool's view (not just asleep on the timer, or waiting
     /// for tasks that are). The pool's timed waits fail with `Error::Stuck` when this holds, no
     /// task is queued, and there is a cycle.
@@ -318,7 +589,7 @@ impl Dump {
             && self
                 .tasks
                 .iter()
-                .all(|task| task.phase == TaskPhase::Suspended)
+                .all(|task| task.phase == TaskPhase::Suspended || task.is_blocked())
             && (self.has_closed_cycle() || self.tasks.iter().any(DumpedTask::awaits_outside))
     }
 
@@ -491,7 +762,21 @@ impl fmt::Display for Named<'_> {
             TaskPhase::Complete => "complete",
             _ => "unknown",
         };
-        write!(f, "task {:#x} ({kind}, {phase})", self.0.id)
+        let task = self.0;
+        write!(f, "task {:#x} ({kind}, ", task.id)?;
+        match (&task.thread, task.blocked_for) {
+            (Some(thread), Some(blocked_for)) => write!(
+                f,
+                "blocked for {:.1} s in a wait on thread {thread}",
+                blocked_for.as_secs_f64()
+            )?,
+            (Some(thread), None) => write!(f, "{phase} on thread {thread}")?,
+            (None, _) => f.write_str(phase)?,
+        }
+        if task.site.location().is_some() {
+            write!(f, ", submitted at {}", task.site)?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -510,8 +795,8 @@ impl fmt::Display for Dump {
             .count();
         writeln!(
             f,
-            "{} unfinished tasks; {} listed ({suspended} suspended); tasks that never suspended \
-             are not listed; {} pool threads blocked in a wait",
+            "{} unfinished tasks; {} listed ({suspended} suspended, the rest running); queued \
+             tasks are not listed; {} pool threads blocked in a wait",
             self.outstanding,
             self.tasks.len(),
             self.blocked.len()
@@ -578,7 +863,10 @@ impl fmt::Display for Dump {
             )?;
         }
         for thread in &self.blocked {
-            let name = &thread.name;
+            let name = match thread.task {
+                Some(task) => format!("{} (running task {task:#x})", thread.name),
+                None => thread.name.to_string(),
+            };
             if thread.awaits.is_empty() {
                 writeln!(
                     f,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use betterconcurrent_core::executor::deadline_after;
 use betterconcurrent_core::executor::{SchedulerHandle, Task};
 use betterconcurrent_core::sync::Arc;
-use betterconcurrent_core::{Error, Future, SubmitError};
+use betterconcurrent_core::{Error, Future, SubmitError, SubmitSite};
 
 use crate::dump::Dump;
 use crate::map::{Map, MapOptions};
@@ -86,12 +86,26 @@ impl Executor {
     /// A panic in `work` is caught and stored in the future ([`Error::Panicked`]); the thread lives
     /// on. Fails with [`SubmitError::Shutdown`] after [`shutdown`](Self::shutdown), or
     /// [`SubmitError::Broken`] if an initializer failed; the closure is then dropped unrun.
+    #[track_caller]
     pub fn submit<F, T>(&self, work: F) -> Result<Future<T>, SubmitError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (task, future) = Task::from_closure(work, Some(self.scheduler()));
+        self.submit_at(work, SubmitSite::caller())
+    }
+
+    /// [`submit`](Self::submit), recording `site` as where it was submitted.
+    pub(crate) fn submit_at<F, T>(
+        &self,
+        work: F,
+        site: SubmitSite,
+    ) -> Result<Future<T>, SubmitError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (task, future) = Task::from_closure_at(work, Some(self.scheduler()), site);
         self.submit_task(task)?;
         Ok(future)
     }
@@ -129,6 +143,7 @@ impl Executor {
     /// pool.join().unwrap();
     /// assert_eq!(nodes.load(Ordering::Relaxed), 1 + 3 + 9 + 27 + 81);
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, work: F) -> Result<(), SubmitError>
     where
         F: FnOnce(&Executor) + Send + 'static,
@@ -180,6 +195,7 @@ impl Executor {
     ///     .unwrap();
     /// assert_eq!(*future.result().unwrap(), 25);
     /// ```
+    #[track_caller]
     pub fn submit_async<F>(&self, body: F) -> Result<Future<F::Output>, SubmitError>
     where
         F: std::future::Future + Send + 'static,
@@ -207,6 +223,7 @@ impl Executor {
     ///     .collect();
     /// assert_eq!(squares, [1, 4, 9, 16, 25]);
     /// ```
+    #[track_caller]
     pub fn map<I, F, T>(&self, f: F, items: I) -> Result<Map<I::IntoIter, F, T>, SubmitError>
     where
         I: IntoIterator,
@@ -226,6 +243,7 @@ impl Executor {
 
     /// [`map`](Self::map) with explicit options: a timeout measured from this call, and the
     /// look-ahead (`buffersize`; `None` submits every item at once, as Python's default does).
+    #[track_caller]
     pub fn map_with<I, F, T>(
         &self,
         f: F,

@@ -86,6 +86,7 @@ impl TaskGroup {
     /// Run `work` in the group; returns the future of its result. Fails with
     /// [`SubmitError::Cancelled`] once the group was cancelled, and as
     /// [`Executor::submit`] does.
+    #[track_caller]
     pub fn submit<F, T>(&self, work: F) -> Result<Future<T>, SubmitError>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -96,6 +97,7 @@ impl TaskGroup {
 
     /// Run `work` in the group, fire-and-forget; it is handed the group's [`Executor`], so what
     /// it spawns stays in the group. Fails as [`submit`](TaskGroup::submit) does.
+    #[track_caller]
     pub fn spawn<F>(&self, work: F) -> Result<(), SubmitError>
     where
         F: FnOnce(&Executor) + Send + 'static,
@@ -105,6 +107,7 @@ impl TaskGroup {
 
     /// Run an `async` body in the group; returns the future of its output. Fails as
     /// [`submit`](TaskGroup::submit) does.
+    #[track_caller]
     pub fn submit_async<F>(&self, body: F) -> Result<Future<F::Output>, SubmitError>
     where
         F: std::future::Future + Send + 'static,

@@ -29,6 +29,7 @@ mod worker;
 
 pub use betterconcurrent_core::{
     block_until_done, yield_until_done, Error, Future, InvalidStateError, State, SubmitError,
+    SubmitSite,
 };
 pub use blocking::MAX_RUN_HERE_DEPTH;
 pub use dump::{BlockedThread, Dump, DumpedTask};

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use betterconcurrent_core::executor::deadline_after;
 use betterconcurrent_core::sync::Arc;
-use betterconcurrent_core::{Error, Future, SubmitError};
+use betterconcurrent_core::{Error, Future, SubmitError, SubmitSite};
 
 use crate::executor::Executor;
 
@@ -39,6 +39,8 @@ pub struct Map<I: Iterator, F, T> {
     buffersize: Option<NonZeroUsize>,
     deadline: Option<Instant>,
     exhausted: bool,
+    /// Where `map` was called: the site of every task it submits.
+    site: SubmitSite,
 }
 
 impl<I, F, T> Map<I, F, T>
@@ -48,6 +50,7 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'static,
     T: Send + 'static,
 {
+    #[track_caller]
     pub(crate) fn start(
         executor: Executor,
         f: F,
@@ -62,6 +65,7 @@ where
             buffersize: options.buffersize,
             deadline: options.timeout.and_then(deadline_after),
             exhausted: false,
+            site: SubmitSite::caller(),
         };
         let limit = options.buffersize.map_or(usize::MAX, NonZeroUsize::get);
         while map.window.len() < limit {
@@ -78,7 +82,7 @@ where
 
     fn submit(&self, item: I::Item) -> Result<Future<T>, SubmitError> {
         let f = self.f.clone();
-        self.executor.submit(move || f(item))
+        self.executor.submit_at(move || f(item), self.site)
     }
 }
 

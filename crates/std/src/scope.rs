@@ -133,6 +133,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// scope, to spawn more. A panic in it is re-raised by [`Executor::scope`] (see
     /// [`Scope`]). Fails with [`SubmitError::Cancelled`] if a group the scope is in was
     /// cancelled, and as [`Executor::submit`] does; `work` is then dropped unrun.
+    #[track_caller]
     pub fn spawn<F>(&'scope self, work: F) -> Result<(), SubmitError>
     where
         F: FnOnce(&'scope Scope<'scope, 'env>) + Send + 'scope,
@@ -153,6 +154,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// Run `work` on the pool; returns the future of its result. `work` may borrow for
     /// `'scope`; the result is owned (`'static`), so the future may outlive the scope. A panic
     /// ends the future with [`Error::Panicked`]. Fails as [`spawn`](Scope::spawn) does.
+    #[track_caller]
     pub fn submit<F, T>(&'scope self, work: F) -> Result<Future<T>, SubmitError>
     where
         F: FnOnce() -> T + Send + 'scope,
@@ -169,6 +171,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// Run an `async` body on the pool; returns the future of its output. The body may borrow
     /// for `'scope` and suspends at its `.await`s without holding a thread, as with
     /// [`Executor::submit_async`]. Fails as [`spawn`](Scope::spawn) does.
+    #[track_caller]
     pub fn submit_async<F>(&'scope self, body: F) -> Result<Future<F::Output>, SubmitError>
     where
         F: std::future::Future + Send + 'scope,
@@ -185,6 +188,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// Run an `async` body on the pool, fire-and-forget; it may borrow for `'scope`. A panic
     /// in it is re-raised by [`Executor::scope`] (see [`Scope`]). Fails as
     /// [`spawn`](Scope::spawn) does.
+    #[track_caller]
     pub fn spawn_async<F>(&'scope self, body: F) -> Result<(), SubmitError>
     where
         F: std::future::Future<Output = ()> + Send + 'scope,

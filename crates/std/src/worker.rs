@@ -31,6 +31,7 @@ use betterconcurrent_core::sync::Arc;
 use crossbeam_utils::Backoff;
 
 use crate::blocking::PoolThreadHook;
+use crate::dump::{Running, RunningSlot};
 use crate::executor::Executor;
 use crate::pool::{Group, Pool, PrepaidShare, WorkerRecord};
 use crate::sleep::Recheck;
@@ -64,6 +65,8 @@ struct WorkerContext {
     /// This thread's record in the pool (its counters, prepaid share and registry shard; the
     /// shared record for a spare), held so that the per-task paths need no lookup.
     record: Arc<WorkerRecord>,
+    /// What this thread runs, for the dump.
+    running: Arc<RunningSlot>,
 }
 
 /// A pool thread's place in the group of the task it runs (`IN_GROUP`): the handle bound to
@@ -443,9 +446,16 @@ pub(crate) fn run_scope_tasks_here(group: &Group) {
             let registration = task.registration();
             let may_block = context.may_block.replace(registration.is_none());
             let entry = registration.and_then(Registration::get);
-            Some((task, entry, context.record.clone(), may_block))
+            let outer_running = context.running.read();
+            context.running.set(Some(Running::of(&task)));
+            Some((
+                task,
+                entry,
+                context.record.clone(),
+                (may_block, outer_running),
+            ))
         });
-        let Some((task, entry, record, may_block)) = next else {
+        let Some((task, entry, record, (may_block, outer_running))) = next else {
             break;
         };
         if outer_group.is_none() {
@@ -455,6 +465,7 @@ pub(crate) fn run_scope_tasks_here(group: &Group) {
         CURRENT.with(|current| {
             if let Some(context) = current.borrow().as_ref() {
                 context.may_block.set(may_block);
+                context.running.set(outer_running);
             }
         });
     }
@@ -504,6 +515,8 @@ impl Drop for EndingTasks {
 /// deque, on the shared record.
 pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<WorkerRecord>) {
     let spare = deque.is_none();
+    let listed = pool.running.enter();
+    let running = listed.slot.clone();
     // Registered before the initializer, so that code it runs (or drops) knows this thread is a
     // worker and never joins it.
     CURRENT.with(|current| {
@@ -520,13 +533,14 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             stack_start: stack_address(),
             in_place_stack_budget: pool.stack_size() / 2,
             record: record.clone(),
+            running: running.clone(),
         })
     });
     // A failed initializer breaks the pool (queued tasks fail); this thread still helps drain and
     // exits with the others once nothing is outstanding. The blocking hook is installed after
     // it: an initializer that blocks must not start spare threads (which would run it too).
     pool.initialize_thread();
-    let hook = install_blocking_hook(Rc::new(PoolThreadHook::new(pool.clone())))
+    let hook = install_blocking_hook(Rc::new(PoolThreadHook::new(pool.clone(), running.clone())))
         .expect("a new pool thread has no blocking hook yet");
     // Set when a spare retires: the retirement already took it off the counts.
     let retired = Cell::new(false);
@@ -538,7 +552,7 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
                 searching = false;
                 stop_searching(&pool);
             }
-            pool.execute(task, entry, &record);
+            execute(&pool, &running, task, entry, &record);
             continue;
         }
         if !searching {
@@ -567,7 +581,7 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
                 if let Some((task, entry)) = find_task(&pool, &record) {
                     searching = false;
                     stop_searching(&pool);
-                    pool.execute(task, entry, &record);
+                    execute(&pool, &running, task, entry, &record);
                     continue 'work;
                 }
             }
@@ -588,9 +602,24 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
     drop(swap_group(None));
     pool.return_share(&record);
     CURRENT.with(|current| current.borrow_mut().take());
+    drop(listed);
     if !retired.get() {
         pool.thread_exited(spare);
     }
+}
+
+/// Run a task this thread's loop took, listed as running for the dump while it runs.
+#[inline(always)]
+fn execute(
+    pool: &Pool,
+    running: &RunningSlot,
+    task: Task,
+    entry: Option<usize>,
+    record: &WorkerRecord,
+) {
+    running.set(Some(Running::of(&task)));
+    pool.execute(task, entry, record);
+    running.set(None);
 }
 
 /// Rounds of looking for work before a searching worker sleeps, each after a `Backoff::snooze`

@@ -9,7 +9,9 @@ use std::sync::atomic::AtomicUsize as GlobalCounter;
 use betterconcurrent_core::sync::Arc;
 
 use super::threads::{Initializer, Threads};
+use super::watch::StuckHook;
 use super::Pool;
+use crate::dump::Dump;
 use crate::executor::ThreadPoolExecutor;
 
 /// The largest `max_workers` a pool accepts: 2^22, Linux's `PID_MAX_LIMIT` on 64-bit targets,
@@ -86,6 +88,7 @@ pub struct Builder {
     thread_name_prefix: Option<String>,
     initializer: Option<Initializer>,
     stack_size: Option<usize>,
+    on_stuck: Option<StuckHook>,
 }
 
 impl fmt::Debug for Builder {
@@ -95,6 +98,7 @@ impl fmt::Debug for Builder {
             .field("thread_name_prefix", &self.thread_name_prefix)
             .field("initializer", &self.initializer.is_some())
             .field("stack_size", &self.stack_size)
+            .field("on_stuck", &self.on_stuck.is_some())
             .finish()
     }
 }
@@ -149,6 +153,49 @@ impl Builder {
         self
     }
 
+    /// Call `on_stuck` with the pool's [`Dump`] once per stuck episode: when the pool has work
+    /// outstanding, nothing queued or running, and its tasks are in a closed wait-for cycle
+    /// (reported within about a tenth of a second) or suspended or blocked on futures outside
+    /// its view for ten seconds ([`Dump::is_stuck`]). Default: the dump is printed on standard
+    /// error. The pool looks only when it goes idle with work outstanding, from a thread of its
+    /// own, with growing pauses; a panic in `on_stuck` is caught and reported, as a callback's.
+    /// Pass `|_| {}` to say nothing.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use betterconcurrent_core::Future;
+    /// use betterconcurrent_std::ThreadPoolExecutor;
+    ///
+    /// let (reports, reported) = mpsc::channel();
+    /// let pool = ThreadPoolExecutor::builder()
+    ///     .on_stuck(move |dump| reports.send(dump.cycles().to_vec()).unwrap())
+    ///     .build()
+    ///     .unwrap();
+    /// // Two tasks that await each other: each learns the other's future through a slot.
+    /// let slots: Vec<Future<Future<u32>>> = vec![Future::new(), Future::new()];
+    /// let tasks: Vec<Future<u32>> = (0..2)
+    ///     .map(|i| {
+    ///         let slot = slots[1 - i].clone();
+    ///         pool.submit_async(async move {
+    ///             let other = (&slot).await.unwrap().clone();
+    ///             drop(slot);
+    ///             *(&other).await.unwrap() + 1
+    ///         })
+    ///         .unwrap()
+    ///     })
+    ///     .collect();
+    /// for (slot, task) in slots.iter().zip(&tasks) {
+    ///     slot.set_result(task.clone()).unwrap();
+    /// }
+    /// let cycles = reported.recv().unwrap();
+    /// assert_eq!(cycles.len(), 1);
+    /// tasks[0].abort(); // the other ends cancelled in turn
+    /// ```
+    pub fn on_stuck(mut self, on_stuck: impl Fn(&Dump) + Send + Sync + 'static) -> Self {
+        self.on_stuck = Some(Arc::new(on_stuck));
+        self
+    }
+
     /// Build the pool. No thread starts until work is submitted.
     pub fn build(self) -> Result<ThreadPoolExecutor, BuildError> {
         static POOLS: GlobalCounter = GlobalCounter::new(0);
@@ -169,11 +216,14 @@ impl Builder {
                 POOLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ),
         };
-        Ok(ThreadPoolExecutor::from_pool(Pool::new(Threads::new(
-            max_workers,
-            thread_name_prefix,
-            self.initializer,
-            self.stack_size.unwrap_or_else(default_stack_size),
-        ))))
+        Ok(ThreadPoolExecutor::from_pool(Pool::new(
+            Threads::new(
+                max_workers,
+                thread_name_prefix,
+                self.initializer,
+                self.stack_size.unwrap_or_else(default_stack_size),
+            ),
+            self.on_stuck,
+        )))
     }
 }

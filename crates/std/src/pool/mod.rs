@@ -60,6 +60,7 @@ mod group;
 mod lifecycle;
 mod registry;
 mod threads;
+mod watch;
 
 use accounting::Accounting;
 pub(crate) use accounting::PrepaidShare;
@@ -69,9 +70,10 @@ pub(crate) use lifecycle::Waiter;
 use lifecycle::{Lifecycle, Waiters};
 use registry::Registry;
 
-use crate::dump::{BlockedThreads, Dump};
+use crate::dump::{BlockedThreads, Dump, ThreadSlots};
 pub use threads::MAX_SPARE_THREADS;
 use threads::{Compensation, Threads};
+use watch::{StuckHook, StuckWatch};
 
 /// What a started worker thread owns in the pool (see the module docs' "Worker records"), or,
 /// without a deque, what spare and outside threads share.
@@ -177,12 +179,16 @@ pub(crate) struct Pool {
     has_groups: AtomicBool,
     /// The pool threads blocked in a blocking wait, for the dump.
     pub(crate) blocked: BlockedThreads,
+    /// What each of its threads runs, for the dump.
+    pub(crate) running: ThreadSlots,
     /// Held while a dump takes its snapshots (see `dump`).
     dumping: std::sync::Mutex<()>,
+    /// The unasked report of a stuck pool (see `watch`).
+    stuck: StuckWatch,
 }
 
 impl Pool {
-    fn new(threads: Threads) -> Arc<Pool> {
+    fn new(threads: Threads, on_stuck: Option<StuckHook>) -> Arc<Pool> {
         let registry = Registry::new(threads.max_workers());
         Arc::new_cyclic(|this| Pool {
             this: this.clone(),
@@ -198,7 +204,9 @@ impl Pool {
             shared_record: Arc::new(WorkerRecord::new(None, 0)),
             has_groups: AtomicBool::new(false),
             blocked: BlockedThreads::default(),
+            running: ThreadSlots::default(),
             dumping: std::sync::Mutex::new(()),
+            stuck: StuckWatch::new(on_stuck),
         })
     }
 
@@ -475,6 +483,7 @@ impl Pool {
             &self.registry.unfinished(),
             outstanding,
             &crate::time::sleeping_ids(),
+            &self.running,
             &self.blocked,
         )
     }
@@ -697,6 +706,9 @@ impl Pool {
             self.waiters.wake_all();
             Recheck::Retire
         } else {
+            if !self.accounting.is_zero() {
+                self.watch_for_stuck();
+            }
             Recheck::Sleep
         }
     }
@@ -704,6 +716,7 @@ impl Pool {
     /// A pool thread is about to park in a blocking wait: compensate if every thread is now
     /// blocked (see `threads`).
     pub(crate) fn thread_blocked(self: &Arc<Self>) {
+        self.watch_for_stuck();
         match self.threads.blocking() {
             Compensation::None => {}
             Compensation::StartSpare => self.start_spare(),

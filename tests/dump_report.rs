@@ -1,0 +1,165 @@
+//! Issue 16: a stuck pool reports itself unasked (`Builder::on_stuck`), once per episode and
+//! never while a task still runs; the dump names running and blocked tasks with where each
+//! was submitted.
+#![cfg(not(feature = "loom"))]
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use betterconcurrent::executor::{TaskKind, TaskPhase};
+use betterconcurrent::{Dump, Future, ThreadPoolExecutor};
+use common::dump::{cycle, dump_when, ids, rotated_to_min, AbortOnDrop};
+
+/// A pool whose stuck reports arrive on the returned channel, as the cycles each names.
+fn reporting_pool(workers: usize) -> (ThreadPoolExecutor, mpsc::Receiver<Dump>) {
+    let (reports, reported) = mpsc::channel();
+    let reports = std::sync::Mutex::new(reports);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(workers)
+        .on_stuck(move |dump| {
+            reports.lock().unwrap().send(dump.clone()).unwrap();
+        })
+        .build()
+        .unwrap();
+    (pool, reported)
+}
+
+/// Long enough for the watcher's first looks (0.1 s, then 0.2 s, 0.4 s, ...) several times
+/// over: a report that was going to come for an episode has come by then.
+const QUIET: Duration = Duration::from_millis(1500);
+
+/// Generous: the first look is after a tenth of a second.
+const REPORTED_WITHIN: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_deadlock_is_reported_once_per_episode_naming_its_cycle() {
+    let (pool, reported) = reporting_pool(2);
+    let pool = AbortOnDrop(pool);
+    let first = cycle(&pool, 2);
+    let report = reported.recv_timeout(REPORTED_WITHIN).expect("reported");
+    assert_eq!(report.cycles(), [rotated_to_min(ids(&first))], "{report}");
+    assert!(report.has_closed_cycle());
+    // The same episode is not reported again, however long it lasts.
+    assert!(reported.recv_timeout(QUIET).is_err(), "reported twice");
+    // Broken (the tasks end cancelled), and a new deadlock is a new episode.
+    assert!(first[0].abort());
+    for task in &first {
+        assert!(task.result().is_err());
+    }
+    let second = cycle(&pool, 3);
+    let report = reported
+        .recv_timeout(REPORTED_WITHIN)
+        .expect("reported again");
+    assert_eq!(report.cycles(), [rotated_to_min(ids(&second))], "{report}");
+    assert!(reported.recv_timeout(QUIET).is_err(), "reported twice");
+    assert!(second[0].abort());
+}
+
+#[test]
+fn a_pool_with_a_task_still_running_is_never_reported() {
+    let (pool, reported) = reporting_pool(2);
+    let (release, released) = mpsc::channel::<()>();
+    // A closure that blocks outside the pool's view (a channel), and an async task awaiting
+    // it: slow, not stuck.
+    let slow = pool.submit(move || released.recv().unwrap()).unwrap();
+    let awaited = slow.clone();
+    let waiting = pool
+        .submit_async(async move { (&awaited).await.is_ok() })
+        .unwrap();
+    let dump = dump_when(&pool, |dump| {
+        dump.task(waiting.id())
+            .is_some_and(|task| task.phase() == TaskPhase::Suspended)
+    });
+    assert!(!dump.is_stuck(), "{dump}");
+    assert!(
+        reported.recv_timeout(QUIET).is_err(),
+        "a running pool was reported"
+    );
+    release.send(()).unwrap();
+    assert!(*waiting.result().unwrap());
+}
+
+#[test]
+fn a_pool_that_goes_idle_with_nothing_outstanding_is_never_reported() {
+    let (pool, reported) = reporting_pool(2);
+    for round in 0..20u32 {
+        let futures: Vec<Future<u32>> = (0..50)
+            .map(|i| pool.submit(move || i + round).unwrap())
+            .collect();
+        for future in futures {
+            future.result().unwrap();
+        }
+    }
+    pool.wait_idle().unwrap();
+    assert!(reported.recv_timeout(QUIET).is_err());
+}
+
+#[cfg(feature = "locations")]
+#[test]
+fn the_dump_names_a_running_closure_with_its_thread_and_where_it_was_submitted() {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(2)
+        .thread_name_prefix("dumped")
+        .build()
+        .unwrap();
+    let (release, released) = mpsc::channel::<()>();
+    let (inside, entered) = mpsc::channel::<()>();
+    let line = line!() + 1;
+    let running = pool
+        .submit(move || {
+            inside.send(()).unwrap();
+            released.recv().unwrap()
+        })
+        .unwrap();
+    entered.recv().unwrap();
+    let dump = pool.dump();
+    let task = dump
+        .task(running.id())
+        .expect("the running closure is listed");
+    assert_eq!(task.kind(), TaskKind::Closure);
+    assert_eq!(task.phase(), TaskPhase::Running);
+    assert!(!task.is_blocked());
+    assert!(task.thread().unwrap().starts_with("dumped_"), "{dump}");
+    let location = task.site().location().expect("recorded");
+    assert_eq!((location.file(), location.line()), (file!(), line));
+    let printed = dump.to_string();
+    assert!(
+        printed.contains(&format!("submitted at {}:{line}", file!())),
+        "{printed}"
+    );
+    assert!(!dump.is_stuck());
+    release.send(()).unwrap();
+    running.result().unwrap();
+    pool.wait_idle().unwrap();
+    assert!(
+        pool.dump().tasks().is_empty(),
+        "a finished task stays listed"
+    );
+}
+
+#[cfg(feature = "locations")]
+#[test]
+fn suspended_tasks_carry_their_submit_site_through_every_submit_path() {
+    let pool = AbortOnDrop(common::pool(2));
+    let gate = Future::<()>::new();
+    let group = betterconcurrent::TaskGroup::new(&pool);
+    let (awaits_a, awaits_b) = (gate.clone(), gate.clone());
+    let line_pool = line!() + 1;
+    let on_pool = pool
+        .submit_async(async move { (&awaits_a).await.is_ok() })
+        .unwrap();
+    let line_group = line!() + 1;
+    let in_group = group
+        .submit_async(async move { (&awaits_b).await.is_ok() })
+        .unwrap();
+    let dump = dump_when(&pool, |dump| common::dump::suspended(dump, 2));
+    for (future, line) in [(&on_pool, line_pool), (&in_group, line_group)] {
+        let site = dump.task(future.id()).unwrap().site();
+        assert_eq!(site.location().unwrap().line(), line, "{dump}");
+        assert_eq!(site.location().unwrap().file(), file!());
+    }
+    gate.set_result(()).unwrap();
+    assert!(*on_pool.result().unwrap() && *in_group.result().unwrap());
+}
