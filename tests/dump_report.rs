@@ -106,13 +106,11 @@ fn the_dump_names_a_running_closure_with_its_thread_and_where_it_was_submitted()
         .unwrap();
     let (release, released) = mpsc::channel::<()>();
     let (inside, entered) = mpsc::channel::<()>();
-    let line = line!() + 1;
-    let running = pool
-        .submit(move || {
-            inside.send(()).unwrap();
-            released.recv().unwrap()
-        })
-        .unwrap();
+    let work = move || {
+        inside.send(()).unwrap();
+        released.recv().unwrap()
+    };
+    let (running, line) = (pool.submit(work).unwrap(), line!());
     entered.recv().unwrap();
     let dump = pool.dump();
     let task = dump
@@ -146,14 +144,11 @@ fn suspended_tasks_carry_their_submit_site_through_every_submit_path() {
     let gate = Future::<()>::new();
     let group = betterconcurrent::TaskGroup::new(&pool);
     let (awaits_a, awaits_b) = (gate.clone(), gate.clone());
-    let line_pool = line!() + 1;
-    let on_pool = pool
-        .submit_async(async move { (&awaits_a).await.is_ok() })
-        .unwrap();
-    let line_group = line!() + 1;
-    let in_group = group
-        .submit_async(async move { (&awaits_b).await.is_ok() })
-        .unwrap();
+    let (body_a, body_b) = (async move { (&awaits_a).await.is_ok() }, async move {
+        (&awaits_b).await.is_ok()
+    });
+    let (on_pool, line_pool) = (pool.submit_async(body_a).unwrap(), line!());
+    let (in_group, line_group) = (group.submit_async(body_b).unwrap(), line!());
     let dump = dump_when(&pool, |dump| common::dump::suspended(dump, 2));
     for (future, line) in [(&on_pool, line_pool), (&in_group, line_group)] {
         let site = dump.task(future.id()).unwrap().site();
