@@ -1,9 +1,10 @@
 //! Where a task was submitted ([`SubmitSite`]), for the dumps that name a stuck task by its
 //! source line.
 //!
-//! A task records its submit site in four bytes its cell had as padding (beside the future's
-//! handle count), so a future's cell does not grow: the site is an index into one process-wide
-//! table of the `Location`s seen, not the 8-byte reference itself. Submitting looks the caller's
+//! A task records its submit site in two of the three bytes its cell had as padding (between
+//! the future's state byte and its handle count), so a future's cell does not grow: the site is
+//! an index into one process-wide table of the `Location`s seen, not the 8-byte reference
+//! itself. Submitting looks the caller's
 //! `Location` up in that table: a hash of its address and, after the first submit from that line,
 //! one load that finds it (the table is written once per source line and then only read, so
 //! threads that submit from the same line share its cache line unmodified). The table holds
@@ -17,7 +18,7 @@ use core::panic::Location;
 #[cfg(all(feature = "locations", target_has_atomic = "ptr"))]
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-/// How many distinct source lines the table records.
+/// How many distinct source lines the table records (a site is a `u16`: at most 65,535).
 pub const SITES: usize = 4096;
 
 /// Slots looked at for one line before it is recorded as unknown.
@@ -28,10 +29,10 @@ const PROBES: usize = 16;
 static TABLE: [AtomicPtr<Location<'static>>; SITES] =
     [const { AtomicPtr::new(core::ptr::null_mut()) }; SITES];
 
-/// Where a task was submitted: a source location, interned (see the module docs). Four bytes;
+/// Where a task was submitted: a source location, interned (see the module docs). Two bytes;
 /// [`location`](SubmitSite::location) gives the `Location` back.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct SubmitSite(u32);
+pub struct SubmitSite(u16);
 
 impl SubmitSite {
     /// A site not recorded (the `locations` feature is off, or the table is full).
@@ -54,7 +55,7 @@ impl SubmitSite {
             for _ in 0..PROBES {
                 let held = TABLE[slot].load(Ordering::Acquire);
                 if held == wanted {
-                    return SubmitSite(slot as u32 + 1);
+                    return SubmitSite(slot as u16 + 1);
                 }
                 if held.is_null() {
                     match TABLE[slot].compare_exchange(
@@ -63,9 +64,9 @@ impl SubmitSite {
                         Ordering::AcqRel,
                         Ordering::Acquire,
                     ) {
-                        Ok(_) => return SubmitSite(slot as u32 + 1),
+                        Ok(_) => return SubmitSite(slot as u16 + 1),
                         // Another line took the slot just now, or this same line did.
-                        Err(now) if now == wanted => return SubmitSite(slot as u32 + 1),
+                        Err(now) if now == wanted => return SubmitSite(slot as u16 + 1),
                         Err(_) => {}
                     }
                 }
@@ -78,12 +79,12 @@ impl SubmitSite {
 
     /// The site as a number (for an executor that keeps it in an atomic); `from_bits` gives
     /// it back.
-    pub fn to_bits(self) -> u32 {
+    pub fn to_bits(self) -> u16 {
         self.0
     }
 
     /// The site `to_bits` gave; any other number is a site that may read as unknown.
-    pub fn from_bits(bits: u32) -> SubmitSite {
+    pub fn from_bits(bits: u16) -> SubmitSite {
         SubmitSite(bits)
     }
 

@@ -273,7 +273,7 @@ impl RunningSlot {
             return Some(Running {
                 id,
                 kind: kind_of_code(what as u8),
-                site: SubmitSite::from_bits((what >> 8) as u32),
+                site: SubmitSite::from_bits((what >> 8) as u16),
             });
         }
         None
