@@ -158,3 +158,74 @@ fn suspended_tasks_carry_their_submit_site_through_every_submit_path() {
     gate.set_result(()).unwrap();
     assert!(*on_pool.result().unwrap() && *in_group.result().unwrap());
 }
+
+#[test]
+fn a_panicking_on_stuck_hook_is_caught_and_the_next_episode_is_reported_too() {
+    let (reports, reported) = mpsc::channel::<usize>();
+    let reports = std::sync::Mutex::new(reports);
+    let pool = AbortOnDrop(
+        ThreadPoolExecutor::builder()
+            .max_workers(2)
+            .on_stuck(move |dump| {
+                reports.lock().unwrap().send(dump.cycles().len()).unwrap();
+                panic!("a hook that panics");
+            })
+            .build()
+            .unwrap(),
+    );
+    let first = cycle(&pool, 2);
+    assert_eq!(reported.recv_timeout(REPORTED_WITHIN), Ok(1));
+    assert!(first[0].abort());
+    // The pool lives on, and so does its watcher: work runs, and a new episode is reported.
+    assert_eq!(*pool.submit(|| 7).unwrap().result().unwrap(), 7);
+    let second = cycle(&pool, 2);
+    assert_eq!(reported.recv_timeout(REPORTED_WITHIN), Ok(1));
+    assert!(second[0].abort());
+}
+
+#[cfg(feature = "locations")]
+#[test]
+fn a_spawned_task_and_a_map_task_name_their_callers_line() {
+    let pool = common::pool(1);
+    let (release, released) = mpsc::channel::<()>();
+    let (inside, entered) = mpsc::channel::<()>();
+    let released = std::sync::Mutex::new(released);
+    let work = move |_: &betterconcurrent::Executor| {
+        inside.send(()).unwrap();
+        released.lock().unwrap().recv().unwrap();
+    };
+    let line = line!() + 1;
+    pool.spawn(work).unwrap();
+    entered.recv().unwrap();
+    let dump = pool.dump();
+    let spawned = dump
+        .tasks()
+        .iter()
+        .find(|task| task.kind() == TaskKind::Detached)
+        .expect("the running spawned task is listed");
+    assert_eq!(spawned.site().location().unwrap().line(), line, "{dump}");
+    release.send(()).unwrap();
+    pool.wait_idle().unwrap();
+
+    // A map's tasks were submitted by the `map` call, wherever the iterator is consumed.
+    let (inside, entered) = mpsc::channel::<()>();
+    let (release, released) = mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new((inside, released));
+    let f = move |n: u32| {
+        let gate = gate.lock().unwrap();
+        gate.0.send(()).unwrap();
+        gate.1.recv().unwrap();
+        n
+    };
+    let (results, line) = (pool.map(f, [1u32]).unwrap(), line!());
+    entered.recv().unwrap();
+    let dump = pool.dump();
+    let mapped = dump
+        .tasks()
+        .iter()
+        .find(|task| task.kind() == TaskKind::Closure)
+        .expect("the running map task is listed");
+    assert_eq!(mapped.site().location().unwrap().line(), line, "{dump}");
+    release.send(()).unwrap();
+    assert_eq!(results.map(Result::unwrap).collect::<Vec<_>>(), [1]);
+}

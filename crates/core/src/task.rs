@@ -323,6 +323,10 @@ trait Runnable: Send + Sync {
     fn kind(&self) -> TaskKind;
     /// Where the task was submitted.
     fn site(&self) -> SubmitSite;
+    /// Its kind and site in one call (what an executor notes about a task it runs).
+    fn describe(&self) -> (TaskKind, SubmitSite) {
+        (self.kind(), self.site())
+    }
     /// The handle back to the task's executor (a detached task has none).
     fn scheduler(&self) -> Option<&SchedulerHandle> {
         None
@@ -723,6 +727,12 @@ impl Task {
     #[inline]
     pub fn site(&self) -> SubmitSite {
         self.raw.site()
+    }
+
+    /// Its [`kind`](Task::kind) and [`site`](Task::site), in one dynamic call.
+    #[inline]
+    pub fn describe(&self) -> (TaskKind, SubmitSite) {
+        self.raw.describe()
     }
 
     /// The handle back to the executor this task was made for (`None` for a detached task).

@@ -35,11 +35,16 @@
 //! the listed tasks a thread waits for; the blocking hook enters a thread in the list around its
 //! park, a cold path.
 //!
-//! What it does not do yet: tasks that never suspended (queued or running closures and async
-//! tasks before their first `Pending`) appear only in the counts, so the closure a blocked
-//! thread runs is not named and a cycle through a blocked thread is not found; submit locations
-//! are not recorded; and a deadlocked pool is not reported unasked (only its timed waits and a
-//! dump say so).
+//! The tasks the pool's threads run are listed too, from each thread's [`RunningSlot`]: the
+//! thread's loop notes the task it takes (its id, kind and [`SubmitSite`]) before running it
+//! and clears the note after; a blocked thread's entry carries the task its slot named when it
+//! parked, so that task is listed as blocked, awaiting what the thread's wait awaits. Every
+//! listed task says where it was submitted. Queued tasks are counted
+//! ([`Dump::outstanding`] less the listed) but not named: crossbeam's deques cannot be walked,
+//! and a registration at submit would cost every task (ARCHITECTURE.md, design decisions). A
+//! closure run in place by a blocking wait, or an async task run in place by an awaiting poll,
+//! shows as the task that runs it; a cycle through a blocked closure is not found (its future
+//! has no snapshot), and a cycle through a blocked task is never called closed.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -217,11 +222,13 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    #[inline]
     pub(crate) fn of(task: &Task) -> Self {
+        let (kind, site) = task.describe();
         Self {
             id: task.id(),
-            kind: task.kind(),
-            site: task.site(),
+            kind,
+            site,
         }
     }
 }
