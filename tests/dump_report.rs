@@ -8,7 +8,9 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use betterconcurrent::executor::{TaskKind, TaskPhase};
+#[cfg(feature = "locations")]
+use betterconcurrent::executor::TaskKind;
+use betterconcurrent::executor::TaskPhase;
 use betterconcurrent::{Dump, Future, ThreadPoolExecutor};
 use common::dump::{cycle, dump_when, ids, rotated_to_min, AbortOnDrop};
 

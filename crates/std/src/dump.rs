@@ -49,7 +49,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use betterconcurrent_core::executor::{Task, TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
@@ -198,20 +198,23 @@ impl Drop for BlockedGuard<'_> {
 }
 
 /// What one pool thread runs, for the dump: the outermost task its loop took (a task run in
-/// place inside another's poll or wait shows as the one that runs it; a closure run in place
-/// by a blocking wait is named by the blocking hook instead). A sequence lock over the task's
-/// id and submit site, written only by its thread (a load, four stores and a release fence
-/// per task: what listing a running task costs), read by a dump with bounded retries. `std`'s
-/// atomics, not the shim's: diagnostic state, which loom need not explore.
+/// place inside another's poll shows as the one that runs it). Written only by its thread,
+/// around each task: one store of one word before and one after (what listing a running task
+/// costs), read by a dump with one load. The word packs the task's id (a cell's address: 8-byte
+/// aligned, and below 2^48 on the usual 64-bit targets), its kind and its submit site; a task
+/// whose address does not fit (another target, tagged pointers) is written to `wide` under a
+/// lock instead, the word only saying so. `std`'s atomics, not the shim's: diagnostic state,
+/// which loom need not explore.
 pub(crate) struct RunningSlot {
-    /// Odd while the thread writes.
-    sequence: AtomicU32,
-    /// The task's id, 0 when the thread runs none.
-    id: AtomicUsize,
-    /// The task's kind (`kind_code`) and submit site.
-    what: AtomicU64,
+    /// 0 when the thread runs no task; else `pack`'s word, or [`WIDE`].
+    word: AtomicU64,
+    /// The task, when its id does not fit the word.
+    wide: std::sync::Mutex<Option<Running>>,
     name: Arc<str>,
 }
+
+/// The word's value when the task is in `RunningSlot::wide`.
+const WIDE: u64 = 1 << 63;
 
 /// A task a pool thread was running when the dump read its [`RunningSlot`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,14 +234,31 @@ impl Running {
             site,
         }
     }
+
+    /// The task in one word: `id / 8` in bits 18..63, the site in 2..18, the kind's code in
+    /// 0..2 (never 0, so a packed word is never 0); `None` if the id does not fit.
+    #[inline(always)]
+    fn pack(self) -> Option<u64> {
+        let id = self.id as u64;
+        (id & 0b111 == 0 && id >> 48 == 0).then(|| {
+            id << 15 | u64::from(self.site.to_bits()) << 2 | u64::from(kind_code(self.kind))
+        })
+    }
+
+    fn unpack(word: u64) -> Option<Self> {
+        Some(Self {
+            id: usize::try_from((word >> 18) * 8).ok()?,
+            kind: kind_of_code((word & 0b11) as u8),
+            site: SubmitSite::from_bits((word >> 2) as u16),
+        })
+    }
 }
 
 impl RunningSlot {
     pub(crate) fn new(name: Arc<str>) -> Self {
         Self {
-            sequence: AtomicU32::new(0),
-            id: AtomicUsize::new(0),
-            what: AtomicU64::new(0),
+            word: AtomicU64::new(0),
+            wide: std::sync::Mutex::new(None),
             name,
         }
     }
@@ -246,47 +266,47 @@ impl RunningSlot {
     /// The thread now runs `task` (`None`: nothing).
     #[inline]
     pub(crate) fn set(&self, task: Option<Running>) {
-        let sequence = self.sequence.load(Ordering::Relaxed);
-        self.sequence
-            .store(sequence.wrapping_add(1), Ordering::Relaxed);
-        fence(Ordering::Release);
-        let (id, what) = task.map_or((0, 0), |task| {
-            let what = u64::from(task.site.to_bits()) << 8 | u64::from(kind_code(task.kind));
-            (task.id, what)
-        });
-        self.id.store(id, Ordering::Relaxed);
-        self.what.store(what, Ordering::Relaxed);
-        self.sequence
-            .store(sequence.wrapping_add(2), Ordering::Release);
+        let word = match task {
+            None => 0,
+            Some(task) => task.pack().unwrap_or_else(|| self.set_wide(task)),
+        };
+        // Release: a dump that loads `WIDE` sees the entry written before it.
+        self.word.store(word, Ordering::Release);
     }
 
-    /// What the thread runs, read consistently (`None` if nothing, or if it kept changing).
+    /// The thread now runs `task`: `set`'s path for the worker loop, which reads the task's
+    /// kind and site in one call and writes one word.
+    #[inline(always)]
+    pub(crate) fn set_task(&self, task: &Task) {
+        self.set(Some(Running::of(task)));
+    }
+
+    #[cold]
+    fn set_wide(&self, task: Running) -> u64 {
+        *self.wide() = Some(task);
+        WIDE
+    }
+
+    /// What the thread runs (`None` if nothing). One snapshot of the word: the task it names
+    /// may end the moment after, as any dump's reading may be stale.
     pub(crate) fn read(&self) -> Option<Running> {
-        for _ in 0..64 {
-            let before = self.sequence.load(Ordering::Acquire);
-            if before % 2 == 1 {
-                std::hint::spin_loop();
-                continue;
-            }
-            let id = self.id.load(Ordering::Relaxed);
-            let what = self.what.load(Ordering::Relaxed);
-            fence(Ordering::Acquire);
-            if self.sequence.load(Ordering::Relaxed) != before {
-                continue;
-            }
-            if id == 0 {
-                return None;
-            }
-            return Some(Running {
-                id,
-                kind: kind_of_code(what as u8),
-                site: SubmitSite::from_bits((what >> 8) as u16),
-            });
+        match self.word.load(Ordering::Acquire) {
+            0 => None,
+            // The entry may be a later one of this thread's: still a task it ran just now.
+            WIDE => *self.wide(),
+            word => Running::unpack(word),
         }
-        None
+    }
+
+    fn wide(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+        // No user code runs under it, so a poisoned lock is taken as it is.
+        self.wide
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
+#[inline(always)]
 fn kind_code(kind: TaskKind) -> u8 {
     match kind {
         TaskKind::Closure => 1,

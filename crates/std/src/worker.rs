@@ -617,7 +617,7 @@ fn execute(
     entry: Option<usize>,
     record: &WorkerRecord,
 ) {
-    running.set(Some(Running::of(&task)));
+    running.set_task(&task);
     pool.execute(task, entry, record);
     running.set(None);
 }

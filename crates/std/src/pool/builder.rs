@@ -158,7 +158,7 @@ impl Builder {
     /// (reported within about a tenth of a second) or suspended or blocked on futures outside
     /// its view for ten seconds ([`Dump::is_stuck`]). Default: the dump is printed on standard
     /// error. The pool looks only when it goes idle with work outstanding, from a thread of its
-    /// own, with growing pauses; a panic in `on_stuck` is caught and reported, as a callback's.
+    /// own (`{prefix}_watch`), with growing pauses; a panic in `on_stuck` is caught and reported, as a callback's.
     /// Pass `|_| {}` to say nothing. The pool keeps the hook until it is dropped, so a pool
     /// handle captured in it would keep the pool alive: report to a channel or a log instead.
     ///

@@ -192,6 +192,11 @@ impl Threads {
         format!("{}_{index}", self.name_prefix)
     }
 
+    /// The name of the pool's stuck watcher (`watch`).
+    pub(crate) fn watcher_name(&self) -> String {
+        format!("{}_watch", self.name_prefix)
+    }
+
     /// The name of the next spare thread.
     pub(crate) fn next_spare_name(&self) -> String {
         let serial = self.spares_started.fetch_add(1, Ordering::Relaxed);

@@ -70,7 +70,7 @@ impl Pool {
         }
         let pool = self.this.clone();
         let started = std::thread::Builder::new()
-            .name("betterconcurrent-stuck-watch".into())
+            .name(self.threads.watcher_name())
             .spawn(move || watch(pool));
         if started.is_err() {
             // No thread now: the next idle moment tries again.
