@@ -267,6 +267,17 @@ pub enum TaskPhase {
     Complete,
 }
 
+/// What [`Task::facts`] reads about a task in one call.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskFacts<'a> {
+    /// As [`Task::registration`].
+    pub registration: Option<&'a Registration>,
+    /// As [`Task::kind`].
+    pub kind: TaskKind,
+    /// As [`Task::site`].
+    pub site: SubmitSite,
+}
+
 /// One async task at one moment ([`TaskWatch::snapshot`]): what an executor's dump of its
 /// unfinished tasks is made of. Read without stopping anything, so it may be stale as soon as
 /// it is taken.
@@ -323,9 +334,14 @@ trait Runnable: Send + Sync {
     fn kind(&self) -> TaskKind;
     /// Where the task was submitted.
     fn site(&self) -> SubmitSite;
-    /// Its kind and site in one call (what an executor notes about a task it runs).
-    fn describe(&self) -> (TaskKind, SubmitSite) {
-        (self.kind(), self.site())
+    /// Its registration, kind and site in one call (what an executor reads about a task it is
+    /// about to run).
+    fn facts(&self) -> TaskFacts<'_> {
+        TaskFacts {
+            registration: self.registration(),
+            kind: self.kind(),
+            site: self.site(),
+        }
     }
     /// The handle back to the task's executor (a detached task has none).
     fn scheduler(&self) -> Option<&SchedulerHandle> {
@@ -729,10 +745,12 @@ impl Task {
         self.raw.site()
     }
 
-    /// Its [`kind`](Task::kind) and [`site`](Task::site), in one dynamic call.
+    /// Its [`registration`](Task::registration), [`kind`](Task::kind) and
+    /// [`site`](Task::site), in one dynamic call (an executor's worker loop reads all three
+    /// for each task it runs).
     #[inline]
-    pub fn describe(&self) -> (TaskKind, SubmitSite) {
-        self.raw.describe()
+    pub fn facts(&self) -> TaskFacts<'_> {
+        self.raw.facts()
     }
 
     /// The handle back to the executor this task was made for (`None` for a detached task).

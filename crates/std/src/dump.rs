@@ -39,7 +39,8 @@
 //! thread's loop notes the task it takes (its id, kind and [`SubmitSite`]) before running it
 //! and clears the note after; a blocked thread's entry carries the task its slot named when it
 //! parked, so that task is listed as blocked, awaiting what the thread's wait awaits. Every
-//! listed task says where it was submitted. Queued tasks are counted
+//! listed task says where it was submitted. (Both with the default `locations` feature:
+//! without it, the hot paths note nothing, and running tasks are only counted.) Queued tasks are counted
 //! ([`Dump::outstanding`] less the listed) but not named: crossbeam's deques cannot be walked,
 //! and a registration at submit would cost every task (ARCHITECTURE.md, design decisions). A
 //! closure run in place by a blocking wait, or an async task run in place by an awaiting poll,
@@ -52,7 +53,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use betterconcurrent_core::executor::{Task, TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
+use betterconcurrent_core::executor::{TaskFacts, TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::SubmitSite;
 
@@ -225,13 +226,13 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    #[inline]
-    pub(crate) fn of(task: &Task) -> Self {
-        let (kind, site) = task.describe();
+    /// The running task `id`, as its [`TaskFacts`] describe it.
+    #[inline(always)]
+    pub(crate) fn from_facts(id: usize, facts: &TaskFacts<'_>) -> Self {
         Self {
-            id: task.id(),
-            kind,
-            site,
+            id,
+            kind: facts.kind,
+            site: facts.site,
         }
     }
 
@@ -264,7 +265,7 @@ impl RunningSlot {
     }
 
     /// The thread now runs `task` (`None`: nothing).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set(&self, task: Option<Running>) {
         let word = match task {
             None => 0,
@@ -272,13 +273,6 @@ impl RunningSlot {
         };
         // Release: a dump that loads `WIDE` sees the entry written before it.
         self.word.store(word, Ordering::Release);
-    }
-
-    /// The thread now runs `task`: `set`'s path for the worker loop, which reads the task's
-    /// kind and site in one call and writes one word.
-    #[inline(always)]
-    pub(crate) fn set_task(&self, task: &Task) {
-        self.set(Some(Running::of(task)));
     }
 
     #[cold]

@@ -447,7 +447,9 @@ pub(crate) fn run_scope_tasks_here(group: &Group) {
             let may_block = context.may_block.replace(registration.is_none());
             let entry = registration.and_then(Registration::get);
             let outer_running = context.running.read();
-            context.running.set(Some(Running::of(&task)));
+            context
+                .running
+                .set(Some(Running::from_facts(task.id(), &task.facts())));
             Some((
                 task,
                 entry,
@@ -608,7 +610,8 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
     }
 }
 
-/// Run a task this thread's loop took, listed as running for the dump while it runs.
+/// Run a task this thread's loop took (`find_task` listed it as running, for the dump), and
+/// clear its listing once it ran.
 #[inline(always)]
 fn execute(
     pool: &Pool,
@@ -617,9 +620,11 @@ fn execute(
     entry: Option<usize>,
     record: &WorkerRecord,
 ) {
-    running.set_task(&task);
     pool.execute(task, entry, record);
+    #[cfg(feature = "locations")]
     running.set(None);
+    #[cfg(not(feature = "locations"))]
+    let _ = running;
 }
 
 /// Rounds of looking for work before a searching worker sleeps, each after a `Backoff::snooze`
@@ -636,16 +641,22 @@ fn stop_searching(pool: &Pool) {
 }
 
 /// The next task for this thread (see `search`) and its registry entry, with the thread marked
-/// for what it will run: a closure may block outside the pool's view (module docs). (One look
-/// at the task tells both: only an async task has a `Registration`.)
+/// for what it will run: a closure may block outside the pool's view (module docs), and the
+/// dump lists the task as running on it. (One look at the task tells all three: only an async
+/// task has a `Registration`.)
 fn find_task(pool: &Pool, record: &WorkerRecord) -> Option<(Task, Option<usize>)> {
     CURRENT.with(|current| {
         let current = current.borrow();
         let context = current.as_ref()?;
         let task = search(pool, record, context)?;
-        let registration = task.registration();
-        context.may_block.set(registration.is_none());
-        let entry = registration.and_then(Registration::get);
+        let facts = task.facts();
+        context.may_block.set(facts.registration.is_none());
+        // Listed as running until `execute` clears it.
+        #[cfg(feature = "locations")]
+        context
+            .running
+            .set(Some(Running::from_facts(task.id(), &facts)));
+        let entry = facts.registration.and_then(Registration::get);
         Some((task, entry))
     })
 }
