@@ -768,6 +768,8 @@ impl Pool {
             // second concurrent `shutdown(wait = true)` that finds the handles already taken.
             self.wait_for(Until::Stopped, None);
             self.threads.join_all();
+            // After the threads: a watcher may still report a task stuck in their wait.
+            self.stuck.stop();
         }
     }
 }

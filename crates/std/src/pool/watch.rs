@@ -9,7 +9,10 @@
 //! blocking wait; only then does it take a dump (linear in the listed tasks). It ends when it
 //! finds nothing outstanding or the pool gone, so an idle or busy pool pays nothing, and a
 //! pool that keeps going idle with work outstanding starts at most one thread per
-//! [`FIRST_LOOK`].
+//! [`FIRST_LOOK`]. Its pause is a wait on a condition variable, not a sleep: `shutdown(wait =
+//! true)`, once the pool's threads have stopped, stops the watcher and joins it, so a pool shut
+//! down holds no thread and no dump (a watcher mid-look at shutdown would otherwise keep its
+//! dump, linear in the tasks, until its pause ended).
 //!
 //! A dump that shows the pool stuck (`Dump::is_stuck`) is reported through the hook if it is a
 //! new episode: the set of listed tasks and their phases differs from the last report's (a pool
@@ -22,6 +25,8 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use betterconcurrent_core::sync::{Arc, Weak};
@@ -47,7 +52,40 @@ pub(crate) struct StuckWatch {
     /// A watcher thread runs (or is starting).
     watching: AtomicBool,
     /// The episode last reported, by its signature (`signature`).
-    reported: std::sync::Mutex<Option<u64>>,
+    reported: Mutex<Option<u64>>,
+    /// Shared with the watcher, which pauses on it without holding the pool.
+    stop: std::sync::Arc<StopSignal>,
+    /// The last watcher started. Locked while one starts, so `stop` cannot miss it.
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Set by `StuckWatch::stop` (the pool has shut down): the watcher ends and none starts again.
+#[derive(Default)]
+struct StopSignal {
+    stopped: Mutex<bool>,
+    /// Ends the watcher's pause early when `stopped` is set.
+    wake: Condvar,
+}
+
+impl StopSignal {
+    /// Wait `pause`, or less if the watch is stopped; true if it is.
+    fn pause(&self, pause: Duration) -> bool {
+        let stopped = locked(&self.stopped);
+        let (stopped, _) = self
+            .wake
+            .wait_timeout_while(stopped, pause, |stopped| !*stopped)
+            .unwrap_or_else(PoisonError::into_inner);
+        *stopped
+    }
+
+    fn is_stopped(&self) -> bool {
+        *locked(&self.stopped)
+    }
+}
+
+/// None of these locks runs user code, so a poisoned one holds nothing broken.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl StuckWatch {
@@ -56,7 +94,23 @@ impl StuckWatch {
         Self {
             hook,
             watching: AtomicBool::new(false),
-            reported: std::sync::Mutex::new(None),
+            reported: Mutex::new(None),
+            stop: Default::default(),
+            thread: Mutex::new(None),
+        }
+    }
+
+    /// End the watcher for good and join it (the pool has shut down and its threads have
+    /// stopped). Not joined if called on the watcher itself (from the hook).
+    pub(crate) fn stop(&self) {
+        *locked(&self.stop.stopped) = true;
+        self.stop.wake.notify_all();
+        let watcher = locked(&self.thread).take();
+        if let Some(watcher) = watcher {
+            if watcher.thread().id() != std::thread::current().id() {
+                // The watcher catches the hook's panics: an Err carries nothing to report.
+                let _ = watcher.join();
+            }
         }
     }
 }
@@ -68,24 +122,33 @@ impl Pool {
         if cfg!(feature = "loom") || self.stuck.watching.swap(true, Ordering::AcqRel) {
             return;
         }
-        let pool = self.this.clone();
-        let started = std::thread::Builder::new()
+        let mut thread = locked(&self.stuck.thread);
+        if self.stuck.stop.is_stopped() {
+            return;
+        }
+        let (pool, stop) = (self.this.clone(), self.stuck.stop.clone());
+        match std::thread::Builder::new()
             .name(self.threads.watcher_name())
-            .spawn(move || watch(pool));
-        if started.is_err() {
+            .spawn(move || watch(pool, &stop))
+        {
+            // A previous watcher's handle is of a thread that has ended (or is ending, having
+            // cleared `watching`): dropping it detaches nothing that matters.
+            Ok(started) => *thread = Some(started),
             // No thread now: the next idle moment tries again.
-            self.stuck.watching.store(false, Ordering::Release);
+            Err(_) => self.stuck.watching.store(false, Ordering::Release),
         }
     }
 }
 
 /// The watcher's loop (see the module docs).
-fn watch(pool: Weak<Pool>) {
+fn watch(pool: Weak<Pool>, stop: &StopSignal) {
     let mut pause = FIRST_LOOK;
     // When the current stuck look began (outside-only stuck pools wait `OUTSIDE_GRACE`).
     let mut stuck_since: Option<(u64, Instant)> = None;
     loop {
-        std::thread::sleep(pause);
+        if stop.pause(pause) {
+            return;
+        }
         let Some(pool) = pool.upgrade() else {
             return;
         };
