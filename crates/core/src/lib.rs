@@ -37,8 +37,8 @@ pub mod timer;
 /// kept as stable as the rest.
 pub mod executor {
     pub use crate::task::{
-        Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending, Task, TaskFacts,
-        TaskKind, TaskPhase, TaskSnapshot, TaskWatch,
+        KindAndSite, Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending,
+        Task, TaskFacts, TaskKind, TaskPhase, TaskSnapshot, TaskWatch,
     };
 
     #[cfg(feature = "std")]

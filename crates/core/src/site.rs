@@ -50,36 +50,53 @@ impl SubmitSite {
     pub fn of(location: &'static Location<'static>) -> SubmitSite {
         #[cfg(all(feature = "locations", target_has_atomic = "ptr"))]
         {
+            // Inlined: the look that finds a line already recorded at its home slot (every
+            // submit from that line after its first, unless its home is taken by another).
             let wanted = core::ptr::from_ref(location).cast_mut();
-            let mut slot = home(wanted);
-            for _ in 0..PROBES {
-                let held = TABLE[slot].load(Ordering::Acquire);
-                if held == wanted {
-                    return SubmitSite(slot as u16 + 1);
-                }
-                if held.is_null() {
-                    match TABLE[slot].compare_exchange(
-                        core::ptr::null_mut(),
-                        wanted,
-                        Ordering::AcqRel,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => return SubmitSite(slot as u16 + 1),
-                        // Another line took the slot just now, or this same line did.
-                        Err(now) if now == wanted => return SubmitSite(slot as u16 + 1),
-                        Err(_) => {}
-                    }
-                }
-                slot = (slot + 1) % SITES;
+            let slot = home(wanted);
+            if TABLE[slot].load(Ordering::Acquire) == wanted {
+                return SubmitSite(slot as u16 + 1);
             }
+            SubmitSite::probe(wanted, slot)
         }
-        let _ = location;
+        #[cfg(not(all(feature = "locations", target_has_atomic = "ptr")))]
+        {
+            let _ = location;
+            SubmitSite::UNKNOWN
+        }
+    }
+
+    /// `of`'s probe from `slot` on: finds `wanted`, records it in the first free slot, or gives
+    /// up after [`PROBES`] slots.
+    #[cfg(all(feature = "locations", target_has_atomic = "ptr"))]
+    #[inline(never)]
+    fn probe(wanted: *mut Location<'static>, mut slot: usize) -> SubmitSite {
+        for _ in 0..PROBES {
+            let held = TABLE[slot].load(Ordering::Acquire);
+            if held == wanted {
+                return SubmitSite(slot as u16 + 1);
+            }
+            if held.is_null() {
+                match TABLE[slot].compare_exchange(
+                    core::ptr::null_mut(),
+                    wanted,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return SubmitSite(slot as u16 + 1),
+                    // Another line took the slot just now, or this same line did.
+                    Err(now) if now == wanted => return SubmitSite(slot as u16 + 1),
+                    Err(_) => {}
+                }
+            }
+            slot = (slot + 1) % SITES;
+        }
         SubmitSite::UNKNOWN
     }
 
     /// The site as a number (for an executor that keeps it in an atomic); `from_bits` gives
     /// it back.
-    pub fn to_bits(self) -> u16 {
+    pub const fn to_bits(self) -> u16 {
         self.0
     }
 
@@ -111,6 +128,7 @@ fn lookup(_slot: usize) -> Option<&'static Location<'static>> {
 
 /// The first slot looked at for the location at `address` (Fibonacci hashing of the address).
 #[cfg(all(feature = "locations", target_has_atomic = "ptr"))]
+#[inline(always)]
 fn home(address: *mut Location<'static>) -> usize {
     const SHIFT: u32 = u64::BITS - SITES.trailing_zeros();
     let hashed = (address as usize as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);

@@ -267,15 +267,61 @@ pub enum TaskPhase {
     Complete,
 }
 
-/// What [`Task::facts`] reads about a task in one call.
+/// What [`Task::facts`] reads about a task in one call: two words, so that they come back in
+/// registers (an executor's worker loop reads them for every task it runs).
 #[derive(Clone, Copy, Debug)]
 pub struct TaskFacts<'a> {
     /// As [`Task::registration`].
     pub registration: Option<&'a Registration>,
-    /// As [`Task::kind`].
-    pub kind: TaskKind,
-    /// As [`Task::site`].
-    pub site: SubmitSite,
+    /// As [`Task::kind`] and [`Task::site`].
+    pub kind_and_site: KindAndSite,
+}
+
+/// A task's [`TaskKind`] and [`SubmitSite`] in the low [`KindAndSite::BITS`] bits of one
+/// `u32`, never 0: what an executor keeps about a task it runs, packed with the task's id into
+/// one word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindAndSite(u32);
+
+impl KindAndSite {
+    /// The bits [`to_bits`](KindAndSite::to_bits) may set: the site's 16 above the kind's 2.
+    pub const BITS: u32 = 18;
+
+    /// The pair.
+    #[inline]
+    pub const fn new(kind: TaskKind, site: SubmitSite) -> Self {
+        let code = match kind {
+            TaskKind::Closure => 1,
+            TaskKind::Async => 2,
+            TaskKind::Detached => 3,
+        };
+        Self((site.to_bits() as u32) << 2 | code)
+    }
+
+    /// The kind.
+    pub fn kind(self) -> TaskKind {
+        match self.0 & 0b11 {
+            1 => TaskKind::Closure,
+            2 => TaskKind::Async,
+            _ => TaskKind::Detached,
+        }
+    }
+
+    /// The site.
+    pub fn site(self) -> SubmitSite {
+        SubmitSite::from_bits((self.0 >> 2) as u16)
+    }
+
+    /// The pair as bits: below `1 << BITS`, never 0.
+    #[inline]
+    pub const fn to_bits(self) -> u32 {
+        self.0
+    }
+
+    /// The pair [`to_bits`](KindAndSite::to_bits) gave, or `None` for bits it never gives.
+    pub fn from_bits(bits: u32) -> Option<Self> {
+        (bits & 0b11 != 0 && bits >> Self::BITS == 0).then_some(Self(bits))
+    }
 }
 
 /// One async task at one moment ([`TaskWatch::snapshot`]): what an executor's dump of its
@@ -339,8 +385,7 @@ trait Runnable: Send + Sync {
     fn facts(&self) -> TaskFacts<'_> {
         TaskFacts {
             registration: self.registration(),
-            kind: self.kind(),
-            site: self.site(),
+            kind_and_site: KindAndSite::new(self.kind(), self.site()),
         }
     }
     /// The handle back to the task's executor (a detached task has none).
@@ -631,6 +676,7 @@ impl Task {
     /// Package an `async` body as a task that `scheduler` runs; returns the task (already marked
     /// scheduled: queue it) and the future it will complete with the body's output.
     #[track_caller]
+    #[inline]
     pub fn from_async<F>(body: F, scheduler: SchedulerHandle) -> (Task, Future<F::Output>)
     where
         F: core::future::Future + Send + 'static,
@@ -647,6 +693,7 @@ impl Task {
     /// As for [`from_closure_scoped`](Task::from_closure_scoped): the task must end (complete,
     /// be cancelled, aborted, failed, or freed by its executor) before `'a` does.
     #[track_caller]
+    #[inline]
     pub unsafe fn from_async_scoped<'a, F>(
         body: F,
         scheduler: SchedulerHandle,

@@ -53,7 +53,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use betterconcurrent_core::executor::{TaskFacts, TaskKind, TaskPhase, TaskSnapshot, TaskWatch};
+use betterconcurrent_core::executor::{
+    KindAndSite, TaskFacts, TaskKind, TaskPhase, TaskSnapshot, TaskWatch,
+};
 use betterconcurrent_core::sync::Arc;
 use betterconcurrent_core::SubmitSite;
 
@@ -202,7 +204,8 @@ impl Drop for BlockedGuard<'_> {
 /// place inside another's poll shows as the one that runs it). Written only by its thread,
 /// around each task: one store of one word before and one after (what listing a running task
 /// costs), read by a dump with one load. The word packs the task's id (a cell's address: 8-byte
-/// aligned, and below 2^48 on the usual 64-bit targets), its kind and its submit site; a task
+/// aligned, and below 2^49 on the usual 64-bit targets) with its kind and submit site (the
+/// [`KindAndSite`] the worker loop's one dynamic call, `Task::facts`, returns); a task
 /// whose address does not fit (another target, tagged pointers) is written to `wide` under a
 /// lock instead, the word only saying so. `std`'s atomics, not the shim's: diagnostic state,
 /// which loom need not explore.
@@ -221,8 +224,7 @@ const WIDE: u64 = 1 << 63;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Running {
     pub(crate) id: usize,
-    pub(crate) kind: TaskKind,
-    pub(crate) site: SubmitSite,
+    pub(crate) kind_and_site: KindAndSite,
 }
 
 impl Running {
@@ -231,26 +233,26 @@ impl Running {
     pub(crate) fn from_facts(id: usize, facts: &TaskFacts<'_>) -> Self {
         Self {
             id,
-            kind: facts.kind,
-            site: facts.site,
+            kind_and_site: facts.kind_and_site,
         }
     }
 
-    /// The task in one word: `id / 8` in bits 18..63, the site in 2..18, the kind's code in
-    /// 0..2 (never 0, so a packed word is never 0); `None` if the id does not fit.
+    /// The task in one word: `id / 8` above [`KindAndSite::BITS`], the kind and site below
+    /// (never 0, so a packed word is never 0); `None` if the id does not fit.
     #[inline(always)]
     fn pack(self) -> Option<u64> {
+        const SHIFT: u32 = KindAndSite::BITS - 3;
         let id = self.id as u64;
-        (id & 0b111 == 0 && id >> 48 == 0).then(|| {
-            id << 15 | u64::from(self.site.to_bits()) << 2 | u64::from(kind_code(self.kind))
-        })
+        // A cell's address is 8-byte aligned (its `Arc` counts are words).
+        (id & 0b111 == 0 && id >> (64 - SHIFT) == 0)
+            .then(|| id << SHIFT | u64::from(self.kind_and_site.to_bits()))
     }
 
     fn unpack(word: u64) -> Option<Self> {
+        let low = (word & ((1 << KindAndSite::BITS) - 1)) as u32;
         Some(Self {
-            id: usize::try_from((word >> 18) * 8).ok()?,
-            kind: kind_of_code((word & 0b11) as u8),
-            site: SubmitSite::from_bits((word >> 2) as u16),
+            id: usize::try_from((word >> KindAndSite::BITS) * 8).ok()?,
+            kind_and_site: KindAndSite::from_bits(low)?,
         })
     }
 }
@@ -297,24 +299,6 @@ impl RunningSlot {
         self.wide
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-#[inline(always)]
-fn kind_code(kind: TaskKind) -> u8 {
-    match kind {
-        TaskKind::Closure => 1,
-        TaskKind::Async => 2,
-        TaskKind::Detached => 3,
-        _ => 0,
-    }
-}
-
-fn kind_of_code(code: u8) -> TaskKind {
-    match code {
-        1 => TaskKind::Closure,
-        2 => TaskKind::Async,
-        _ => TaskKind::Detached,
     }
 }
 
@@ -492,12 +476,12 @@ impl Dump {
             let at = *index.entry(task.id).or_insert_with(|| {
                 tasks.push(DumpedTask {
                     id: task.id,
-                    kind: task.kind,
+                    kind: task.kind_and_site.kind(),
                     phase: TaskPhase::Running,
                     awaits: Vec::new(),
                     asleep: false,
                     awaits_unseen: false,
-                    site: task.site,
+                    site: task.kind_and_site.site(),
                     thread: None,
                     blocked_for: None,
                 });
