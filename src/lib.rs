@@ -125,6 +125,7 @@
 //! # }
 //! ```
 #![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use betterconcurrent_core::{
     yield_until_done, Error, Future, InvalidStateError, Outcome, OwnedOutcome, Panic, State,

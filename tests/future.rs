@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use betterconcurrent::{Error, Future, InvalidStateError, State};
 
-#[path = "../crates/core/tests/common/counting_waker.rs"]
+#[path = "shared_with_core/counting_waker.rs"]
 mod counting_waker;
 use counting_waker::CountingWaker;
 

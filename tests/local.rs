@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc};
 
 use betterconcurrent::{Error, Future, LocalExecutor, LocalSpawner, SubmitError};
 
-#[path = "../crates/core/tests/common/doorbell.rs"]
+#[path = "shared_with_core/doorbell.rs"]
 mod doorbell;
 use doorbell::Doorbell;
 

@@ -10,7 +10,7 @@ use loom::thread;
 use std::future::Future as _;
 use std::pin::Pin;
 
-#[path = "../crates/core/tests/common/counting_waker.rs"]
+#[path = "shared_with_core/counting_waker.rs"]
 mod counting_waker;
 use counting_waker::CountingWaker;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use betterconcurrent::{Future, LocalExecutor};
 use loom::thread;
 
-#[path = "../crates/core/tests/common/doorbell.rs"]
+#[path = "shared_with_core/doorbell.rs"]
 mod doorbell;
 use doorbell::Doorbell;
 

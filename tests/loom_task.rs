@@ -22,9 +22,9 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
-#[path = "../crates/core/tests/common/counting_waker.rs"]
+#[path = "shared_with_core/counting_waker.rs"]
 mod counting_waker;
-#[path = "../crates/core/tests/common/queue.rs"]
+#[path = "shared_with_core/queue.rs"]
 mod queue;
 use counting_waker::CountingWaker;
 use queue::Queue;

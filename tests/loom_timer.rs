@@ -14,7 +14,7 @@ use betterconcurrent::timer::{Sleep, Timer};
 use loom::sync::Arc;
 use loom::thread;
 
-#[path = "../crates/core/tests/common/counting_waker.rs"]
+#[path = "shared_with_core/counting_waker.rs"]
 mod counting_waker;
 use counting_waker::CountingWaker;
 

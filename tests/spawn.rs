@@ -5,7 +5,7 @@
 #![cfg(not(feature = "loom"))]
 
 mod common;
-#[path = "../crates/core/tests/common/drop_count.rs"]
+#[path = "shared_with_core/drop_count.rs"]
 mod drop_count;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -9,7 +9,7 @@
 //! `exception`, ...) and user panics are caught and stored in the future instead of unwinding
 //! through the executor.
 #![no_std]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
 #[cfg(feature = "std")]
@@ -54,3 +54,8 @@ pub use blocking::block_until_done;
 pub use error::{Error, InvalidStateError, Panic, SubmitError, UserError};
 pub use future::{yield_until_done, Future, Outcome, OwnedOutcome, State, WaitDone};
 pub use site::SubmitSite;
+
+/// The crate's README, whose example runs as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

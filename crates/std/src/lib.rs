@@ -12,6 +12,7 @@
 //! let future = pool.submit(|| 6 * 7).unwrap();
 //! assert_eq!(*future.result().unwrap(), 42);
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
 mod dump;
@@ -43,3 +44,8 @@ pub use wait::{
     as_completed, as_completed_async, wait, wait_async, yield_until_done_timeout, AllDone,
     AsCompleted, AsCompletedStream, ReturnWhen, WaitAsync, Waited,
 };
+
+/// The crate's README, whose example runs as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

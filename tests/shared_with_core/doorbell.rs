@@ -1,0 +1,1 @@
+../../crates/core/tests/common/doorbell.rs
