@@ -112,7 +112,9 @@ impl Wake for Unpark {
 
 /// Futures being watched for completion, reported one at a time in completion order.
 struct Completions<T> {
-    futures: Vec<Future<T>>,
+    /// In input order; a reported one is moved out (`reported`), so an `as_completed` that
+    /// yielded a future holds none of it (CPython's issue 14406).
+    futures: Vec<Option<Future<T>>>,
     waits: Vec<Option<WaitDone<T>>>,
     ready: Arc<Mutex<ReadyList>>,
     remaining: usize,
@@ -148,7 +150,7 @@ impl<T> Completions<T> {
         }
         Self {
             remaining: futures.len(),
-            futures,
+            futures: futures.into_iter().map(Some).collect(),
             waits,
             ready,
             unpark: None,
@@ -249,13 +251,20 @@ impl<T> Completions<T> {
         None
     }
 
+    /// The future `poll_next` or `next_blocking` just reported at `index`, moved out.
+    fn reported(&mut self, index: usize) -> Future<T> {
+        self.futures[index]
+            .take()
+            .expect("each future is reported once")
+    }
+
     /// The futures not yet reported, in input order.
-    fn unreported(&self) -> Vec<Future<T>> {
+    fn unreported(&mut self) -> Vec<Future<T>> {
         self.futures
-            .iter()
+            .iter_mut()
             .zip(&self.waits)
             .filter(|(_, wait)| wait.is_some())
-            .map(|(future, _)| future.clone())
+            .filter_map(|(future, _)| future.take())
             .collect()
     }
 }
@@ -357,7 +366,7 @@ pub fn wait<'a, T: 'a>(
     }
     let mut completions = Completions::new(pending);
     while let Some(index) = completions.next_blocking(deadline) {
-        gathered.push(completions.futures[index].clone());
+        gathered.push(completions.reported(index));
         if gathered.satisfied(completions.remaining) {
             break;
         }
@@ -438,7 +447,7 @@ impl<T> std::future::Future for WaitAsync<T> {
                     match completions.poll_next(cx) {
                         Poll::Ready(Some(index)) => {
                             if gathered.return_when != ReturnWhen::AllCompleted {
-                                gathered.push(completions.futures[index].clone());
+                                gathered.push(completions.reported(index));
                             }
                             if gathered.satisfied(completions.remaining) {
                                 break;
@@ -453,7 +462,11 @@ impl<T> std::future::Future for WaitAsync<T> {
                 }
                 match gathered.return_when {
                     // In input order, as the blocking form's.
-                    ReturnWhen::AllCompleted => completions.futures.clone(),
+                    ReturnWhen::AllCompleted => completions
+                        .futures
+                        .iter_mut()
+                        .filter_map(Option::take)
+                        .collect(),
                     _ => completions.unreported(),
                 }
             }
@@ -515,7 +528,8 @@ impl<T> std::future::Future for AllDone<T> {
 ///
 /// Yields each distinct future once: first those already done (in input order), then the rest in
 /// completion order, cancelled ones included. If `timeout` passes first, it yields one
-/// `Err(Error::Timeout)` and ends. It blocks the calling thread; inside an async task,
+/// `Err(Error::Timeout)` and ends. It keeps no future it has yielded, so a result the caller
+/// drops is freed at once, not when the iterator ends. It blocks the calling thread; inside an async task,
 /// [`as_completed_async`] is the same as a `Stream`.
 ///
 /// ```
@@ -562,7 +576,7 @@ impl<T> Iterator for AsCompleted<T> {
             return None;
         }
         match self.completions.next_blocking(self.deadline) {
-            Some(index) => Some(Ok(self.completions.futures[index].clone())),
+            Some(index) => Some(Ok(self.completions.reported(index))),
             None => {
                 self.timed_out = true;
                 self.completions.stop();
@@ -655,9 +669,7 @@ impl<T> Stream for AsCompletedStream<T> {
             return Poll::Ready(None);
         }
         match this.completions.poll_next(cx) {
-            Poll::Ready(Some(index)) => {
-                Poll::Ready(Some(Ok(this.completions.futures[index].clone())))
-            }
+            Poll::Ready(Some(index)) => Poll::Ready(Some(Ok(this.completions.reported(index)))),
             Poll::Ready(None) => {
                 // Ended: its deadline's sleep must not wake the consumer later.
                 this.sleep = None;
