@@ -8,7 +8,10 @@ use std::time::Instant;
 use betterconcurrent::{as_completed, Error, ThreadPoolExecutor};
 
 fn is_prime(n: u64) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    n >= 2
+        && (2..)
+            .take_while(|d| d * d <= n)
+            .all(|d| !n.is_multiple_of(d))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

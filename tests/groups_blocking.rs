@@ -218,7 +218,7 @@ fn groups_submitting_into_each_other() {
         let (m, o, h, w) = (me.clone(), other.clone(), hops.clone(), wrong.clone());
         other.spawn(move |_| hop(o, m, left - 1, h, w)).unwrap();
         // ...and a sibling in my group through current().
-        if left % 4 == 0 {
+        if left.is_multiple_of(4) {
             let (m, o, h, w) = (me.clone(), other.clone(), hops.clone(), wrong.clone());
             Executor::current()
                 .unwrap()

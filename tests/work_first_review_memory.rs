@@ -26,7 +26,7 @@ fn chain(executor: Executor, n: u32, drops: Arc<AtomicUsize>) -> Future<u64> {
     spawner
         .submit_async(async move {
             let _guard = guard;
-            if n % 7 == 0 {
+            if n.is_multiple_of(7) {
                 common::yield_now().await;
             }
             if n == 0 {

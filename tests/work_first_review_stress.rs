@@ -36,7 +36,7 @@ fn node(executor: Executor, ctx: Arc<Ctx>, depth: u32, mut seed: u64) -> Future<
         .submit_async(async move {
             ctx.runs[id].fetch_add(1, Ordering::SeqCst);
             if depth == 0 {
-                if rng(&mut seed) % 4 == 0 {
+                if rng(&mut seed).is_multiple_of(4) {
                     common::yield_now().await;
                 }
                 return 1;
@@ -44,7 +44,7 @@ fn node(executor: Executor, ctx: Arc<Ctx>, depth: u32, mut seed: u64) -> Future<
             let fan = 2 + rng(&mut seed) % 3;
             let mut children: Vec<(usize, Future<u64>)> = Vec::new();
             for _ in 0..fan {
-                if rng(&mut seed) % 2 == 0 {
+                if rng(&mut seed).is_multiple_of(2) {
                     let cid = ctx.next_id.fetch_add(1, Ordering::SeqCst);
                     let c = ctx.clone();
                     children.push((
@@ -76,7 +76,7 @@ fn node(executor: Executor, ctx: Arc<Ctx>, depth: u32, mut seed: u64) -> Future<
                 _ => {}
             }
             // Share one child with the pool-wide list: later nodes await it too.
-            if rng(&mut seed) % 4 == 0 {
+            if rng(&mut seed).is_multiple_of(4) {
                 ctx.shared.lock().unwrap().push(children[0].1.clone());
             }
             let other = ctx.shared.lock().unwrap().pop();
