@@ -28,7 +28,20 @@ pub struct MapOptions {
 }
 
 /// The iterator of results of [`Executor::map`](crate::Executor::map), in
-/// input order. Dropping it cancels the tasks that have not started.
+/// input order. Dropping it cancels the tasks that have not started, so Python's habit of
+/// calling `executor.map(f, items)` for its effects is a warning here:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # fn main() -> Result<(), betterconcurrent_std::SubmitError> {
+/// let pool = betterconcurrent_std::ThreadPoolExecutor::new();
+/// pool.map(|n: u64| println!("{n}"), 0..100)?; // dropping a Map cancels the calls not started
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Iterate it instead (`for result in pool.map(f, items)? { .. }`, or `.count()`).
+#[must_use = "dropping a Map cancels the calls it has not started: iterate it to run them all"]
 pub struct Map<I: Iterator, F, T> {
     executor: Executor,
     f: Arc<F>,

@@ -558,6 +558,7 @@ pub fn as_completed<'a, T: 'a>(
 }
 
 /// The iterator of [`as_completed`].
+#[must_use = "as_completed reports the futures only as it is iterated"]
 pub struct AsCompleted<T> {
     done: VecDeque<Future<T>>,
     completions: Completions<T>,
