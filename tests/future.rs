@@ -254,7 +254,9 @@ fn exception_blocks_until_another_thread_sets_an_error() {
     let setter = future.clone();
     let handle = thread::spawn(move || setter.set_exception("late failure").unwrap());
     let error = future.exception().unwrap().unwrap();
-    assert_eq!(error.to_string(), "the task failed: late failure");
+    assert_eq!(error.to_string(), "the task failed");
+    let source = std::error::Error::source(&error).expect("the user's error");
+    assert_eq!(source.to_string(), "late failure");
     handle.join().unwrap();
 }
 

@@ -111,7 +111,8 @@ impl fmt::Display for Error {
                 f.write_str("the executor was shut down; no new work can be submitted")
             }
             Error::Panicked(panic) => write!(f, "the task panicked: {}", panic.message()),
-            Error::Exception(error) => write!(f, "the task failed: {error}"),
+            // The user's error is the `source()`: an error reporter prints each message once.
+            Error::Exception(_) => f.write_str("the task failed"),
             Error::WouldDeadlock => f.write_str(
                 "refused to wait: called from one of the pool's own tasks, it would wait for \
                  itself; await the futures of the work instead",
@@ -149,7 +150,8 @@ impl core::error::Error for Error {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::Exception(error) => Some(&**error),
-            Error::InvalidState(error) => Some(error),
+            // Transparent: its message is this one's (`Display`), so it is not a source too.
+            Error::InvalidState(error) => error.source(),
             _ => None,
         }
     }

@@ -705,7 +705,7 @@ impl<T> Future<T> {
             run_callbacks(|| {
                 for callback in callbacks {
                     if let Err(error) = panic::catch(|| callback(self)) {
-                        panic::report("a done callback", &error);
+                        panic::report(self.callback_named(), &error);
                     }
                 }
             });
@@ -737,10 +737,16 @@ impl<T> Future<T> {
         if let Some(callback) = run_now {
             run_callbacks(|| {
                 if let Err(error) = panic::catch(|| callback(self)) {
-                    panic::report("a done callback", &error);
+                    panic::report(self.callback_named(), &error);
                 }
             });
         }
+    }
+
+    /// How a panic report names a done callback of this future: by the future's
+    /// [`id`](Future::id), which a dump and the future's `Debug` show too.
+    fn callback_named(&self) -> CallbackOf {
+        CallbackOf(self.id())
     }
 
     /// A future (in the `async` sense) that resolves to `()` once this one is done. Awaiting it
@@ -924,6 +930,14 @@ pub struct Outcome<'a, T> {
     wait: WaitDone<T>,
 }
 
+impl<T> fmt::Debug for Outcome<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outcome")
+            .field("future", &self.future)
+            .finish()
+    }
+}
+
 impl<'a, T> core::future::Future for Outcome<'a, T> {
     type Output = Result<&'a T, Error>;
 
@@ -1050,4 +1064,13 @@ fn run_callbacks(callbacks: impl FnOnce()) {
     crate::blocking::run_may_block(callbacks);
     #[cfg(not(feature = "std"))]
     callbacks();
+}
+
+/// Names a done callback in a panic report by the [`id`](Future::id) of its future.
+struct CallbackOf(usize);
+
+impl fmt::Display for CallbackOf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a done callback of future {:#x}", self.0)
+    }
 }

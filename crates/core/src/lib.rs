@@ -46,7 +46,7 @@ pub mod executor {
         block_on_until, deadline_after, install_blocking_hook, park_plain, park_until,
         run_may_block, thread_waker_id, BlockingHook, HookInstalled, InstalledBlockingHook,
     };
-    pub use crate::panic::{catch as catch_panic, report as report_panic};
+    pub use crate::panic::{catch as catch_panic, report as report_panic, report_line};
 }
 
 #[cfg(feature = "std")]

@@ -21,9 +21,21 @@ pub fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Error> {
 
 /// Report a panic that has no future to hold it (a done callback, a waker): it is printed to
 /// standard error, as Python's `concurrent.futures` logs an exception raised by a callback.
-pub fn report(what: &str, error: &Error) {
+/// `what` names the code that panicked (and the future it ran for, if any).
+pub fn report(what: impl core::fmt::Display, error: &Error) {
+    match error.panic_message() {
+        // The panic's own message: `Error::Panicked`'s text speaks of a task.
+        Some(message) => report_line(format_args!("{what} panicked: {message}")),
+        None => report_line(format_args!("{what} failed: {error}")),
+    }
+}
+
+/// Print one report line where every report of this library goes: standard error, prefixed
+/// with the crate's name (nowhere without `std`). Used for what no caller sees otherwise, as
+/// a pool broken by its initializer.
+pub fn report_line(message: core::fmt::Arguments<'_>) {
     #[cfg(feature = "std")]
-    std::eprintln!("betterconcurrent: {what} panicked: {error}");
+    std::eprintln!("betterconcurrent: {message}");
     #[cfg(not(feature = "std"))]
-    let _ = (what, error);
+    let _ = message;
 }

@@ -45,15 +45,19 @@ impl Lifecycle {
         self.closing.store(true, Ordering::SeqCst);
     }
 
-    /// Break the pool for `reason` (the first reason stays) and close it.
-    pub(crate) fn break_for(&self, reason: String) {
-        {
+    /// Break the pool for `reason` (the first reason stays) and close it; true if this call
+    /// broke it, so the break is reported once.
+    pub(crate) fn break_for(&self, reason: String) -> bool {
+        let first = {
             let mut broken = lock(&self.broken);
-            if broken.is_none() {
+            let first = broken.is_none();
+            if first {
                 *broken = Some(reason.into());
             }
-        }
+            first
+        };
         self.closing.store(true, Ordering::SeqCst);
+        first
     }
 
     #[inline]

@@ -41,7 +41,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use betterconcurrent_core::executor::block_on_until;
+use betterconcurrent_core::executor::{block_on_until, report_line};
 use betterconcurrent_core::executor::{
     Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending, Task, TaskKind,
 };
@@ -359,7 +359,15 @@ impl Pool {
 
     /// Break the pool: refuse new work, fail every queued task, let the threads exit.
     fn mark_broken(&self, reason: String) {
-        self.lifecycle.break_for(reason);
+        // Reported once, on the first break: every later submit's error carries the reason,
+        // but a pool whose work is all fire-and-forget would otherwise say nothing.
+        let report = format!(
+            "the pool {:?} is broken: {reason}",
+            self.threads.name_prefix()
+        );
+        if self.lifecycle.break_for(reason) {
+            report_line(format_args!("{report}"));
+        }
         self.drain_queues();
         self.sleep.notify_all();
     }

@@ -187,6 +187,11 @@ impl Threads {
         }
     }
 
+    /// The prefix of the threads' names, which names the pool in a report.
+    pub(crate) fn name_prefix(&self) -> &str {
+        &self.name_prefix
+    }
+
     /// The name of the worker thread numbered `index`.
     pub(crate) fn worker_name(&self, index: usize) -> String {
         format!("{}_{index}", self.name_prefix)
