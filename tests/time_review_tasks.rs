@@ -36,13 +36,18 @@ impl Drop for SignalOnDrop {
     }
 }
 
-/// Polls its sleep once and tells the test it is armed.
-async fn armed_then_sleep(d: Duration, armed: mpsc::Sender<()>) {
-    let mut s = time::sleep(d);
-    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut s).poll(cx))).await;
+/// Polls `timed` once (arming every sleep in it), tells the test it is armed, then awaits it.
+async fn armed_then<F: std::future::Future>(timed: F, armed: mpsc::Sender<()>) -> F::Output {
+    let mut timed = std::pin::pin!(timed);
+    let first = std::future::poll_fn(|cx| Poll::Ready(timed.as_mut().poll(cx))).await;
     assert!(first.is_pending());
     let _ = armed.send(());
-    s.await
+    timed.await
+}
+
+/// Polls its sleep once and tells the test it is armed.
+async fn armed_then_sleep(d: Duration, armed: mpsc::Sender<()>) {
+    armed_then(time::sleep(d), armed).await
 }
 
 #[test]
@@ -107,11 +112,13 @@ fn shutdown_with_cancel_futures_removes_the_entries_of_sleeping_tasks() {
                 if i % 2 == 0 {
                     armed_then_sleep(Duration::from_secs(3600), armed_tx).await;
                 } else {
-                    let _ = time::timeout(
+                    // Armed once the timeout has polled its future and then its own sleep
+                    // (both entries in place).
+                    let timed = time::timeout(
                         Duration::from_secs(3600),
-                        armed_then_sleep(Duration::from_secs(7200), armed_tx),
-                    )
-                    .await;
+                        time::sleep(Duration::from_secs(7200)),
+                    );
+                    let _ = armed_then(timed, armed_tx).await;
                 }
             })
             .unwrap()
