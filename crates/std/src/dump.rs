@@ -487,7 +487,11 @@ impl Dump {
                 });
                 tasks.len() - 1
             });
+            // A thread's note is the later word: a snapshot taken as the task was being queued,
+            // woken or suspended says otherwise, but it runs (the promise of `thread`).
             tasks[at].thread = Some(name.clone());
+            tasks[at].phase = TaskPhase::Running;
+            tasks[at].asleep = false;
             at
         };
         for (name, task) in threads.running() {
@@ -606,7 +610,8 @@ impl Dump {
         self.cycles.iter().any(|cycle| self.is_closed(cycle))
     }
 
-    fn is_closed(&self, cycle: &[usize]) -> bool {
+    /// Whether this one of its [`cycles`](Dump::cycles) is closed (see `has_closed_cycle`).
+    pub(crate) fn is_closed(&self, cycle: &[usize]) -> bool {
         cycle.iter().all(|id| {
             self.task(*id).is_some_and(|task| {
                 task.phase == TaskPhase::Suspended && !task.asleep && !task.awaits_unseen

@@ -155,11 +155,14 @@ impl Builder {
 
     /// Call `on_stuck` with the pool's [`Dump`] once per stuck episode: when the pool has work
     /// outstanding, nothing queued or running, and its tasks are in a closed wait-for cycle
-    /// (reported within about a tenth of a second) or suspended or blocked on futures outside
-    /// its view for ten seconds ([`Dump::is_stuck`]). Default: the dump is printed on standard
-    /// error. The pool looks only when it goes idle with work outstanding, from a thread of its
-    /// own (`{prefix}_watch`), with growing pauses; a panic in `on_stuck` is caught and reported, as a callback's.
-    /// Pass `|_| {}` to say nothing. The pool keeps the hook until it is dropped, so a pool
+    /// (reported within about a tenth of a second of the pool going quiet) or suspended or
+    /// blocked on futures outside its view for ten seconds ([`Dump::is_stuck`]). An episode is
+    /// its cause (the closed cycles, the tasks awaiting outside futures, the blocked threads),
+    /// not the tasks beside it; a pool whose work reached zero since starts a new one. Default:
+    /// the dump is printed on standard error. The pool looks only when it goes idle with work
+    /// outstanding, from a thread of its own (`{prefix}_watch`), spending at most a twentieth of
+    /// it on dumps (so a pool of many thousands of tasks is looked at less often); a panic in
+    /// `on_stuck` is caught and reported, as a callback's. Pass `|_| {}` to say nothing. The pool keeps the hook until it is dropped, so a pool
     /// handle captured in it would keep the pool alive: report to a channel or a log instead.
     ///
     /// ```

@@ -616,6 +616,7 @@ impl Pool {
     /// The accounting reached zero: if the pool is closing, wake the workers so they exit, and
     /// wake whoever waits for the pool (see `accounting`'s "Waiting for zero").
     fn reached_zero(&self) {
+        self.stuck.went_idle();
         let closing = self.lifecycle.is_closing();
         if closing {
             self.sleep.notify_all();
