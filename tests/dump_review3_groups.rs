@@ -1,7 +1,9 @@
 //! Third dump review, cycles across groups and scopes: a ring of four whose members were
 //! submitted through the pool, two task groups (one a child of the other) and a scope, and a
 //! ring of two split between a group and the pool, are found, reported, named with their
-//! submit sites, and time out as `Error::Stuck`; cancelling the group breaks the ring.
+//! submit sites, and time out as `Error::Stuck`; a group's own `join_timeout` says `Stuck` on a
+//! deadlocked group and `Timeout` on a slow one beside a deadlock elsewhere; cancelling the
+//! group breaks the ring.
 #![cfg(not(feature = "loom"))]
 
 mod common;
@@ -105,5 +107,63 @@ fn a_ring_of_four_across_the_pool_two_groups_and_a_scope_is_found_and_reported()
         });
         pool.wait_idle_timeout(Duration::from_secs(10)).unwrap();
         assert!(reported.try_recv().is_err(), "reported twice");
+    });
+}
+
+/// A group whose tasks are deadlocked says so in its own timed join, as the pool's does.
+#[test]
+fn a_deadlocked_groups_join_timeout_says_stuck() {
+    within(60, || {
+        let (pool, _reported) = reporting_pool(2);
+        let group = TaskGroup::new(&pool);
+        let slots: Vec<Future<Future<u32>>> = (0..2).map(|_| Future::new()).collect();
+        let a = group.submit_async(member(slots[1].clone())).unwrap();
+        let b = pool.submit_async(member(slots[0].clone())).unwrap();
+        slots[0].set_result(a.clone()).unwrap();
+        slots[1].set_result(b.clone()).unwrap();
+        common::dump::dump_when(&pool, |dump| dump.has_closed_cycle());
+        let joined = group.join_timeout(SHORT);
+        let verdict = format!("{joined:?}");
+        group.cancel();
+        assert_eq!(*b.result().unwrap(), 0);
+        assert!(a.cancelled());
+        assert!(
+            matches!(joined, Err(Error::Stuck(_))),
+            "a deadlocked group's join_timeout: {verdict}"
+        );
+    });
+}
+
+/// A group that is merely slow times out as `Timeout`, even while a cycle elsewhere in the
+/// pool (among tasks outside the group) is closed.
+#[test]
+fn a_slow_groups_join_timeout_beside_a_deadlock_elsewhere_is_a_timeout() {
+    within(60, || {
+        let (pool, _reported) = reporting_pool(2);
+        let slots: Vec<Future<Future<u32>>> = (0..2).map(|_| Future::new()).collect();
+        let a = pool.submit_async(member(slots[1].clone())).unwrap();
+        let b = pool.submit_async(member(slots[0].clone())).unwrap();
+        slots[0].set_result(a.clone()).unwrap();
+        slots[1].set_result(b.clone()).unwrap();
+        common::dump::dump_when(&pool, |dump| dump.has_closed_cycle());
+        let group = TaskGroup::new(&pool);
+        let gate = Future::<()>::new();
+        let waiting = gate.clone();
+        let slow = group
+            .submit_async(async move {
+                (&waiting).await.unwrap();
+                1u32
+            })
+            .unwrap();
+        let joined = group.join_timeout(SHORT);
+        let verdict = format!("{joined:?}");
+        gate.set_result(()).unwrap();
+        assert_eq!(*slow.result().unwrap(), 1);
+        group.join().unwrap();
+        assert!(a.abort());
+        assert!(
+            matches!(joined, Err(Error::Timeout)),
+            "a slow group's join_timeout: {verdict}"
+        );
     });
 }

@@ -46,3 +46,17 @@ unsafe impl GlobalAlloc for CountingAllocator {
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
+
+/// Live heap bytes above `before` once they fall below `limit`, or after 10 s: a pool's stuck
+/// watcher may be in the middle of a look (a dump holds a weak handle to every task it lists,
+/// hence their cells, until it ends), which is memory held for a moment, not kept.
+pub fn settled_above(before: isize, limit: isize) -> isize {
+    let start = std::time::Instant::now();
+    loop {
+        let held = live_bytes() - before;
+        if held < limit || start.elapsed() > std::time::Duration::from_secs(10) {
+            return held;
+        }
+        std::thread::yield_now();
+    }
+}

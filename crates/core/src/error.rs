@@ -41,8 +41,9 @@ pub enum Error {
     WouldDeadlock,
     /// A timed wait gave up on work that can never finish: tasks suspended in a wait-for
     /// cycle, each waiting only on the next (a pool's `join_timeout` and `wait_idle_timeout`
-    /// when it has such a cycle; `result_timeout` / `exception_timeout` of a future whose task
-    /// is in or waits on one, as its executor tells through `Schedule::deadlock_diagnosis`).
+    /// when it has such a cycle; a task group's `join_timeout` when one of its tasks is in or
+    /// waits on one; `result_timeout` / `exception_timeout` of a future whose task is in or
+    /// waits on one, as its executor tells through `Schedule::deadlock_diagnosis`).
     /// Holds the diagnosis (the pool's dump: the cycles by task id, and what every other task
     /// awaits). Like `Timeout`, the tasks are unaffected. (Tasks that only await futures from
     /// outside the pool time out with `Timeout`: another thread may still complete those.)

@@ -518,6 +518,12 @@ impl TaskWatch {
         snapshot
     }
 
+    /// The task's id (its future's [`Future::id`](crate::Future::id)), read without reaching
+    /// the task, so it neither counts as a reference to it nor can drop it.
+    pub fn id(&self) -> usize {
+        Weak::as_ptr(&self.raw) as *const () as usize
+    }
+
     /// True once the task was dropped: the watch can be discarded. (It does not upgrade the
     /// handle, so checking never ends up dropping the task, and its user data, itself.)
     pub fn is_dropped(&self) -> bool {

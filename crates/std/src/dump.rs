@@ -73,13 +73,13 @@ use betterconcurrent_core::SubmitSite;
 /// let stuck = pool.submit_async(async move { *(&awaited).await.unwrap() }).unwrap();
 /// let dump = loop {
 ///     let dump = pool.dump();
-///     if !dump.tasks().is_empty() {
+///     // Listed while it runs, then suspended, awaiting a future no task of the pool completes.
+///     if dump.task(stuck.id()).is_some_and(|task| task.awaits_outside()) {
 ///         break dump;
 ///     }
-///     std::thread::yield_now(); // until the task has suspended
+///     std::thread::yield_now();
 /// };
-/// assert_eq!(dump.tasks()[0].id(), stuck.id());
-/// assert!(dump.tasks()[0].awaits_outside());
+/// assert_eq!(dump.tasks().len(), 1);
 /// println!("{dump}");
 /// never.set_result(1).unwrap();
 /// ```
@@ -91,6 +91,8 @@ pub struct Dump {
     cycles: Vec<Vec<usize>>,
     blocked: Vec<BlockedThread>,
     outstanding: usize,
+    /// A pool thread was running a task the snapshot saw suspended or queued (see `Dump::new`).
+    runs_unsettled: bool,
 }
 
 /// A pool thread blocked in a blocking wait (`result()`, `wait`, ...), in a [`Dump`].
@@ -487,15 +489,23 @@ impl Dump {
                 });
                 tasks.len() - 1
             });
-            // A thread's note is the later word: a snapshot taken as the task was being queued,
-            // woken or suspended says otherwise, but it runs (the promise of `thread`).
-            tasks[at].thread = Some(name.clone());
-            tasks[at].phase = TaskPhase::Running;
-            tasks[at].asleep = false;
+            // A thread's note is stored before a run and cleared after it, so it outlives the
+            // poll by a moment (the task has suspended or been queued again since, as its
+            // snapshot says) or runs ahead of an older snapshot: the thread is named only where
+            // the two agree that the task runs (the promise of `thread`).
+            if tasks[at].phase == TaskPhase::Running {
+                tasks[at].thread = Some(name.clone());
+            }
             at
         };
+        let blocked_task_ids = blocked.task_ids();
+        let mut runs_unsettled = false;
         for (name, task) in threads.running() {
-            list_running(&mut tasks, &name, task);
+            let at = list_running(&mut tasks, &name, task);
+            // A thread mid-run, not blocked, on a task its snapshot saw otherwise: the pool is
+            // moving (`is_stuck` says no; the next look sees where it settled).
+            runs_unsettled |=
+                tasks[at].phase != TaskPhase::Running && !blocked_task_ids.contains(&task.id);
         }
         let mut blocked_tasks = Vec::new();
         let (blocked_ids, mut blocked): (Vec<usize>, Vec<BlockedThread>) = blocked
@@ -555,6 +565,7 @@ impl Dump {
             cycles,
             blocked,
             outstanding,
+            runs_unsettled,
         }
     }
 
@@ -587,13 +598,15 @@ impl Dump {
         self.outstanding
     }
 
-    /// True if this dump shows a pool that cannot make progress by itself: work outstanding,
-    /// every unfinished task listed and suspended or blocked in a wait, and some of them in a wait-for cycle or
+    /// True if this dump shows a pool that cannot make progress by itself: work outstanding, no
+    /// thread in the middle of a run, every unfinished task listed and suspended or blocked in
+    /// a wait, and some of them in a wait-for cycle or
     /// awaiting something outside the pool's view (not just asleep on the timer, or waiting
     /// for tasks that are). The pool's timed waits fail with `Error::Stuck` when this holds, no
     /// task is queued, and there is a cycle.
     pub fn is_stuck(&self) -> bool {
         self.outstanding > 0
+            && !self.runs_unsettled
             && self.tasks.len() >= self.outstanding
             && self
                 .tasks
@@ -622,6 +635,12 @@ impl Dump {
     /// Whether the task `id` is in a closed cycle or waits (through the tasks it awaits) on a
     /// member of one: then its future can never complete.
     pub fn waits_on_closed_cycle(&self, id: usize) -> bool {
+        self.any_waits_on_closed_cycle(&[id])
+    }
+
+    /// Whether any of the tasks `ids` waits on a closed cycle (see `waits_on_closed_cycle`):
+    /// one walk for all of them.
+    pub(crate) fn any_waits_on_closed_cycle(&self, ids: &[usize]) -> bool {
         let in_closed: std::collections::HashSet<usize> = self
             .cycles
             .iter()
@@ -634,7 +653,7 @@ impl Dump {
         }
         let index = &self.index;
         let mut seen = std::collections::HashSet::new();
-        let mut pending = vec![id];
+        let mut pending = ids.to_vec();
         while let Some(id) = pending.pop() {
             if in_closed.contains(&id) {
                 return true;

@@ -125,7 +125,9 @@ impl TaskGroup {
         self.group().join_until(None)
     }
 
-    /// [`join`](TaskGroup::join), giving up with [`Error::Timeout`] after `timeout`.
+    /// [`join`](TaskGroup::join), giving up with [`Error::Timeout`] after `timeout`, or with
+    /// [`Error::Stuck`] (the pool's dump) if a suspended task of the group, or of a group within
+    /// it, is in or waits on a closed wait-for cycle: the group can never finish.
     pub fn join_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.group().join_until(deadline_after(timeout))
     }

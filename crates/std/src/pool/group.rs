@@ -225,10 +225,14 @@ impl Group {
             return Err(Error::WouldDeadlock);
         }
         if self.wait_until(deadline) {
-            Ok(())
-        } else {
-            Err(Error::Timeout)
+            return Ok(());
         }
+        // As the pool's own timed waits: a deadlock that some task of this group (or of a
+        // group within it) waits on is named.
+        let diagnosis = self.pool.deadlock_diagnosis_of(|handle| {
+            Group::of_handle(handle).is_some_and(|group| group.is_within(self))
+        });
+        Err(diagnosis.map_or(Error::Timeout, Error::Stuck))
     }
 
     /// Block until the group has no work, or `deadline` passes (false then), without the

@@ -44,6 +44,7 @@ use std::time::Instant;
 use betterconcurrent_core::executor::{block_on_until, report_line};
 use betterconcurrent_core::executor::{
     Registration, RunHooks, RunOutcome, Schedule, SchedulerHandle, Suspending, Task, TaskKind,
+    TaskWatch,
 };
 use betterconcurrent_core::sync::{Arc, AtomicBool, Ordering, Weak};
 use betterconcurrent_core::{Error, SubmitError};
@@ -509,6 +510,29 @@ impl Pool {
             Some(id) => dump.waits_on_closed_cycle(id),
         };
         deadlocked.then_some(dump)
+    }
+
+    /// The dump's text if a suspended task that `picked` chooses by its handle (a group's)
+    /// waits on a deadlock: why a group's timed join gave up (see `deadlocked`). Upgrades no
+    /// task before the dump (a concurrent dump would count the reference as a waker).
+    pub(crate) fn deadlock_diagnosis_of(
+        &self,
+        picked: impl Fn(&SchedulerHandle) -> bool,
+    ) -> Option<Arc<str>> {
+        let dump = self.dump();
+        if !dump.has_closed_cycle() {
+            return None;
+        }
+        let _ending = worker::EndingTasks::of(self);
+        let members: Vec<usize> = self
+            .registry
+            .unfinished()
+            .iter()
+            .filter(|task| task.scheduler().is_some_and(|handle| picked(&handle)))
+            .map(TaskWatch::id)
+            .collect();
+        dump.any_waits_on_closed_cycle(&members)
+            .then(|| dump.to_string().into())
     }
 
     /// Forget the registry entry of a task that ended (see `registry`).
