@@ -143,6 +143,10 @@ pub use betterconcurrent_std::{
     Waited, WorkerStats, MAX_RUN_HERE_DEPTH, MAX_SPARE_THREADS, MAX_WORKERS,
 };
 
+/// The process's pool, built on first use, and the free functions that submit to it.
+#[cfg(feature = "std")]
+pub use betterconcurrent_std::{global_pool, spawn, submit, submit_async};
+
 /// Time on `std`: `sleep`, `sleep_until`, `timeout`, `timeout_at` on the process's one timer.
 #[cfg(feature = "std")]
 pub use betterconcurrent_std::time;

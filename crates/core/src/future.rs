@@ -481,16 +481,19 @@ impl<T> Future<T> {
     }
 
     /// True if it was cancelled (`Cancelled` or `CancelledAndNotified`).
+    #[doc(alias = "is_cancelled")]
     pub fn cancelled(&self) -> bool {
         self.core().state().is_cancelled()
     }
 
     /// True while an executor is running it.
+    #[doc(alias = "is_running")]
     pub fn running(&self) -> bool {
         self.core().state() == FutureState::RUNNING
     }
 
     /// True once it was cancelled or finished; it never becomes false again.
+    #[doc(alias = "is_done")]
     pub fn done(&self) -> bool {
         self.core().state().is_done()
     }

@@ -371,6 +371,47 @@ impl Executor {
     }
 }
 
+/// `futures`' spawner trait, so code written against it runs on the pool: each spawned future
+/// is an async task ([`submit_async`](Executor::submit_async)), and a closed pool refuses it
+/// with [`SpawnError::shutdown`](futures_task::SpawnError::shutdown). A `ThreadPoolExecutor`
+/// reaches it through its handle (`pool.spawn_with_handle(..)` dereferences), so its own
+/// [`spawn`](Executor::spawn) keeps its meaning with `SpawnExt` in scope.
+///
+/// ```
+/// use betterconcurrent_std::ThreadPoolExecutor;
+/// use futures::future::{join_all, FutureExt};
+/// use futures::task::SpawnExt;
+///
+/// let pool = ThreadPoolExecutor::builder().max_workers(2).build().unwrap();
+/// // The futures' combinators over tasks the pool runs.
+/// let squares = (1..=4u64).map(|n| pool.spawn_with_handle(async move { n * n }).unwrap());
+/// let total = join_all(squares).map(|squares| squares.into_iter().sum::<u64>());
+/// assert_eq!(futures::executor::block_on(total), 30);
+/// pool.shutdown(true, false);
+/// assert!(futures::task::Spawn::status(&pool.executor()).is_err());
+/// ```
+#[cfg(feature = "futures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "futures")))]
+impl futures_task::Spawn for Executor {
+    #[track_caller]
+    fn spawn_obj(
+        &self,
+        future: futures_task::FutureObj<'static, ()>,
+    ) -> Result<(), futures_task::SpawnError> {
+        match self.submit_async(future) {
+            // Nobody waits for the future: the spawner's handle (if any) has the output.
+            Ok(_future) => Ok(()),
+            Err(_) => Err(futures_task::SpawnError::shutdown()),
+        }
+    }
+
+    fn status(&self) -> Result<(), futures_task::SpawnError> {
+        self.pool
+            .accepts_work()
+            .map_err(|_| futures_task::SpawnError::shutdown())
+    }
+}
+
 /// A pool of OS threads running submitted closures and `async` bodies, as Python's
 /// `concurrent.futures.ThreadPoolExecutor` (and the betterconcurrent original's cooperative
 /// waits and `join`).

@@ -4,6 +4,8 @@
 //!
 //! The futures it returns are [`betterconcurrent_core::Future`]s; with this crate their blocking
 //! methods (`result`, `result_timeout`, `exception`, `exception_timeout`) are available.
+//! [`global_pool`] is a pool for the whole process, built on first use, which the free
+//! functions [`submit`], [`submit_async`] and [`spawn`] reach.
 //!
 //! ```
 //! use betterconcurrent_std::ThreadPoolExecutor;
@@ -17,6 +19,7 @@
 mod blocking;
 mod dump;
 mod executor;
+mod global;
 mod group;
 mod map;
 mod pool;
@@ -35,6 +38,7 @@ pub use betterconcurrent_core::{
 pub use blocking::MAX_RUN_HERE_DEPTH;
 pub use dump::{BlockedThread, Dump, DumpedTask};
 pub use executor::{Executor, ThreadPoolExecutor};
+pub use global::{global_pool, spawn, submit, submit_async};
 pub use group::{GroupJoin, TaskGroup};
 pub use map::{Map, MapOptions};
 pub use pool::{BuildError, Builder, MAX_SPARE_THREADS, MAX_WORKERS};

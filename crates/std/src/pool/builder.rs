@@ -32,6 +32,8 @@ pub enum BuildError {
         /// What was asked for.
         requested: usize,
     },
+    /// [`build_global`](Builder::build_global) found the global pool built already.
+    GlobalPoolExists,
 }
 
 impl fmt::Display for BuildError {
@@ -44,6 +46,9 @@ impl fmt::Display for BuildError {
             BuildError::TooManyWorkers { requested } => write!(
                 f,
                 "max_workers must be at most {MAX_WORKERS} (asked for {requested})"
+            ),
+            BuildError::GlobalPoolExists => f.write_str(
+                "the global pool was built already (by build_global or by its first use)",
             ),
         }
     }

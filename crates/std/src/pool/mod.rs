@@ -238,6 +238,15 @@ impl Pool {
     }
 
     /// Accept a new task: count it, refuse it if the pool is closing, then queue it.
+    /// Whether a submit would be accepted now: the error it would get once the pool closes.
+    #[cfg(feature = "futures")]
+    pub(crate) fn accepts_work(&self) -> Result<(), SubmitError> {
+        if self.lifecycle.is_closing() {
+            return Err(self.lifecycle.submit_error());
+        }
+        Ok(())
+    }
+
     pub(crate) fn submit(self: &Arc<Self>, task: Task) -> Result<(), SubmitError> {
         // Counted before the closing check (see `accounting`): a worker counts from its prepaid
         // share (its task lands in its own queue), any other thread directly, with the fence
