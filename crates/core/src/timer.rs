@@ -385,12 +385,13 @@ impl<F: core::future::Future> core::future::Future for Timeout<'_, F> {
     }
 }
 
-impl<F: fmt::Debug> fmt::Debug for Timeout<'_, F> {
+/// Without the future, which is rarely `Debug` (an `async` block never is): a type holding a
+/// `Timeout` of any future can still derive `Debug`.
+impl<F> fmt::Debug for Timeout<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timeout")
-            .field("future", &self.future)
             .field("sleep", &self.sleep)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -43,7 +43,6 @@ pub enum ReturnWhen {
 
 /// What [`wait`] returns: the futures that are done and those that are not, each distinct future
 /// once (Python returns two sets).
-#[derive(Debug)]
 pub struct Waited<T> {
     /// Done futures: first those already done when `wait` was called (in input order), then in
     /// completion order; for [`ReturnWhen::AllCompleted`], the rest in input order (it waits
@@ -51,6 +50,16 @@ pub struct Waited<T> {
     pub done: Vec<Future<T>>,
     /// Futures still not done, in input order.
     pub not_done: Vec<Future<T>>,
+}
+
+/// `Debug` whatever `T` is, as a [`Future`]'s handle is.
+impl<T> fmt::Debug for Waited<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waited")
+            .field("done", &self.done)
+            .field("not_done", &self.not_done)
+            .finish()
+    }
 }
 
 /// Distinct futures in input order; Python takes `set(fs)`, so a future listed twice counts once.
@@ -204,8 +213,11 @@ impl<T> Completions<T> {
             drop(wait.take());
         }
         self.remaining = 0;
+        // The futures it will not yield now: released too, so their results are freed with
+        // their last handle elsewhere, not when this is dropped.
+        let futures = std::mem::take(&mut self.futures);
         let waiter = lock(&self.ready).waiter.take();
-        drop(waiter);
+        drop((waiter, futures));
     }
 
     /// The index of the next future to complete, blocking the thread; `None` if `deadline`
@@ -511,8 +523,13 @@ pub fn yield_until_done_timeout<'a, T: 'a>(
 
 /// The future of [`yield_until_done_timeout`]: true if every future is done.
 #[must_use = "a wait does nothing unless awaited"]
-#[derive(Debug)]
 pub struct AllDone<T>(WaitAsync<T>);
+
+impl<T> fmt::Debug for AllDone<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AllDone").field(&self.0).finish()
+    }
+}
 
 impl<T> std::future::Future for AllDone<T> {
     type Output = bool;

@@ -26,6 +26,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::fmt::Write as _;
 
 use betterconcurrent_core::executor::catch_panic;
 use betterconcurrent_core::sync::blocking::{lock, thread, Mutex};
@@ -216,7 +217,17 @@ impl Threads {
         };
         match catch_panic(|| initializer()) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(format!("an initializer failed: {error}")),
+            Ok(Err(error)) => {
+                // The whole chain: the reason is text (every later submit's error carries it),
+                // so the error's causes are written out rather than lost.
+                let mut reason = format!("an initializer failed: {error}");
+                let mut cause = error.source();
+                while let Some(error) = cause {
+                    let _ = write!(reason, ": {error}"); // a String takes every write
+                    cause = error.source();
+                }
+                Err(reason)
+            }
             Err(error) => Err(format!(
                 "an initializer panicked: {}",
                 error.panic_message().unwrap_or("a panic")
