@@ -8,7 +8,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use betterconcurrent::time::sleep;
@@ -16,16 +16,7 @@ use betterconcurrent::{Dump, Error, Future, ThreadPoolExecutor};
 use common::dump::{cycle, ids, rotated_to_min, AbortOnDrop};
 
 fn reporting_pool(workers: usize) -> (AbortOnDrop, mpsc::Receiver<Dump>) {
-    let (reports, reported) = mpsc::channel();
-    let reports = Mutex::new(reports);
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(workers)
-        .on_stuck(move |dump| {
-            let _ = reports.lock().unwrap().send(dump.clone());
-        })
-        .build()
-        .unwrap();
-    (AbortOnDrop(pool), reported)
+    common::dump::reporting_pool(workers, Dump::clone)
 }
 
 const REPORTED_WITHIN: Duration = Duration::from_secs(10);

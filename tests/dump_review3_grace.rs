@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use betterconcurrent::executor::TaskPhase;
@@ -22,16 +22,7 @@ const REPORTED_WITHIN: Duration = Duration::from_secs(25);
 const QUIET: Duration = Duration::from_millis(1500);
 
 fn reporting_pool(workers: usize) -> (AbortOnDrop, mpsc::Receiver<(Instant, Dump)>) {
-    let (reports, reported) = mpsc::channel();
-    let reports = Mutex::new(reports);
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(workers)
-        .on_stuck(move |dump| {
-            let _ = reports.lock().unwrap().send((Instant::now(), dump.clone()));
-        })
-        .build()
-        .unwrap();
-    (AbortOnDrop(pool), reported)
+    common::dump::reporting_pool(workers, |dump| (Instant::now(), dump.clone()))
 }
 
 fn awaiting(pool: &ThreadPoolExecutor, orphan: &Future<u32>) -> Future<u32> {

@@ -8,10 +8,10 @@
 
 mod common;
 
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::time::Duration;
 
-use betterconcurrent::{Dump, Error, Executor, Future, TaskGroup, ThreadPoolExecutor};
+use betterconcurrent::{Dump, Error, Executor, Future, TaskGroup};
 use common::dump::{rotated_to_min, AbortOnDrop};
 use common::watchdog::within;
 
@@ -19,16 +19,7 @@ const SHORT: Duration = Duration::from_millis(150);
 const REPORTED_WITHIN: Duration = Duration::from_secs(10);
 
 fn reporting_pool(workers: usize) -> (AbortOnDrop, mpsc::Receiver<Dump>) {
-    let (reports, reported) = mpsc::channel();
-    let reports = Mutex::new(reports);
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(workers)
-        .on_stuck(move |dump| {
-            let _ = reports.lock().unwrap().send(dump.clone());
-        })
-        .build()
-        .unwrap();
-    (AbortOnDrop(pool), reported)
+    common::dump::reporting_pool(workers, Dump::clone)
 }
 
 /// The body of ring member `i`: await the slot, then the future found there.

@@ -10,27 +10,18 @@
 
 mod common;
 
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use betterconcurrent::time::sleep;
-use betterconcurrent::{Dump, ThreadPoolExecutor};
+use betterconcurrent::Dump;
 use common::dump::{cycle, dump_when, ids, rotated_to_min, AbortOnDrop};
 use common::watchdog::within;
 
 const PROMISED: Duration = Duration::from_millis(1500);
 
 fn reporting_pool(workers: usize) -> (AbortOnDrop, mpsc::Receiver<(Instant, Dump)>) {
-    let (reports, reported) = mpsc::channel();
-    let reports = Mutex::new(reports);
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(workers)
-        .on_stuck(move |dump| {
-            let _ = reports.lock().unwrap().send((Instant::now(), dump.clone()));
-        })
-        .build()
-        .unwrap();
-    (AbortOnDrop(pool), reported)
+    common::dump::reporting_pool(workers, |dump| (Instant::now(), dump.clone()))
 }
 
 /// A fresh pool: the promise as documented (the baseline for the test below).

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use betterconcurrent::executor::TaskPhase;
@@ -20,16 +20,7 @@ const SHORT: Duration = Duration::from_millis(150);
 const QUIET: Duration = Duration::from_millis(1500);
 
 fn reporting_pool(workers: usize) -> (AbortOnDrop, mpsc::Receiver<Dump>) {
-    let (reports, reported) = mpsc::channel();
-    let reports = Mutex::new(reports);
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(workers)
-        .on_stuck(move |dump| {
-            let _ = reports.lock().unwrap().send(dump.clone());
-        })
-        .build()
-        .unwrap();
-    (AbortOnDrop(pool), reported)
+    common::dump::reporting_pool(workers, Dump::clone)
 }
 
 fn is_stuck<T: std::fmt::Debug>(r: Result<T, Error>) -> bool {

@@ -1,6 +1,6 @@
 //! Helpers of the dump's tests (`tests/dump.rs`, `tests/dump_review_*.rs`): a pool that aborts
-//! what is left when dropped (a wait-for cycle never ends by itself), dumping until a condition
-//! holds, and building wait-for cycles.
+//! what is left when dropped (a wait-for cycle never ends by itself), one whose stuck reports
+//! go to a channel, dumping until a condition holds, and building wait-for cycles.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,24 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.shutdown(true, true);
     }
+}
+
+/// A pool of `workers` whose `on_stuck` reports go to the returned channel, each as `report`
+/// makes it of the dump (the dump itself, or with the moment it came).
+pub fn reporting_pool<R: Send + 'static>(
+    workers: usize,
+    report: fn(&Dump) -> R,
+) -> (AbortOnDrop, std::sync::mpsc::Receiver<R>) {
+    let (reports, reported) = std::sync::mpsc::channel();
+    let reports = std::sync::Mutex::new(reports);
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(workers)
+        .on_stuck(move |dump| {
+            let _ = reports.lock().unwrap().send(report(dump));
+        })
+        .build()
+        .unwrap();
+    (AbortOnDrop(pool), reported)
 }
 
 /// Dumps until `ready` holds, failing after 10 s.
