@@ -518,10 +518,14 @@ impl TaskWatch {
         snapshot
     }
 
-    /// The task's id (its future's [`Future::id`](crate::Future::id)), read without reaching
-    /// the task, so it neither counts as a reference to it nor can drop it.
-    pub fn id(&self) -> usize {
-        Weak::as_ptr(&self.raw) as *const () as usize
+    /// The task's id (its future's [`Future::id`](crate::Future::id)), if the task still
+    /// exists. Reaches the task as [`scheduler`](TaskWatch::scheduler) does (the handle
+    /// upgraded here is dropped as any other).
+    pub fn id(&self) -> Option<usize> {
+        let task = self.raw.upgrade()?;
+        let id = Arc::as_ptr(&task) as *const () as usize;
+        drop_work(task);
+        Some(id)
     }
 
     /// True once the task was dropped: the watch can be discarded. (It does not upgrade the

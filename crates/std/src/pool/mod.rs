@@ -522,8 +522,10 @@ impl Pool {
     }
 
     /// The dump's text if a suspended task that `picked` chooses by its handle (a group's)
-    /// waits on a deadlock: why a group's timed join gave up (see `deadlocked`). Upgrades no
-    /// task before the dump (a concurrent dump would count the reference as a waker).
+    /// waits on a deadlock: why a group's timed join gave up (see `deadlocked`). Reaches no
+    /// task before its own dump (a reference held during a dump would count as a waker there;
+    /// another thread's concurrent dump may still see one and call a cycle open: never closed
+    /// falsely).
     pub(crate) fn deadlock_diagnosis_of(
         &self,
         picked: impl Fn(&SchedulerHandle) -> bool,
@@ -538,7 +540,7 @@ impl Pool {
             .unfinished()
             .iter()
             .filter(|task| task.scheduler().is_some_and(|handle| picked(&handle)))
-            .map(TaskWatch::id)
+            .filter_map(TaskWatch::id)
             .collect();
         dump.any_waits_on_closed_cycle(&members)
             .then(|| dump.to_string().into())
