@@ -39,7 +39,6 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use betterconcurrent_core::executor::report_line;
 use betterconcurrent_core::sync::{Arc, Weak};
 
 use super::Pool;
@@ -95,6 +94,7 @@ struct Signal {
 }
 
 /// How a pause ended.
+#[derive(PartialEq)]
 enum Paused {
     Stopped,
     /// The pool's work reached zero meanwhile.
@@ -323,7 +323,7 @@ impl Pool {
         }
         let report = || match &self.stuck.hook {
             Some(hook) => hook(dump),
-            None => report_line(format_args!("a thread pool is stuck:\n{dump}")),
+            None => eprintln!("betterconcurrent: a thread pool is stuck:\n{dump}"),
         };
         if let Err(panic) = betterconcurrent_core::executor::catch_panic(report) {
             betterconcurrent_core::executor::report_panic("the pool's on_stuck hook", &panic);
