@@ -6,7 +6,8 @@
 #![cfg(not(feature = "loom"))]
 
 use std::process::Command;
-use std::sync::{Arc, Barrier};
+use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex};
+use std::time::Duration;
 
 use betterconcurrent::{Future, ThreadPoolExecutor};
 
@@ -127,26 +128,48 @@ fn scenario_init_fails_on_a_later_thread_only() {
         })
         .build()
         .unwrap();
-    // Hold two workers so a third and fourth start.
-    let barrier = Arc::new(Barrier::new(3));
-    let held: Vec<_> = (0..2)
-        .map(|_| {
-            let b = barrier.clone();
-            pool.submit(move || {
-                b.wait();
+    // Hold two workers so a third starts, one at a time: a held task is submitted only once
+    // the one before it runs, so each submit finds every started thread busy and starts the
+    // next one. (Submitting them all at once let the third thread break the pool while a held
+    // task was still queued: the break fails it unrun, and a barrier waiting for it hung.)
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let (running_tx, running) = mpsc::channel();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (gate, running_tx) = (gate.clone(), running_tx.clone());
+        let future = pool
+            .submit(move || {
+                running_tx.send(()).unwrap();
+                let (open, opened) = &*gate;
+                let mut open = open.lock().unwrap();
+                while !*open {
+                    open = opened.wait(open).unwrap();
+                }
             })
-            .unwrap()
-        })
-        .collect();
+            .unwrap();
+        // Its thread's initializer succeeded (the first two do), so the task runs.
+        loop {
+            match running.recv_timeout(Duration::from_millis(10)) {
+                Ok(()) => break,
+                Err(_) => assert!(
+                    !future.done(),
+                    "a held task ended unrun: {:?}",
+                    future.result()
+                ),
+            }
+        }
+        held.push(future);
+    }
     let mut more = Vec::new();
     for _ in 0..8 {
         if let Ok(f) = pool.submit(|| 2) {
             more.push(f);
         }
     }
-    barrier.wait();
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
     for f in held {
-        let _ = f.result();
+        f.result().unwrap();
     }
     for f in more {
         let _ = f.result();
