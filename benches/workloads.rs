@@ -1,6 +1,7 @@
 //! The workloads of issue 7, each run by every implementation that can run it, in one criterion
 //! run: group names `w1_tiny_submits` ... `w6_round_trip`, function names `betterconcurrent`,
-//! `rayon`, `tokio`, `futures_threadpool`, `threadpool`, `std_thread`. Every implementation gets
+//! `rayon`, `tokio`, `futures_threadpool`, `threadpool`, `std_thread` (W6 adds
+//! `rayon_spawn_channel`; the group `w2_growth` runs W2's tree at four sizes, ours only). Every implementation gets
 //! the same number of worker threads ([`WORKERS`]) and checks its own result: a benchmark that
 //! computes the wrong thing panics. Implementations that cannot run a workload (they would
 //! deadlock, or need one OS thread per task) say so on standard error instead of running.
@@ -45,6 +46,8 @@ const SUBMIT_WITH_FUTURE: &str = "betterconcurrent_submit";
 const TREE_BASE: u64 = 10;
 const TREE_DEPTH: u32 = 5;
 const TREE_TASKS: u64 = 111_111;
+/// W2's growth: tree depths 4 to 7 (11,111 to 11,111,111 tasks).
+const W2_GROWTH_DEPTHS: [u32; 4] = [4, 5, 6, 7];
 /// W3: fib(20) as tasks awaiting their subtasks (21,891 tasks).
 const FIB_N: u64 = 20;
 const FIB_20: u64 = 6_765;
@@ -433,6 +436,55 @@ fn w2_tree(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// W2 growth (issue 18 point 4): the same fire-and-forget tree at depths 4 to 7, 11,111 to
+// 11,111,111 tasks, ours only; the per-task cost at the largest must stay within 1.2x of the
+// smallest's.
+
+/// The tasks of a base-10 tree of `depth` levels below its root: 1 + 10 + ... + 10^depth.
+fn tree_size(depth: u32) -> u64 {
+    (0..=depth).map(|level| TREE_BASE.pow(level)).sum()
+}
+
+/// Nodes the growth tree visited (its own counter, so W2's `TREE` is left alone).
+static GROWTH_VISITED: AtomicU64 = AtomicU64::new(0);
+
+fn tree_growth(executor: &Executor, depth: u32, max_depth: u32) {
+    GROWTH_VISITED.fetch_add(1, Ordering::Relaxed);
+    if depth < max_depth {
+        for _ in 0..TREE_BASE {
+            executor
+                .spawn(move |executor| tree_growth(executor, depth + 1, max_depth))
+                .expect("the pool is open");
+        }
+    }
+}
+
+fn w2_growth(c: &mut Criterion) {
+    let mut group = c.benchmark_group("w2_growth");
+    group.sample_size(10);
+    // One iteration of the largest tree takes most of a second: every sample the same count.
+    group.sampling_mode(criterion::SamplingMode::Flat);
+    let pool = pool(workers());
+    for depth in W2_GROWTH_DEPTHS {
+        let tasks = tree_size(depth);
+        group.throughput(criterion::Throughput::Elements(tasks));
+        group.bench_with_input(
+            BenchmarkId::new("betterconcurrent", tasks),
+            &depth,
+            |b, &depth| {
+                b.iter(|| {
+                    GROWTH_VISITED.store(0, Ordering::Relaxed);
+                    tree_growth(&pool, 0, depth);
+                    pool.wait_idle().unwrap();
+                    assert_eq!(GROWTH_VISITED.load(Ordering::Relaxed), tasks);
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
 // W3: fib(20) as tasks awaiting their subtasks.
 
 /// W3's implementation for this library is the fib example's, so the two cannot drift apart.
@@ -725,6 +777,21 @@ fn w6_round_trip(c: &mut Criterion) {
         })
     });
 
+    // rayon's fire-and-forget `spawn` with the result sent back through crossbeam's channel,
+    // whose `recv` spins, then yields, before it parks: issue 18's bar for a round trip.
+    group.bench_function("rayon_spawn_channel", |b| {
+        b.iter(|| {
+            let mut sum = 0;
+            let (sender, receiver) = crossbeam_channel::bounded(1);
+            for i in 0..ROUND_TRIPS {
+                let sender = sender.clone();
+                rayon.spawn(move || sender.send(i).unwrap());
+                sum += receiver.recv().unwrap();
+            }
+            assert_eq!(sum, ROUND_TRIPS * (ROUND_TRIPS - 1) / 2);
+        })
+    });
+
     let futures = futures_pool(workers);
     group.bench_function("futures_threadpool", |b| {
         b.iter(|| {
@@ -772,7 +839,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = workloads;
     config = config();
-    targets = w1_tiny_submits, w2_tree, w3_fib, w4_nested, w5_as_completed, w6_round_trip
+    targets = w1_tiny_submits, w2_tree, w2_growth, w3_fib, w4_nested, w5_as_completed, w6_round_trip
 }
 #[cfg(not(feature = "loom"))]
 criterion_main!(workloads);
