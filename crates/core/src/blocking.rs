@@ -180,10 +180,6 @@ pub fn thread_waker_id() -> usize {
     THREAD_WAKER.with(|waker| waker.data() as usize)
 }
 
-/// Polls before a blocking wait parks (see `block_on_until`); none under loom, where spinning
-/// only multiplies interleavings.
-const SPIN_ROUNDS: u32 = 8;
-
 /// The earliest instant a timeout starting now ends at; `None` (wait forever) if it is too far to
 /// represent.
 pub fn deadline_after(timeout: Duration) -> Option<Instant> {
@@ -193,6 +189,9 @@ pub fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// Drive `future` on this thread, parking between polls, until it completes or `deadline` passes.
 /// Returns `None` on timeout. `deadline = None` waits for as long as it takes.
 ///
+/// Before it parks, the wait polls a few more times ([`spin_until`]): work that completes
+/// within microseconds is then seen without parking.
+///
 /// Park can return spuriously; every return re-polls, so that is harmless, and the unpark that a
 /// wake performs before we park is remembered by the thread's park token, so no wake is lost.
 ///
@@ -201,33 +200,38 @@ pub fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// ([`BlockingHook::run_awaited`] is for `.await`): a timed wait must not run work that could
 /// outlast its deadline, and an untimed one has run the awaited closure in place already.
 pub fn block_on_until<F: core::future::Future + Unpin>(
+    future: F,
+    deadline: Option<Instant>,
+) -> Option<F::Output> {
+    block_on_spinning(future, deadline, true)
+}
+
+/// [`block_on_until`], with its polls before the first park (`spin`) or without (a caller that
+/// has spun on a cheaper readiness check already).
+fn block_on_spinning<F: core::future::Future + Unpin>(
     mut future: F,
     deadline: Option<Instant>,
+    spin: bool,
 ) -> Option<F::Output> {
     run_may_block(|| {
         THREAD_WAKER.with(|waker| {
             let mut cx = Context::from_waker(waker);
-            // Poll a few more times, with growing pauses, before parking: work that completes
-            // within microseconds (a round trip to an idle pool) is then seen without the cost of
-            // parking and being unparked.
-            let spin_rounds = if cfg!(feature = "loom") {
-                0
-            } else {
-                SPIN_ROUNDS
-            };
-            let backoff = Backoff::new();
-            for _ in 0..spin_rounds {
-                if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
-                    return Some(output);
+            let mut poll = || Pin::new(&mut future).poll(&mut cx);
+            if spin {
+                let mut ready = None;
+                spin_until(deadline, || match poll() {
+                    Poll::Ready(output) => {
+                        ready = Some(output);
+                        true
+                    }
+                    Poll::Pending => false,
+                });
+                if ready.is_some() {
+                    return ready;
                 }
-                if has_passed(deadline) {
-                    // A zero (or spent) timeout: one more poll below, then give up.
-                    break;
-                }
-                backoff.spin();
             }
             loop {
-                if let Poll::Ready(output) = Pin::new(&mut future).poll(&mut cx) {
+                if let Poll::Ready(output) = poll() {
                     return Some(output);
                 }
                 if !park_until(deadline) {
@@ -236,6 +240,28 @@ pub fn block_on_until<F: core::future::Future + Unpin>(
             }
         })
     })
+}
+
+/// Check `ready` a few more times before a blocking wait parks, as crossbeam's channels do:
+/// seven rounds of growing pauses, then four that yield the core (on a machine with few cores
+/// the thread that will complete the work may be waiting for this one), about 10-20 µs in all.
+/// Work that completes within that (a round trip to an idle pool) is then seen without parking
+/// and being unparked, which costs both sides a system call and the waiter a scheduler wake-up;
+/// a longer wait parks, so no core is burnt. True once `ready` is; false after the rounds, or
+/// at once if `deadline` has passed (a zero timeout). No rounds under loom, where spinning only
+/// multiplies interleavings.
+fn spin_until(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+    let backoff = Backoff::new();
+    while !cfg!(feature = "loom") && !backoff.is_completed() {
+        if ready() {
+            return true;
+        }
+        if has_passed(deadline) {
+            break;
+        }
+        backoff.snooze();
+    }
+    false
 }
 
 /// Whether `deadline` (if any) has passed.
@@ -287,7 +313,10 @@ impl<T> Future<T> {
                 hook.end_run_here();
             }
         }
-        self.done() || block_on_until(self.yield_until_done(), deadline).is_some()
+        // Spin on the state (one load a round) rather than on polls, each of which would take
+        // the future's lock that its completion needs; register and park only after.
+        spin_until(deadline, || self.done())
+            || block_on_spinning(self.yield_until_done(), deadline, false).is_some()
     }
 
     /// Block until done or until `deadline`, then read the outcome (`Timeout` if not done).

@@ -574,7 +574,7 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
         // One searcher at a time spins a little before sleeping: a submitter that sees a
         // searcher wakes no one, so a burst of submits costs no wake-up per task. Only one, and
         // only briefly: on a machine with few cores, spinning threads delay the ones with work.
-        if !cfg!(feature = "loom") && pool.sleep.searching() == 1 {
+        if !cfg!(feature = "loom") && pool.sleep.searching() <= 2 {
             // Spin with growing pauses, then yield rather than spin: on a machine with few
             // cores the thread that will submit the next task may be waiting for this core.
             let backoff = Backoff::new();
