@@ -571,10 +571,14 @@ pub(crate) fn run(pool: Arc<Pool>, deque: Option<Worker<Task>>, record: Arc<Work
             searching = true;
             pool.sleep.start_searching();
         }
-        // One searcher at a time spins a little before sleeping: a submitter that sees a
-        // searcher wakes no one, so a burst of submits costs no wake-up per task. Only one, and
-        // only briefly: on a machine with few cores, spinning threads delay the ones with work.
-        if !cfg!(feature = "loom") && pool.sleep.searching() <= 2 {
+        // Up to two searchers at a time spin a little before sleeping: a submitter that sees a
+        // searcher wakes no one, so a burst of submits costs no wake-up per task. Two, because a
+        // submit that lands while the worker that will take it is still finishing its last
+        // task sees no searcher and wakes a sleeper: with one spinner, the finisher then found
+        // the woken one spinning and slept, to be woken by the next submit (a wake-up per two
+        // round trips: W6 took 10 µs a trip, 1 µs with two). Not more, and only briefly: on a
+        // machine with few cores, spinning threads delay the ones with work.
+        if !cfg!(feature = "loom") && pool.sleep.searching() <= MAX_SPINNING_SEARCHERS {
             // Spin with growing pauses, then yield rather than spin: on a machine with few
             // cores the thread that will submit the next task may be waiting for this core.
             let backoff = Backoff::new();
@@ -626,6 +630,9 @@ fn execute(
     #[cfg(not(feature = "locations"))]
     let _ = running;
 }
+
+/// Searching workers that spin before sleeping (see `run`); the others sleep at once.
+const MAX_SPINNING_SEARCHERS: usize = 2;
 
 /// Rounds of looking for work before a searching worker sleeps, each after a `Backoff::snooze`
 /// (the first seven spin with growing pauses, the rest yield the core). Skipped under loom, where spinning only multiplies the
