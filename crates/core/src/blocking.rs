@@ -189,8 +189,8 @@ pub fn deadline_after(timeout: Duration) -> Option<Instant> {
 /// Drive `future` on this thread, parking between polls, until it completes or `deadline` passes.
 /// Returns `None` on timeout. `deadline = None` waits for as long as it takes.
 ///
-/// Before it parks, the wait polls a few more times ([`spin_until`]): work that completes
-/// within microseconds is then seen without parking.
+/// Before it parks, the wait polls a few more times, briefly: work that
+/// completes within a microsecond or two is then seen without parking.
 ///
 /// Park can return spuriously; every return re-polls, so that is harmless, and the unpark that a
 /// wake performs before we park is remembered by the thread's park token, so no wake is lost.
@@ -206,8 +206,8 @@ pub fn block_on_until<F: core::future::Future + Unpin>(
     block_on_spinning(future, deadline, true)
 }
 
-/// [`block_on_until`], with its polls before the first park (`spin`) or without (a caller that
-/// has spun on a cheaper readiness check already).
+/// [`block_on_until`], with its brief polls before the first park (`spin`) or without (a
+/// caller that has spun on a cheaper readiness check already).
 fn block_on_spinning<F: core::future::Future + Unpin>(
     mut future: F,
     deadline: Option<Instant>,
@@ -219,7 +219,7 @@ fn block_on_spinning<F: core::future::Future + Unpin>(
             let mut poll = || Pin::new(&mut future).poll(&mut cx);
             if spin {
                 let mut ready = None;
-                spin_until(deadline, || match poll() {
+                spin_until(deadline, Spin::Brief, || match poll() {
                     Poll::Ready(output) => {
                         ready = Some(output);
                         true
@@ -242,24 +242,47 @@ fn block_on_spinning<F: core::future::Future + Unpin>(
     })
 }
 
-/// Check `ready` a few more times before a blocking wait parks, as crossbeam's channels do:
-/// seven rounds of growing pauses, then four that yield the core (on a machine with few cores
-/// the thread that will complete the work may be waiting for this one), about 10-20 µs in all.
-/// Work that completes within that (a round trip to an idle pool) is then seen without parking
-/// and being unparked, which costs both sides a system call and the waiter a scheduler wake-up;
-/// a longer wait parks, so no core is burnt. True once `ready` is; false after the rounds, or
-/// at once if `deadline` has passed (a zero timeout). No rounds under loom, where spinning only
-/// multiplies interleavings.
-fn spin_until(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+/// How a blocking wait checks before it parks ([`spin_until`]).
+#[derive(Clone, Copy)]
+enum Spin {
+    /// Eight rounds of growing pauses, a microsecond or two: for a check that polls a future,
+    /// which takes locks its completers need (a wait on many futures would slow them).
+    Brief,
+    /// As crossbeam's channels wait: seven rounds of growing pauses, then four that yield the
+    /// core (on a machine with few cores the thread that will complete the work may be waiting
+    /// for this one), about 10-20 µs in all: for a check that is one load.
+    Patient,
+}
+
+/// Check `ready` a few more times before a blocking wait parks: work that completes within
+/// that (a round trip to an idle pool) is then seen without parking and being unparked, which
+/// costs both sides a system call and the waiter a scheduler wake-up; a longer wait parks, so
+/// no core is burnt. True once `ready` is; false after the rounds, or at once if `deadline`
+/// has passed (a zero timeout). No rounds under loom, where spinning only multiplies
+/// interleavings.
+fn spin_until(deadline: Option<Instant>, spin: Spin, mut ready: impl FnMut() -> bool) -> bool {
+    const BRIEF_ROUNDS: u32 = 8;
     let backoff = Backoff::new();
-    while !cfg!(feature = "loom") && !backoff.is_completed() {
+    let mut rounds = 0;
+    while !cfg!(feature = "loom") {
+        let more = match spin {
+            Spin::Brief => rounds < BRIEF_ROUNDS,
+            Spin::Patient => !backoff.is_completed(),
+        };
+        if !more {
+            break;
+        }
         if ready() {
             return true;
         }
         if has_passed(deadline) {
             break;
         }
-        backoff.snooze();
+        match spin {
+            Spin::Brief => backoff.spin(),
+            Spin::Patient => backoff.snooze(),
+        }
+        rounds += 1;
     }
     false
 }
@@ -313,9 +336,10 @@ impl<T> Future<T> {
                 hook.end_run_here();
             }
         }
-        // Spin on the state (one load a round) rather than on polls, each of which would take
-        // the future's lock that its completion needs; register and park only after.
-        spin_until(deadline, || self.done())
+        // Spin on the state (one load a round, so for longer) rather than on polls, each of
+        // which would take the future's lock that its completion needs; register and park
+        // only after.
+        spin_until(deadline, Spin::Patient, || self.done())
             || block_on_spinning(self.yield_until_done(), deadline, false).is_some()
     }
 
