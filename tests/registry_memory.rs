@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use betterconcurrent::{Future, ThreadPoolExecutor};
-use common::counting_allocator::{live_bytes, CountingAllocator};
+use common::counting_allocator::{live_bytes, settled_above, CountingAllocator};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -49,7 +49,10 @@ fn an_idle_pool_holds_no_memory_for_100_000_finished_async_tasks() {
     burst_of_suspended_tasks(&pool, 1_000);
     let before = live_bytes();
     burst_of_suspended_tasks(&pool, 100_000);
-    let held = live_bytes() - before;
+    // While the 100,000 tasks waited on the gate, the pool's stuck watcher may have started a
+    // dump, which holds a weak handle to every task it lists until it ends: memory held for a
+    // moment after `wait_idle`, not kept (CI once read 30.9 MB here, under load).
+    let held = settled_above(before, 64 << 10);
     assert!(
         held < 64 << 10,
         "the idle pool still holds {held} bytes after the burst"
