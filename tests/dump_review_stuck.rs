@@ -246,7 +246,10 @@ fn a_cycle_with_a_pool_thread_blocked_on_it_is_stuck() {
         dump_when(&pool, |d| suspended(d, 2) && d.cycles().len() == 1);
         let member = ring[0].clone();
         let blocked = pool.submit(move || member.result().is_err()).unwrap();
-        let dump = dump_when(&pool, |d| d.blocked().len() == 1);
+        // Blocked and seen among the member's waiters (a dump can fall between the two).
+        let dump = dump_when(&pool, |d| {
+            d.blocked().len() == 1 && !d.blocked()[0].awaits().is_empty()
+        });
         assert_eq!(dump.blocked()[0].awaits(), [ring[0].id()], "{dump}");
         // The thread waits for a task of a cycle: it can never wake, nor the pool finish.
         expect_stuck(&pool, &ids(&ring));
