@@ -1,0 +1,610 @@
+//! The client: [`Client::send`] pushes a task message onto a Celery queue and returns a
+//! [`Future`] that one listener thread per client completes from the result backend.
+//!
+//! # How a result reaches its future
+//!
+//! A worker stores a result with `SETEX celery-task-meta-<id>` and `PUBLISH`es the same meta on
+//! the channel of that name, both in one `MULTI`. The listener holds one pub/sub connection
+//! subscribed to the pattern `celery-task-meta-*` (one subscription for every task, instead of
+//! Celery's one per task), and on every (re)connect, once subscribed, reads the keys of all
+//! pending tasks with `MGET`. A send registers its future before its `LPUSH`, so each result is
+//! either published after the subscription took effect (the listener hears it) or stored before
+//! the `MGET` (the listener reads it): none is missed. Every client on a broker hears every
+//! result published on it; results of tasks it did not send are dropped unread past the id.
+//!
+//! # When the broker goes away
+//!
+//! The listener reconnects with a growing pause. Past
+//! [`ClientBuilder::reconnect_timeout`] without a broker, every pending future fails with
+//! [`CeleryError::Disconnected`]. A reconnect to a server whose `run_id` changed (the broker
+//! restarted) gives every pending future [`ClientBuilder::lost_after_restart`] to get its
+//! result, then fails it with [`CeleryError::Lost`]: a broker that keeps nothing on disk lost
+//! the queued messages, and a worker may still store the result of a task it was running.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use betterconcurrent::Future;
+use redis::Connection;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::CeleryError;
+use crate::protocol::{self, Outgoing, Status, RESULT_KEY_PREFIX};
+use crate::transport;
+
+/// The pause between the listener's checks of its stop flag and deadlines.
+const LISTEN_TICK: Duration = Duration::from_millis(200);
+/// How many pending results one `MGET` of a catch-up reads.
+const CATCH_UP_BATCH: usize = 1_000;
+
+/// A named task call: its id, name, arguments and queue (Celery's signature).
+///
+/// ```
+/// use betterconcurrent_celery::Signature;
+///
+/// let call = Signature::new("tasks.add").args((2, 3)).queue("math");
+/// assert_eq!(call.name(), "tasks.add");
+/// assert_eq!(call.id().len(), 36); // a UUID4, as Celery's
+/// ```
+#[derive(Debug, Clone)]
+pub struct Signature {
+    id: String,
+    name: String,
+    args: Result<Value, CeleryError>,
+    kwargs: Result<Value, CeleryError>,
+    queue: Option<String>,
+}
+
+impl Signature {
+    /// A call of the task `name` with no arguments, a new id, to the client's default queue.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.into(),
+            args: Ok(Value::Array(Vec::new())),
+            kwargs: Ok(Value::Object(Default::default())),
+            queue: None,
+        }
+    }
+
+    /// The positional arguments: anything that serializes to a JSON array (a tuple, a `Vec`,
+    /// an array; `()` for none). Anything else makes [`Client::send`] fail with
+    /// [`CeleryError::Encode`].
+    pub fn args(mut self, args: impl Serialize) -> Self {
+        self.args = match serde_json::to_value(args) {
+            Ok(Value::Array(args)) => Ok(Value::Array(args)),
+            Ok(Value::Null) => Ok(Value::Array(Vec::new())),
+            Ok(other) => Err(CeleryError::Encode(format!(
+                "positional arguments must serialize to a JSON array, not {other}"
+            ))),
+            Err(error) => Err(CeleryError::Encode(error.to_string())),
+        };
+        self
+    }
+
+    /// The keyword arguments: anything that serializes to a JSON object (a struct, a map).
+    pub fn kwargs(mut self, kwargs: impl Serialize) -> Self {
+        self.kwargs = match serde_json::to_value(kwargs) {
+            Ok(Value::Object(kwargs)) => Ok(Value::Object(kwargs)),
+            Ok(Value::Null) => Ok(Value::Object(Default::default())),
+            Ok(other) => Err(CeleryError::Encode(format!(
+                "keyword arguments must serialize to a JSON object, not {other}"
+            ))),
+            Err(error) => Err(CeleryError::Encode(error.to_string())),
+        };
+        self
+    }
+
+    /// The queue to send to, instead of the client's default.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = Some(queue.into());
+        self
+    }
+
+    /// The task id (a UUID4 unless set with [`with_id`](Self::with_id)).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The same call under a given id.
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// The task name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// How a [`Client`] connects and how long it waits for a broker that went away.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    url: String,
+    queue: String,
+    connect_timeout: Duration,
+    reconnect_timeout: Duration,
+    lost_after_restart: Duration,
+}
+
+impl ClientBuilder {
+    /// The queue tasks go to unless their [`Signature::queue`] says otherwise (default
+    /// `celery`, Celery's).
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    /// How long one connection attempt (and one command) may take (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long the listener tries to reconnect before failing the pending futures with
+    /// [`CeleryError::Disconnected`] (default 60 s). It keeps trying after that, for the
+    /// futures of later sends.
+    pub fn reconnect_timeout(mut self, timeout: Duration) -> Self {
+        self.reconnect_timeout = timeout;
+        self
+    }
+
+    /// After a reconnect to a restarted broker, how long a pending future may still wait for
+    /// its result before it fails with [`CeleryError::Lost`] (default 60 s).
+    pub fn lost_after_restart(mut self, timeout: Duration) -> Self {
+        self.lost_after_restart = timeout;
+        self
+    }
+
+    /// Connect: the publishing connection now (so a wrong URL or a broker that is down fails
+    /// here), and the listener's thread.
+    pub fn connect(self) -> Result<Client, CeleryError> {
+        let redis = redis::Client::open(self.url.as_str()).map_err(CeleryError::broker)?;
+        let publisher = connect(&redis, self.connect_timeout).map_err(CeleryError::broker)?;
+        let origin = format!("gen{}@{}", std::process::id(), hostname());
+        let shared = Arc::new(Shared {
+            redis,
+            config: self,
+            origin,
+            publisher: Mutex::new(Some(publisher)),
+            pending: Mutex::new(HashMap::new()),
+            stop: AtomicBool::new(false),
+            connected: AtomicBool::new(false),
+        });
+        let listener = std::thread::Builder::new()
+            .name("celery-result-listener".to_owned())
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || listen(&shared)
+            })
+            .map_err(CeleryError::broker)?;
+        Ok(Client {
+            shared: Arc::clone(&shared),
+            _listener: Arc::new(Listener {
+                shared,
+                thread: Mutex::new(Some(listener)),
+            }),
+        })
+    }
+}
+
+/// A Celery client over a Redis broker and result backend: sends named tasks, returns futures.
+///
+/// Cloning is cheap and shares the connection and the listener; the listener stops when the
+/// last clone is dropped, and the futures still pending then fail with
+/// [`CeleryError::Closed`].
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    /// Held for its `Drop`: the last clone stops the listener.
+    _listener: Arc<Listener>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("url", &self.shared.config.url)
+            .field("queue", &self.shared.config.queue)
+            .field("pending", &self.pending())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client of the broker at `url` (`redis://host:port/db`) with the default settings.
+    pub fn connect(url: &str) -> Result<Client, CeleryError> {
+        Self::builder(url).connect()
+    }
+
+    /// Settings for a client of the broker at `url`.
+    pub fn builder(url: &str) -> ClientBuilder {
+        ClientBuilder {
+            url: url.to_owned(),
+            queue: "celery".to_owned(),
+            connect_timeout: Duration::from_secs(5),
+            reconnect_timeout: Duration::from_secs(60),
+            lost_after_restart: Duration::from_secs(60),
+        }
+    }
+
+    /// Send `name(*args)` to the default queue: [`send`](Self::send) of a [`Signature`].
+    pub fn send_task<T>(&self, name: &str, args: impl Serialize) -> Result<Future<T>, CeleryError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        self.send(Signature::new(name).args(args))
+    }
+
+    /// Send a task and return the future of its result, decoded from JSON as `T`.
+    ///
+    /// The future completes with the task's value, or fails with
+    /// [`Error::Exception`](betterconcurrent::Error::Exception) holding a [`CeleryError`]
+    /// (the remote exception, an unknown task name, a revocation, a result that does not
+    /// decode as `T`, a lost broker). An `Err` here means nothing was sent.
+    pub fn send<T>(&self, call: Signature) -> Result<Future<T>, CeleryError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let args = call.args?;
+        let kwargs = call.kwargs?;
+        let queue = call.queue.as_deref().unwrap_or(&self.shared.config.queue);
+        let envelope = Outgoing {
+            task_id: &call.id,
+            name: &call.name,
+            args: &args,
+            kwargs: &kwargs,
+            queue,
+            origin: &self.shared.origin,
+        }
+        .encode();
+        let future = Future::new();
+        // Registered before the push, so the listener cannot miss the result (module docs).
+        self.shared
+            .register(call.id.clone(), Pending::new(&future, &call.id, &call.name));
+        if let Err(error) = self.shared.publish(queue, &envelope) {
+            self.shared.lock_pending().remove(&call.id);
+            return Err(error);
+        }
+        Ok(future)
+    }
+
+    /// The future of a task sent earlier (by this client or another, in any language), from
+    /// its id: Celery's `AsyncResult(id)`. It completes when the result is stored; it waits as
+    /// long as no result is, since a missing result looks the same as one not stored yet.
+    pub fn result<T>(&self, task_id: &str) -> Future<T>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let future = Future::new();
+        self.shared
+            .register(task_id.to_owned(), Pending::new(&future, task_id, ""));
+        // The listener reads a stored result only on (re)connect; read it now.
+        match self.fetch_meta(task_id) {
+            Ok(Some(raw)) => self.shared.deliver(task_id, &raw),
+            Ok(None) => {}
+            Err(error) => self.shared.complete(task_id, &Completion::Failed(error)),
+        }
+        future
+    }
+
+    /// The stored result of a task now, without waiting: [`CeleryError::NoResult`] if the
+    /// backend has none (the task has not finished, or its result expired).
+    pub fn fetch<T: DeserializeOwned>(&self, task_id: &str) -> Result<T, CeleryError> {
+        let raw = self
+            .fetch_meta(task_id)?
+            .ok_or_else(|| CeleryError::NoResult {
+                task_id: task_id.to_owned(),
+            })?;
+        let meta = protocol::decode_meta(task_id, &raw)?;
+        meta.outcome(task_id, "").unwrap_or_else(|| {
+            Err(CeleryError::NoResult {
+                task_id: task_id.to_owned(),
+            })
+        })
+    }
+
+    /// How many sent tasks wait for their results.
+    pub fn pending(&self) -> usize {
+        self.shared.lock_pending().len()
+    }
+
+    /// Whether the listener is connected to the broker now.
+    pub fn connected(&self) -> bool {
+        self.shared.connected.load(Ordering::Acquire)
+    }
+
+    fn fetch_meta(&self, task_id: &str) -> Result<Option<Vec<u8>>, CeleryError> {
+        self.shared.with_publisher(|connection| {
+            redis::cmd("GET")
+                .arg(protocol::result_key(task_id))
+                .query(connection)
+        })
+    }
+}
+
+/// The listener's thread, stopped and joined when the last client handle goes.
+struct Listener {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        let thread = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            // The listener catches nothing that could panic in user code; a panic would be
+            // our bug, and the pending futures are failed below either way.
+            let _ = thread.join();
+        }
+        self.shared
+            .fail_all(|task_id| CeleryError::Closed { task_id });
+    }
+}
+
+struct Shared {
+    redis: redis::Client,
+    config: ClientBuilder,
+    origin: String,
+    /// The connection sends and fetches use; `None` after it failed, until the next send.
+    publisher: Mutex<Option<Connection>>,
+    /// The futures waiting for each task's result (usually one; more after [`Client::result`]).
+    pending: Mutex<HashMap<String, Vec<Pending>>>,
+    stop: AtomicBool,
+    connected: AtomicBool,
+}
+
+/// What the listener does with a task's result: complete the future it was sent for.
+struct Pending {
+    complete: Box<dyn FnOnce(&Completion) + Send>,
+    /// Set when the broker restarted: fail with `Lost` past this.
+    lost_at: Option<Instant>,
+}
+
+enum Completion {
+    Meta(protocol::Meta),
+    Failed(CeleryError),
+}
+
+impl Pending {
+    fn new<T>(future: &Future<T>, task_id: &str, name: &str) -> Self
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let future = future.clone();
+        let (task_id, name) = (task_id.to_owned(), name.to_owned());
+        Pending {
+            complete: Box::new(move |completion| {
+                let outcome = match completion {
+                    Completion::Meta(meta) => match meta.clone().outcome::<T>(&task_id, &name) {
+                        Some(outcome) => outcome,
+                        None => return, // not called for a meta that is not ready
+                    },
+                    Completion::Failed(error) => Err(error.clone()),
+                };
+                // Only the listener or a failed send completes it, once: the entry is removed
+                // from the pending map first. A user's `set_result` on it would make this fail,
+                // which changes nothing.
+                let _ = match outcome {
+                    Ok(value) => future.set_result(value),
+                    Err(error) => future.set_exception(error),
+                };
+            }),
+            lost_at: None,
+        }
+    }
+}
+
+impl Shared {
+    fn lock_pending(&self) -> MutexGuard<'_, HashMap<String, Vec<Pending>>> {
+        // A panic cannot happen while the lock is held (no user code runs under it).
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn register(&self, task_id: String, pending: Pending) {
+        self.lock_pending()
+            .entry(task_id)
+            .or_default()
+            .push(pending);
+    }
+
+    /// Complete every future waiting for `task_id` (none if it was not pending).
+    fn complete(&self, task_id: &str, completion: &Completion) {
+        let waiting = self.lock_pending().remove(task_id);
+        for pending in waiting.into_iter().flatten() {
+            (pending.complete)(completion);
+        }
+    }
+
+    fn with_publisher<R>(
+        &self,
+        command: impl FnOnce(&mut Connection) -> redis::RedisResult<R>,
+    ) -> Result<R, CeleryError> {
+        let mut publisher = self
+            .publisher
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if publisher.is_none() {
+            *publisher = Some(
+                connect(&self.redis, self.config.connect_timeout).map_err(CeleryError::broker)?,
+            );
+        }
+        let connection = publisher.as_mut().expect("connected above");
+        command(connection).map_err(|error| {
+            // The next command reconnects: after an I/O error the stream's state is unknown.
+            *publisher = None;
+            CeleryError::broker(error)
+        })
+    }
+
+    fn publish(&self, queue: &str, envelope: &str) -> Result<(), CeleryError> {
+        self.with_publisher(|connection| transport::send(connection, queue, envelope))
+    }
+
+    /// Complete the pending future of `task_id` if `raw` is a ready result (or unreadable).
+    fn deliver(&self, task_id: &str, raw: &[u8]) {
+        let completion = match protocol::decode_meta(task_id, raw) {
+            Ok(meta) if meta.status == Status::NotReady => return,
+            Ok(meta) => Completion::Meta(meta),
+            Err(error) => Completion::Failed(error),
+        };
+        self.complete(task_id, &completion);
+    }
+
+    fn fail_all(&self, error: impl Fn(String) -> CeleryError) {
+        let pending: Vec<_> = self.lock_pending().drain().collect();
+        for (task_id, waiting) in pending {
+            let failure = Completion::Failed(error(task_id));
+            for pending in waiting {
+                (pending.complete)(&failure);
+            }
+        }
+    }
+}
+
+fn connect(redis: &redis::Client, timeout: Duration) -> redis::RedisResult<Connection> {
+    let connection = redis.get_connection_with_timeout(timeout)?;
+    connection.set_read_timeout(Some(timeout))?;
+    connection.set_write_timeout(Some(timeout))?;
+    Ok(connection)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// The server's `run_id`: a new one after every restart.
+fn run_id(connection: &mut Connection) -> redis::RedisResult<String> {
+    let info: String = redis::cmd("INFO").arg("server").query(connection)?;
+    Ok(info
+        .lines()
+        .find_map(|line| line.strip_prefix("run_id:"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned())
+}
+
+/// The listener's thread: sessions until stopped, reconnecting between them (module docs).
+fn listen(shared: &Shared) {
+    let mut last_run_id = None;
+    let mut down_since: Option<Instant> = None;
+    let mut pause = Duration::from_millis(50);
+    while !shared.stop.load(Ordering::Acquire) {
+        let result = session(shared, &mut last_run_id, &mut down_since);
+        shared.connected.store(false, Ordering::Release);
+        if result.is_ok() {
+            break;
+        }
+        let since = *down_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= shared.config.reconnect_timeout {
+            shared.fail_all(|task_id| CeleryError::Disconnected { task_id });
+        }
+        let resume = Instant::now() + pause;
+        while Instant::now() < resume && !shared.stop.load(Ordering::Acquire) {
+            std::thread::sleep(LISTEN_TICK.min(pause));
+        }
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// One connection's life: subscribe, catch up, then complete futures as results are published.
+/// `Ok` when asked to stop; `Err` when the connection is lost.
+fn session(
+    shared: &Shared,
+    last_run_id: &mut Option<String>,
+    down_since: &mut Option<Instant>,
+) -> redis::RedisResult<()> {
+    let timeout = shared.config.connect_timeout;
+    let mut subscriber = connect(&shared.redis, timeout)?;
+    let mut reader = connect(&shared.redis, timeout)?;
+    let run_id = run_id(&mut reader)?;
+    if last_run_id.as_ref().is_some_and(|last| *last != run_id) {
+        let lost_at = Instant::now() + shared.config.lost_after_restart;
+        for pending in shared.lock_pending().values_mut().flatten() {
+            pending.lost_at.get_or_insert(lost_at);
+        }
+    }
+    *last_run_id = Some(run_id);
+    let mut pubsub = subscriber.as_pubsub();
+    pubsub.psubscribe(format!("{RESULT_KEY_PREFIX}*"))?;
+    pubsub.set_read_timeout(Some(LISTEN_TICK))?;
+    // Subscribed: anything published from now on is heard; read what was stored before.
+    let ids: Vec<String> = shared.lock_pending().keys().cloned().collect();
+    for batch in ids.chunks(CATCH_UP_BATCH) {
+        let keys: Vec<String> = batch.iter().map(|id| protocol::result_key(id)).collect();
+        let stored: Vec<Option<Vec<u8>>> = redis::cmd("MGET").arg(&keys).query(&mut reader)?;
+        for (task_id, raw) in batch.iter().zip(stored) {
+            if let Some(raw) = raw {
+                shared.deliver(task_id, &raw);
+            }
+        }
+    }
+    *down_since = None;
+    shared.connected.store(true, Ordering::Release);
+    let mut watch_lost = shared
+        .lock_pending()
+        .values()
+        .flatten()
+        .any(|pending| pending.lost_at.is_some());
+    loop {
+        if shared.stop.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        match pubsub.get_message() {
+            Ok(message) => {
+                if let Some(task_id) = message.get_channel_name().strip_prefix(RESULT_KEY_PREFIX) {
+                    shared.deliver(task_id, message.get_payload_bytes());
+                }
+            }
+            Err(error) if error.is_timeout() => {
+                if watch_lost {
+                    watch_lost = fail_lost(shared);
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Fail the futures whose time after a broker restart ran out; `true` while some still have
+/// such a deadline.
+fn fail_lost(shared: &Shared) -> bool {
+    let now = Instant::now();
+    let (lost, more) = {
+        let mut pending = shared.lock_pending();
+        let mut lost = Vec::new();
+        for (task_id, waiting) in pending.iter_mut() {
+            let (expired, kept) = std::mem::take(waiting)
+                .into_iter()
+                .partition(|pending| pending.lost_at.is_some_and(|at| at <= now));
+            *waiting = kept;
+            lost.extend(
+                expired
+                    .into_iter()
+                    .map(|pending: Pending| (task_id.clone(), pending)),
+            );
+        }
+        pending.retain(|_, waiting| !waiting.is_empty());
+        let more = pending.values().flatten().any(|p| p.lost_at.is_some());
+        (lost, more)
+    };
+    for (task_id, pending) in lost {
+        (pending.complete)(&Completion::Failed(CeleryError::Lost { task_id }));
+    }
+    more
+}

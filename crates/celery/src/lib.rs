@@ -1,0 +1,41 @@
+//! Celery as betterconcurrent's distributed engine: named tasks with JSON arguments cross
+//! machines through a Redis broker, in Celery's own message protocol (version 2) and result
+//! format, so stock Python Celery 5 workers and clients are on the other side, or this crate's.
+//!
+//! - [`Client`] sends a task and returns a [`betterconcurrent::Future`] of its result: waits,
+//!   `as_completed`, groups and `join` work on it as on a local one, and a pool task awaits it
+//!   without holding a thread. One listener thread per client completes every future.
+//! - [`Worker`] serves named Rust functions from a Celery queue on a thread pool, with Celery's
+//!   late acknowledgement: a worker killed mid-task leaves its message to be run again
+//!   elsewhere once the visibility timeout has passed (kombu's Redis transport, which Python
+//!   workers share).
+//!
+//! Closures cannot cross machines: only named tasks with serializable arguments go remote.
+//!
+//! ```no_run
+//! use betterconcurrent::ThreadPoolExecutor;
+//! use betterconcurrent_celery::{Client, RemoteException, Worker};
+//!
+//! // A worker, here in the same process: Python clients may call it too.
+//! let pool = ThreadPoolExecutor::new();
+//! let worker = Worker::builder("redis://127.0.0.1:6379/0")
+//!     .task("rust.add", |(x, y): (i64, i64)| Ok::<_, RemoteException>(x + y))
+//!     .start(pool.executor())?;
+//!
+//! let client = Client::connect("redis://127.0.0.1:6379/0")?;
+//! let sum = client.send_task::<i64>("rust.add", (2, 3))?;
+//! assert_eq!(*sum.result()?, 5);
+//! worker.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client;
+mod error;
+mod protocol;
+mod transport;
+mod worker;
+
+pub use client::{Client, ClientBuilder, Signature};
+pub use error::{CeleryError, RemoteException};
+pub use worker::{ShutdownReport, Worker, WorkerBuilder};

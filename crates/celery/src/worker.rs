@@ -1,0 +1,628 @@
+//! The worker: serves named Rust functions from a Celery queue on a pool, for Python and Rust
+//! clients alike, with Celery's late acknowledgement over kombu's Redis transport.
+//!
+//! # Threads and the life of a message
+//!
+//! - The **consumer** takes messages (`BRPOP`) only while fewer than the prefetch limit are
+//!   held, marks each unacked (`transport::hold`), and submits its function to the pool. Every
+//!   `restore_interval` it also puts back the messages any worker (of either language) left
+//!   unacked past the visibility timeout (`transport::restore_visible`).
+//! - The task runs on a pool thread. A panic in it is caught by the pool and stored as the
+//!   task's failure, like a returned error.
+//! - Its future's done callback hands the outcome to the **storer**, which writes results
+//!   (`SETEX` + `PUBLISH` in one script that, like Celery, never overwrites a stored
+//!   `SUCCESS`) and only then acks (`ZREM` + `HDEL`), in one pipeline for all the outcomes that
+//!   are ready. A worker that dies before the ack leaves its message unacked: it runs again
+//!   elsewhere once the visibility timeout has passed (at least once, as Celery's `acks_late`).
+//!
+//! # Shutdown
+//!
+//! [`Worker::shutdown`] (or dropping the worker) stops taking messages, cancels the ones it
+//! holds that have not started and puts them back at the head of their queue, lets the running
+//! ones finish, stores and acks their outcomes, and returns what it did.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use betterconcurrent::{Error, Executor, Future};
+use redis::Connection;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{CeleryError, RemoteException};
+use crate::protocol::{self, Incoming};
+use crate::transport;
+
+/// A registered task: positional and keyword arguments in, a JSON value or an exception out.
+type TaskFn =
+    dyn Fn(Vec<Value>, Map<String, Value>) -> Result<Value, RemoteException> + Send + Sync;
+
+/// How long one `BRPOP` waits before the consumer looks at its stop flag again.
+const RECEIVE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Stores a result unless a `SUCCESS` is stored already (Celery's `_store_result`), and
+/// publishes it on the key's channel. KEYS[1] the result key; ARGV[1] the meta; ARGV[2] the
+/// expiry in seconds (0: none).
+const STORE_RESULT: &str = r"
+local old = redis.call('GET', KEYS[1])
+if old then
+  local ok, meta = pcall(cjson.decode, old)
+  if ok and type(meta) == 'table' and meta['status'] == 'SUCCESS' then return 0 end
+end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('SETEX', KEYS[1], ARGV[2], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+";
+
+/// What a [`Worker`] serves and how.
+pub struct WorkerBuilder {
+    url: String,
+    queue: String,
+    prefetch: Option<usize>,
+    visibility_timeout: Duration,
+    restore_interval: Duration,
+    result_expires: Option<Duration>,
+    connect_timeout: Duration,
+    tasks: HashMap<String, Arc<TaskFn>>,
+}
+
+impl std::fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.tasks.keys().collect();
+        names.sort();
+        f.debug_struct("WorkerBuilder")
+            .field("url", &self.url)
+            .field("queue", &self.queue)
+            .field("prefetch", &self.prefetch)
+            .field("visibility_timeout", &self.visibility_timeout)
+            .field("tasks", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerBuilder {
+    /// Serve the task `name` with `function`, whose argument is read from the message's
+    /// positional arguments (a tuple for several: `(i64, i64)` reads `[2, 3]`; keyword
+    /// arguments are not read). Arguments that do not decode fail the task with Python's
+    /// `TypeError`; an `Err` fails it with the exception it converts to.
+    ///
+    /// ```
+    /// use betterconcurrent_celery::{RemoteException, Worker};
+    ///
+    /// let worker = Worker::builder("redis://127.0.0.1:6379/0")
+    ///     .task("rust.add", |(x, y): (i64, i64)| Ok::<_, RemoteException>(x + y))
+    ///     .task("rust.sqrt", |(x,): (f64,)| {
+    ///         if x < 0.0 {
+    ///             return Err(RemoteException::new("ValueError", "negative"));
+    ///         }
+    ///         Ok(x.sqrt())
+    ///     });
+    /// # drop(worker);
+    /// ```
+    pub fn task<A, R, E, F>(self, name: impl Into<String>, function: F) -> Self
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+        E: Into<RemoteException>,
+        F: Fn(A) -> Result<R, E> + Send + Sync + 'static,
+    {
+        self.task_with_kwargs(name, move |args, _kwargs| {
+            let args = decode_args(args)?;
+            let value = function(args).map_err(Into::into)?;
+            serde_json::to_value(value)
+                .map_err(|error| RemoteException::new("TypeError", error.to_string()))
+        })
+    }
+
+    /// Serve the task `name` with a function of the raw JSON positional and keyword arguments
+    /// (no decoding: a task taking keyword arguments, or a variable number of them).
+    pub fn task_with_kwargs<F>(mut self, name: impl Into<String>, function: F) -> Self
+    where
+        F: Fn(Vec<Value>, Map<String, Value>) -> Result<Value, RemoteException>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.tasks.insert(name.into(), Arc::new(function));
+        self
+    }
+
+    /// The queue to consume (default `celery`).
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
+    }
+
+    /// How many messages the worker holds at once, running or waiting for a pool thread
+    /// (Celery's prefetch count; default the pool's `max_workers`). At least 1.
+    pub fn prefetch(mut self, prefetch: usize) -> Self {
+        self.prefetch = Some(prefetch.max(1));
+        self
+    }
+
+    /// How long a message may stay unacked before a worker puts it back on its queue (kombu's
+    /// `visibility_timeout`, default one hour). Set it above the longest task: a task running
+    /// longer is run again elsewhere while it runs. Every worker on a broker should use the
+    /// same value.
+    pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
+        self.visibility_timeout = timeout;
+        self
+    }
+
+    /// How often the worker looks for messages to put back (default 10 s).
+    pub fn restore_interval(mut self, interval: Duration) -> Self {
+        self.restore_interval = interval;
+        self
+    }
+
+    /// How long results are kept (Celery's `result_expires`, default one day); `None` keeps
+    /// them until deleted.
+    pub fn result_expires(mut self, expires: Option<Duration>) -> Self {
+        self.result_expires = expires;
+        self
+    }
+
+    /// How long a connection attempt or a command may take (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Start serving on `executor`'s pool: connect (a broker that is down fails here), then
+    /// take messages until [`Worker::shutdown`].
+    pub fn start(self, executor: Executor) -> Result<Worker, CeleryError> {
+        let redis = redis::Client::open(self.url.as_str()).map_err(CeleryError::broker)?;
+        let timeout = self.connect_timeout;
+        let consumer_connection = connect(&redis, timeout + RECEIVE_TIMEOUT)?;
+        let storer_connection = connect(&redis, timeout)?;
+        let prefetch = self
+            .prefetch
+            .unwrap_or_else(|| executor.max_workers().max(1));
+        let (outcomes, received) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            redis,
+            config: self,
+            prefetch,
+            executor,
+            stop: AtomicBool::new(false),
+            held: Mutex::new(HashMap::new()),
+            released: Condvar::new(),
+        });
+        let consumer = spawn("celery-consumer", {
+            let shared = Arc::clone(&shared);
+            move || consume(&shared, consumer_connection, &outcomes)
+        })?;
+        let storer = spawn("celery-storer", {
+            let shared = Arc::clone(&shared);
+            move || store(&shared, storer_connection, &received)
+        })?;
+        Ok(Worker {
+            shared,
+            consumer: Some(consumer),
+            storer: Some(storer),
+        })
+    }
+}
+
+/// A task's positional arguments as `A`: a tuple or a sequence reads the JSON array; `()`
+/// reads no arguments.
+fn decode_args<A: DeserializeOwned>(args: Vec<Value>) -> Result<A, RemoteException> {
+    let no_args = args.is_empty();
+    serde_json::from_value(Value::Array(args))
+        .or_else(|error| match no_args {
+            true => serde_json::from_value(Value::Null).map_err(|_| error),
+            false => Err(error),
+        })
+        .map_err(|error| RemoteException::new("TypeError", error.to_string()))
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, CeleryError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(body)
+        .map_err(CeleryError::broker)
+}
+
+fn connect(redis: &redis::Client, timeout: Duration) -> Result<Connection, CeleryError> {
+    let connection = redis
+        .get_connection_with_timeout(timeout)
+        .map_err(CeleryError::broker)?;
+    connection
+        .set_read_timeout(Some(timeout))
+        .and_then(|()| connection.set_write_timeout(Some(timeout)))
+        .map_err(CeleryError::broker)?;
+    Ok(connection)
+}
+
+/// A Celery worker serving named Rust functions on a pool (see the module docs).
+///
+/// Dropping it shuts it down as [`shutdown`](Worker::shutdown) does.
+#[must_use = "dropping the worker shuts it down at once"]
+pub struct Worker {
+    shared: Arc<Shared>,
+    consumer: Option<JoinHandle<()>>,
+    storer: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("queue", &self.shared.config.queue)
+            .field("prefetch", &self.shared.prefetch)
+            .field("held", &self.shared.lock_held().len())
+            .finish()
+    }
+}
+
+/// What a worker's shutdown did with the messages it held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Messages that had started running: finished, their results stored, acked.
+    pub finished: usize,
+    /// Messages not started: put back at the head of their queue for another worker.
+    pub requeued: usize,
+}
+
+impl Worker {
+    /// Settings for a worker of the broker at `url` (`redis://host:port/db`).
+    pub fn builder(url: &str) -> WorkerBuilder {
+        WorkerBuilder {
+            url: url.to_owned(),
+            queue: "celery".to_owned(),
+            prefetch: None,
+            visibility_timeout: Duration::from_secs(3600),
+            restore_interval: Duration::from_secs(10),
+            result_expires: Some(Duration::from_secs(86_400)),
+            connect_timeout: Duration::from_secs(5),
+            tasks: HashMap::new(),
+        }
+    }
+
+    /// How many messages the worker holds now (running or waiting for a pool thread).
+    pub fn held(&self) -> usize {
+        self.shared.lock_held().len()
+    }
+
+    /// Stop taking messages, put back the ones not started, finish the running ones and store
+    /// their results (module docs). Blocks until the running tasks have finished.
+    pub fn shutdown(mut self) -> ShutdownReport {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> ShutdownReport {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.released.notify_all();
+        if let Some(consumer) = self.consumer.take() {
+            // The consumer runs no user code: a panic there is our bug; go on shutting down.
+            let _ = consumer.join();
+        }
+        let (not_started, finished) = {
+            let held = self.shared.lock_held();
+            let not_started: Vec<String> = held
+                .iter()
+                .filter(|(_, held)| held.cancel())
+                .map(|(tag, _)| tag.clone())
+                .collect();
+            let finished = held.len() - not_started.len();
+            (not_started, finished)
+        };
+        let requeued = not_started.len();
+        if requeued > 0 {
+            match connect(&self.shared.redis, self.shared.config.connect_timeout) {
+                Ok(mut connection) => {
+                    for tag in &not_started {
+                        // A failure leaves the message unacked: it comes back after the
+                        // visibility timeout instead.
+                        let _ = transport::restore(&mut connection, tag);
+                    }
+                }
+                Err(error) => report(&format!(
+                    "cannot put back {requeued} messages at shutdown ({error}); they come back \
+                     after the visibility timeout"
+                )),
+            }
+            let mut held = self.shared.lock_held();
+            for tag in &not_started {
+                held.remove(tag);
+            }
+        }
+        // The storer ends once every held message is acked (or it gave up on the broker).
+        if let Some(storer) = self.storer.take() {
+            let _ = storer.join();
+        }
+        ShutdownReport { finished, requeued }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if self.consumer.is_some() || self.storer.is_some() {
+            self.stop();
+        }
+    }
+}
+
+/// A message the worker holds: its task's future, once submitted.
+struct Held {
+    future: Option<Future<Result<Value, RemoteException>>>,
+}
+
+impl Held {
+    /// Cancel the task if it has not started; `true` if it will not run.
+    fn cancel(&self) -> bool {
+        self.future.as_ref().is_some_and(Future::cancel)
+    }
+}
+
+/// A finished task's outcome, for the storer.
+struct Outcome {
+    tag: String,
+    task_id: String,
+    /// `None`: the message asked for no result (`ignore_result`).
+    meta: Option<String>,
+}
+
+struct Shared {
+    redis: redis::Client,
+    config: WorkerBuilder,
+    prefetch: usize,
+    executor: Executor,
+    stop: AtomicBool,
+    /// The messages taken and not yet acked, by delivery tag.
+    held: Mutex<HashMap<String, Held>>,
+    /// Signalled when a held message is acked (or the worker stops).
+    released: Condvar,
+}
+
+impl Shared {
+    fn lock_held(&self) -> MutexGuard<'_, HashMap<String, Held>> {
+        // No user code runs under this lock.
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+}
+
+/// A problem the worker cannot hand to anyone: a message it cannot read, a broker it lost.
+fn report(message: &str) {
+    eprintln!("betterconcurrent-celery worker: {message}");
+}
+
+/// The consumer's thread (module docs).
+fn consume(shared: &Arc<Shared>, connection: Connection, outcomes: &Sender<Outcome>) {
+    let mut connection = Some(connection);
+    let mut next_restore = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        {
+            let mut held = shared.lock_held();
+            while held.len() >= shared.prefetch && !shared.stopping() {
+                held = shared
+                    .released
+                    .wait(held)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+        if shared.stopping() {
+            return;
+        }
+        let Some(live) = connection.as_mut() else {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(1));
+            connection = connect(
+                &shared.redis,
+                shared.config.connect_timeout + RECEIVE_TIMEOUT,
+            )
+            .map_err(|error| report(&format!("reconnecting: {error}")))
+            .ok();
+            continue;
+        };
+        pause = Duration::from_millis(50);
+        if Instant::now() >= next_restore {
+            next_restore = Instant::now() + shared.config.restore_interval;
+            if let Err(error) = transport::restore_visible(live, shared.config.visibility_timeout) {
+                report(&format!("restoring unacked messages: {error}"));
+                connection = None;
+                continue;
+            }
+        }
+        match transport::receive(live, &shared.config.queue, RECEIVE_TIMEOUT) {
+            Ok(Some(raw)) => {
+                if let Err(error) = take(shared, live, &raw, outcomes) {
+                    report(&format!("holding a message: {error}"));
+                    connection = None;
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                report(&format!("receiving: {error}"));
+                connection = None;
+            }
+        }
+    }
+}
+
+/// Hold a received message and start its task (or store why it cannot run).
+fn take(
+    shared: &Arc<Shared>,
+    connection: &mut Connection,
+    raw: &[u8],
+    outcomes: &Sender<Outcome>,
+) -> redis::RedisResult<()> {
+    let message = match protocol::decode_task(raw) {
+        Ok(message) => message,
+        Err(reason) => {
+            // No id to store a failure under: dropped, as kombu drops what it cannot decode.
+            report(&format!(
+                "dropped a message that is not a Celery task: {reason}"
+            ));
+            return Ok(());
+        }
+    };
+    if let Err(error) = transport::hold(connection, &message) {
+        // Taken from the queue but not marked unacked: push it back so it is not lost.
+        let _ = redis::cmd("RPUSH")
+            .arg(&shared.config.queue)
+            .arg(raw)
+            .exec(connection);
+        return Err(error);
+    }
+    shared
+        .lock_held()
+        .insert(message.delivery_tag.clone(), Held { future: None });
+    let Incoming {
+        task_id,
+        name,
+        delivery_tag: tag,
+        args,
+        kwargs,
+        ignore_result,
+        expires,
+        ..
+    } = message;
+    let finish = {
+        let outcomes = outcomes.clone();
+        let (tag, task_id) = (tag.clone(), task_id.clone());
+        move |outcome: Result<Value, RemoteException>| {
+            let meta = (!ignore_result).then(|| protocol::encode_meta(&task_id, &outcome));
+            // The storer outlives every task: it ends only once nothing is held.
+            let _ = outcomes.send(Outcome { tag, task_id, meta });
+        }
+    };
+    let Some(function) = shared.config.tasks.get(&name).cloned() else {
+        report(&format!("task {task_id}: no task named {name:?} here"));
+        finish(Err(RemoteException::not_registered(&name)));
+        return Ok(());
+    };
+    if expires.is_some_and(|at| protocol::expired(&at, SystemTime::now())) {
+        finish(Err(RemoteException::revoked()));
+        return Ok(());
+    }
+    let submitted = shared.executor.submit(move || function(args, kwargs));
+    match submitted {
+        Ok(future) => {
+            if let Some(held) = shared.lock_held().get_mut(&tag) {
+                held.future = Some(future.clone());
+            }
+            future.add_done_callback(move |future| {
+                let outcome = match future.try_result() {
+                    Some(Ok(outcome)) => outcome.clone(),
+                    // Cancelled at shutdown: the message goes back on the queue instead.
+                    Some(Err(Error::Cancelled)) | None => return,
+                    Some(Err(Error::Panicked(panic))) => Err(RemoteException::new(
+                        "RuntimeError",
+                        format!("the task panicked: {}", panic.message()),
+                    )),
+                    Some(Err(other)) => {
+                        Err(RemoteException::new("RuntimeError", other.to_string()))
+                    }
+                };
+                finish(outcome);
+            });
+        }
+        Err(error) => {
+            // The pool is shut down: the message goes back for another worker.
+            report(&format!(
+                "task {task_id}: the pool refused it ({error}); requeued"
+            ));
+            shared.lock_held().remove(&tag);
+            transport::restore(connection, &tag)?;
+            shared.released.notify_all();
+        }
+    }
+    Ok(())
+}
+
+/// The storer's thread: store results and ack, in one pipeline per batch, until the worker is
+/// stopping and holds nothing.
+fn store(shared: &Shared, connection: Connection, outcomes: &Receiver<Outcome>) {
+    let mut connection = Some(connection);
+    let expires = shared
+        .config
+        .result_expires
+        .map_or(0, |expires| expires.as_secs().max(1));
+    let mut batch: Vec<Outcome> = Vec::new();
+    loop {
+        if batch.is_empty() {
+            if shared.stopping() && shared.lock_held().is_empty() {
+                return;
+            }
+            match outcomes.recv_timeout(Duration::from_millis(100)) {
+                Ok(outcome) => batch.push(outcome),
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        batch.extend(outcomes.try_iter());
+        let live = match connection.as_mut() {
+            Some(live) => live,
+            None => match connect(&shared.redis, shared.config.connect_timeout) {
+                Ok(fresh) => connection.insert(fresh),
+                Err(error) => {
+                    if give_up(shared, &batch, &error) {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        let mut pipeline = redis::pipe();
+        for outcome in &batch {
+            if let Some(meta) = &outcome.meta {
+                // EVAL, not EVALSHA: a restarted broker has forgotten every loaded script.
+                pipeline
+                    .cmd("EVAL")
+                    .arg(STORE_RESULT)
+                    .arg(1)
+                    .arg(protocol::result_key(&outcome.task_id))
+                    .arg(meta)
+                    .arg(expires)
+                    .ignore();
+            }
+            transport::ack(&mut pipeline, &outcome.tag);
+        }
+        if let Err(error) = pipeline.exec(live) {
+            connection = None;
+            if give_up(shared, &batch, &error) {
+                return;
+            }
+            continue;
+        }
+        let mut held = shared.lock_held();
+        for outcome in batch.drain(..) {
+            held.remove(&outcome.tag);
+        }
+        drop(held);
+        shared.released.notify_all();
+    }
+}
+
+/// Report a failed store; `true` if the worker is stopping, so the storer gives up (the
+/// messages stay unacked and come back after the visibility timeout), else pause before the
+/// next try.
+fn give_up(shared: &Shared, batch: &[Outcome], error: &dyn std::fmt::Display) -> bool {
+    if shared.stopping() {
+        report(&format!(
+            "stopping with {} results unstored ({error}): their messages come back after the \
+             visibility timeout",
+            batch.len()
+        ));
+        return true;
+    }
+    report(&format!("storing {} results: {error}", batch.len()));
+    std::thread::sleep(Duration::from_millis(200));
+    false
+}
