@@ -13,6 +13,27 @@
 //! Closures cannot cross machines: only named tasks with serializable arguments go remote.
 //!
 //! ```no_run
+//! use betterconcurrent::{as_completed, ThreadPoolExecutor};
+//! use betterconcurrent_celery::Client;
+//!
+//! let client = Client::connect("redis://127.0.0.1:6379/0")?;
+//! let sums: Vec<_> = (0..10)
+//!     .map(|i| client.send_task::<i64>("tasks.add", (i, i)))
+//!     .collect::<Result<_, _>>()?;
+//! let total: i64 = as_completed(&sums, None).map(|f| *f.unwrap().result().unwrap()).sum();
+//!
+//! // A pool task awaits a remote result without holding its thread.
+//! let pool = ThreadPoolExecutor::builder().max_workers(1).build()?;
+//! let doubled = pool.submit_async(async move {
+//!     let remote = client.send_task::<i64>("tasks.add", (total, total)).unwrap();
+//!     *(&remote).await.unwrap()
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A worker serving a Rust function, and a client calling it:
+//!
+//! ```no_run
 //! use betterconcurrent::ThreadPoolExecutor;
 //! use betterconcurrent_celery::{Client, RemoteException, Worker};
 //!
@@ -39,3 +60,8 @@ mod worker;
 pub use client::{Client, ClientBuilder, Signature};
 pub use error::{CeleryError, RemoteException};
 pub use worker::{ShutdownReport, Worker, WorkerBuilder};
+
+/// The crate's README, whose example compiles as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

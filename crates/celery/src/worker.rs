@@ -42,6 +42,9 @@ use crate::transport;
 type TaskFn =
     dyn Fn(Vec<Value>, Map<String, Value>) -> Result<Value, RemoteException> + Send + Sync;
 
+/// The default prefetch per pool thread (Celery's `worker_prefetch_multiplier`).
+const PREFETCH_MULTIPLIER: usize = 4;
+
 /// How long one `BRPOP` waits before the consumer looks at its stop flag again.
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -143,7 +146,9 @@ impl WorkerBuilder {
     }
 
     /// How many messages the worker holds at once, running or waiting for a pool thread
-    /// (Celery's prefetch count; default the pool's `max_workers`). At least 1.
+    /// (Celery's prefetch count; default four per pool thread, Celery's
+    /// `worker_prefetch_multiplier`). At least 1. A held message waits for a pool thread here
+    /// instead of on the queue for another worker: use 1 for long tasks.
     pub fn prefetch(mut self, prefetch: usize) -> Self {
         self.prefetch = Some(prefetch.max(1));
         self
@@ -186,7 +191,7 @@ impl WorkerBuilder {
         let storer_connection = connect(&redis, timeout)?;
         let prefetch = self
             .prefetch
-            .unwrap_or_else(|| executor.max_workers().max(1));
+            .unwrap_or_else(|| PREFETCH_MULTIPLIER * executor.max_workers().max(1));
         let (outcomes, received) = mpsc::channel();
         let shared = Arc::new(Shared {
             redis,

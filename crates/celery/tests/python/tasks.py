@@ -11,7 +11,7 @@ URL = os.environ["REDIS_URL"]
 app = Celery("tasks", broker=URL, backend=URL)
 app.conf.update(
     task_acks_late=True,
-    worker_prefetch_multiplier=1,
+    worker_prefetch_multiplier=int(os.environ.get("PREFETCH_MULTIPLIER", "1")),
     result_expires=int(os.environ.get("RESULT_EXPIRES", "3600")),
     broker_connection_retry_on_startup=True,
     broker_transport_options={
@@ -48,7 +48,8 @@ def sleep(seconds):
 def search(node, depth, base, max_depth, target):
     """The seed's tree search below one node (examples/celery_tree_search.rs has the Rust one):
     node n at depth d < max_depth has the children n * base + i for i in 0..base. Returns the
-    number of nodes visited and whether `target` is among them."""
+    number of nodes visited, whether `target` is among them, and "python" (the kind of worker
+    that searched it)."""
     visited, found = 0, False
     stack = [(node, depth)]
     while stack:
@@ -57,4 +58,4 @@ def search(node, depth, base, max_depth, target):
         found = found or node == target
         if depth < max_depth:
             stack.extend((node * base + i, depth + 1) for i in range(base))
-    return [visited, found]
+    return [visited, found, "python"]
