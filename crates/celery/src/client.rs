@@ -247,6 +247,11 @@ impl Client {
     /// [`Error::Exception`](betterconcurrent::Error::Exception) holding a [`CeleryError`]
     /// (the remote exception, an unknown task name, a revocation, a result that does not
     /// decode as `T`, a lost broker). An `Err` here means nothing was sent.
+    ///
+    /// A pool task that awaits the future suspends without holding its thread. The pool's
+    /// stuck watcher cannot see the broker behind the future, so a pool whose only work is
+    /// such waits for more than ten seconds is reported as awaiting something outside its view
+    /// (on standard error unless the pool's builder has an `on_stuck` hook of its own).
     pub fn send<T>(&self, call: Signature) -> Result<Future<T>, CeleryError>
     where
         T: DeserializeOwned + Send + Sync + 'static,
@@ -455,6 +460,10 @@ impl Shared {
 
     /// Complete the pending future of `task_id` if `raw` is a ready result (or unreadable).
     fn deliver(&self, task_id: &str, raw: &[u8]) {
+        // Every client hears every result on the broker: read only its own.
+        if !self.lock_pending().contains_key(task_id) {
+            return;
+        }
         let completion = match protocol::decode_meta(task_id, raw) {
             Ok(meta) if meta.status == Status::NotReady => return,
             Ok(meta) => Completion::Meta(meta),

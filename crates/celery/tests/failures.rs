@@ -320,3 +320,53 @@ fn a_graceful_shutdown_finishes_what_runs_and_puts_back_what_waits() {
     assert_eq!(*second.result_timeout(WAIT).unwrap(), 20);
     drop(other);
 }
+
+#[test]
+fn a_worker_holds_no_more_messages_than_its_prefetch() {
+    let redis = Redis::start();
+    let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+    let (started, on_start) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let worker = Worker::builder(&redis.url())
+        .task("rust.gated", {
+            let released = Mutex::new(released);
+            move |(value,): (i64,)| {
+                started.send(value).unwrap();
+                released.lock().unwrap().recv().unwrap();
+                Ok::<_, RemoteException>(value)
+            }
+        })
+        .prefetch(3)
+        .start(pool.executor())
+        .unwrap();
+    let client = Client::connect(&redis.url()).unwrap();
+    let futures: Vec<_> = (0..10)
+        .map(|i| client.send_task::<i64>("rust.gated", (i,)).unwrap())
+        .collect();
+    assert_eq!(on_start.recv_timeout(WAIT).unwrap(), 0);
+    let deadline = Instant::now() + WAIT;
+    while worker.held() < 3 {
+        assert!(Instant::now() < deadline, "the worker never filled its prefetch");
+        std::thread::yield_now();
+    }
+    // Full: the consumer waits for an ack before it takes another.
+    assert_eq!(worker.held(), 3);
+    assert_eq!(queue_length(&redis, "celery"), 7);
+    let unacked: usize = redis::cmd("HLEN")
+        .arg("unacked")
+        .query(&mut redis.connection())
+        .unwrap();
+    assert_eq!(unacked, 3);
+    let mut ran = vec![0];
+    release.send(()).unwrap();
+    for _ in 1..10 {
+        ran.push(on_start.recv_timeout(WAIT).unwrap());
+        release.send(()).unwrap();
+    }
+    ran.sort_unstable();
+    assert_eq!(ran, (0..10).collect::<Vec<_>>(), "each ran once");
+    for (i, future) in futures.iter().enumerate() {
+        assert_eq!(*future.result_timeout(WAIT).unwrap(), i as i64);
+    }
+    drop(worker);
+}
