@@ -372,7 +372,9 @@ struct Shared {
 /// What the listener does with a task's result: complete the future it was sent for.
 struct Pending {
     complete: Box<dyn FnOnce(&Completion) + Send>,
-    /// Set when the broker restarted: fail with `Lost` past this.
+    /// When it was registered (just before its send).
+    sent: Instant,
+    /// Set when the broker restarted after the send: fail with `Lost` past this.
     lost_at: Option<Instant>,
 }
 
@@ -405,6 +407,7 @@ impl Pending {
                     Err(error) => future.set_exception(error),
                 };
             }),
+            sent: Instant::now(),
             lost_at: None,
         }
     }
@@ -543,9 +546,14 @@ fn session(
     let mut reader = connect(&shared.redis, timeout)?;
     let run_id = run_id(&mut reader)?;
     if last_run_id.as_ref().is_some_and(|last| *last != run_id) {
+        // Sent before the listener lost the old server: the message may have gone with it.
+        // (Sent after: it reached the new server, or the send failed.)
+        let lost_since = down_since.unwrap_or_else(Instant::now);
         let lost_at = Instant::now() + shared.config.lost_after_restart;
         for pending in shared.lock_pending().values_mut().flatten() {
-            pending.lost_at.get_or_insert(lost_at);
+            if pending.sent <= lost_since {
+                pending.lost_at.get_or_insert(lost_at);
+            }
         }
     }
     *last_run_id = Some(run_id);

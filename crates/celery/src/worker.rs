@@ -19,7 +19,9 @@
 //!
 //! [`Worker::shutdown`] (or dropping the worker) stops taking messages, cancels the ones it
 //! holds that have not started and puts them back at the head of their queue, lets the running
-//! ones finish, stores and acks their outcomes, and returns what it did.
+//! ones finish, stores and acks their outcomes, and returns what it did. A task that did not
+//! run for another reason (its pool shut down and cancelled it, or broke) is put back the same
+//! way, and a worker whose pool refuses a task puts that message back and takes no more.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -310,36 +312,16 @@ impl Worker {
             // The consumer runs no user code: a panic there is our bug; go on shutting down.
             let _ = consumer.join();
         }
-        let (not_started, finished) = {
-            let held = self.shared.lock_held();
-            let not_started: Vec<String> = held
-                .iter()
-                .filter(|(_, held)| held.cancel())
-                .map(|(tag, _)| tag.clone())
-                .collect();
-            let finished = held.len() - not_started.len();
-            (not_started, finished)
-        };
-        let requeued = not_started.len();
-        if requeued > 0 {
-            match connect(&self.shared.redis, self.shared.config.connect_timeout) {
-                Ok(mut connection) => {
-                    for tag in &not_started {
-                        // A failure leaves the message unacked: it comes back after the
-                        // visibility timeout instead.
-                        let _ = transport::restore(&mut connection, tag);
-                    }
-                }
-                Err(error) => report(&format!(
-                    "cannot put back {requeued} messages at shutdown ({error}); they come back \
-                     after the visibility timeout"
-                )),
-            }
-            let mut held = self.shared.lock_held();
-            for tag in &not_started {
-                held.remove(tag);
-            }
-        }
+        // Cancel what has not started: its done callback (run here, so no lock is held while
+        // cancelling) hands it to the storer, which puts it back on its queue.
+        let futures: Vec<_> = self
+            .shared
+            .lock_held()
+            .values()
+            .filter_map(|held| held.future.clone())
+            .collect();
+        let requeued = futures.iter().filter(|future| future.cancel()).count();
+        let finished = futures.len() - requeued;
         // The storer ends once every held message is acked (or it gave up on the broker).
         if let Some(storer) = self.storer.take() {
             let _ = storer.join();
@@ -361,19 +343,19 @@ struct Held {
     future: Option<Future<Result<Value, RemoteException>>>,
 }
 
-impl Held {
-    /// Cancel the task if it has not started; `true` if it will not run.
-    fn cancel(&self) -> bool {
-        self.future.as_ref().is_some_and(Future::cancel)
-    }
-}
-
-/// A finished task's outcome, for the storer.
+/// What the storer does with a held message.
 struct Outcome {
     tag: String,
     task_id: String,
-    /// `None`: the message asked for no result (`ignore_result`).
-    meta: Option<String>,
+    action: Action,
+}
+
+enum Action {
+    /// Store this result meta (`None`: the message asked for none, `ignore_result`), then ack.
+    Store(Option<String>),
+    /// The task did not run (cancelled by the shutdown, or its pool shut down or broke): put
+    /// the message back on its queue for another worker.
+    Requeue,
 }
 
 struct Shared {
@@ -445,12 +427,14 @@ fn consume(shared: &Arc<Shared>, connection: Connection, outcomes: &Sender<Outco
             }
         }
         match transport::receive(live, &shared.config.queue, RECEIVE_TIMEOUT) {
-            Ok(Some(raw)) => {
-                if let Err(error) = take(shared, live, &raw, outcomes) {
+            Ok(Some(raw)) => match take(shared, live, &raw, outcomes) {
+                Ok(Taken::Running) => {}
+                Ok(Taken::PoolGone) => return,
+                Err(error) => {
                     report(&format!("holding a message: {error}"));
                     connection = None;
                 }
-            }
+            },
             Ok(None) => {}
             Err(error) => {
                 report(&format!("receiving: {error}"));
@@ -460,13 +444,21 @@ fn consume(shared: &Arc<Shared>, connection: Connection, outcomes: &Sender<Outco
     }
 }
 
+/// What became of a message the consumer took.
+enum Taken {
+    /// Running, or its outcome is on its way to the storer (or it was dropped unreadable).
+    Running,
+    /// The pool refused it: the message is back on its queue and the consumer stops.
+    PoolGone,
+}
+
 /// Hold a received message and start its task (or store why it cannot run).
 fn take(
     shared: &Arc<Shared>,
     connection: &mut Connection,
     raw: &[u8],
     outcomes: &Sender<Outcome>,
-) -> redis::RedisResult<()> {
+) -> redis::RedisResult<Taken> {
     let message = match protocol::decode_task(raw) {
         Ok(message) => message,
         Err(reason) => {
@@ -474,7 +466,7 @@ fn take(
             report(&format!(
                 "dropped a message that is not a Celery task: {reason}"
             ));
-            return Ok(());
+            return Ok(Taken::Running);
         }
     };
     if let Err(error) = transport::hold(connection, &message) {
@@ -498,57 +490,66 @@ fn take(
         expires,
         ..
     } = message;
+    // `None`: the task did not run, and its message goes back on the queue.
     let finish = {
         let outcomes = outcomes.clone();
         let (tag, task_id) = (tag.clone(), task_id.clone());
-        move |outcome: Result<Value, RemoteException>| {
-            let meta = (!ignore_result).then(|| protocol::encode_meta(&task_id, &outcome));
+        move |outcome: Option<Result<Value, RemoteException>>| {
+            let action = match outcome {
+                Some(outcome) => Action::Store(
+                    (!ignore_result).then(|| protocol::encode_meta(&task_id, &outcome)),
+                ),
+                None => Action::Requeue,
+            };
             // The storer outlives every task: it ends only once nothing is held.
-            let _ = outcomes.send(Outcome { tag, task_id, meta });
+            let _ = outcomes.send(Outcome {
+                tag,
+                task_id,
+                action,
+            });
         }
     };
     let Some(function) = shared.config.tasks.get(&name).cloned() else {
         report(&format!("task {task_id}: no task named {name:?} here"));
-        finish(Err(RemoteException::not_registered(&name)));
-        return Ok(());
+        finish(Some(Err(RemoteException::not_registered(&name))));
+        return Ok(Taken::Running);
     };
     if expires.is_some_and(|at| protocol::expired(&at, SystemTime::now())) {
-        finish(Err(RemoteException::revoked()));
-        return Ok(());
+        finish(Some(Err(RemoteException::revoked())));
+        return Ok(Taken::Running);
     }
-    let submitted = shared.executor.submit(move || function(args, kwargs));
-    match submitted {
+    match shared.executor.submit(move || function(args, kwargs)) {
         Ok(future) => {
             if let Some(held) = shared.lock_held().get_mut(&tag) {
                 held.future = Some(future.clone());
             }
             future.add_done_callback(move |future| {
-                let outcome = match future.try_result() {
-                    Some(Ok(outcome)) => outcome.clone(),
-                    // Cancelled at shutdown: the message goes back on the queue instead.
-                    Some(Err(Error::Cancelled)) | None => return,
-                    Some(Err(Error::Panicked(panic))) => Err(RemoteException::new(
+                finish(match future.try_result() {
+                    Some(Ok(outcome)) => Some(outcome.clone()),
+                    Some(Err(Error::Panicked(panic))) => Some(Err(RemoteException::new(
                         "RuntimeError",
                         format!("the task panicked: {}", panic.message()),
-                    )),
-                    Some(Err(other)) => {
-                        Err(RemoteException::new("RuntimeError", other.to_string()))
-                    }
-                };
-                finish(outcome);
+                    ))),
+                    // Not run: cancelled by the worker's shutdown or its pool's, or its pool
+                    // broke. Not the task's failure: another worker runs it.
+                    _ => None,
+                });
             });
+            Ok(Taken::Running)
         }
         Err(error) => {
-            // The pool is shut down: the message goes back for another worker.
+            // The pool is shut down or broken: the message goes back for another worker, and
+            // this one takes no more.
             report(&format!(
-                "task {task_id}: the pool refused it ({error}); requeued"
+                "the pool refused task {task_id} ({error}): it is put back, and this worker \
+                 takes no more messages"
             ));
             shared.lock_held().remove(&tag);
-            transport::restore(connection, &tag)?;
             shared.released.notify_all();
+            transport::restore(connection, &tag)?;
+            Ok(Taken::PoolGone)
         }
     }
-    Ok(())
 }
 
 /// The storer's thread: store results and ack, in one pipeline per batch, until the worker is
@@ -585,8 +586,18 @@ fn store(shared: &Shared, connection: Connection, outcomes: &Receiver<Outcome>) 
             },
         };
         let mut pipeline = redis::pipe();
+        let mut requeue_failed = None;
         for outcome in &batch {
-            if let Some(meta) = &outcome.meta {
+            if let Action::Requeue = outcome.action {
+                // A restore of a message already put back finds nothing and changes nothing,
+                // so the batch can be tried again whole.
+                if let Err(error) = transport::restore(live, &outcome.tag) {
+                    requeue_failed = Some(error);
+                    break;
+                }
+                continue;
+            }
+            if let Action::Store(Some(meta)) = &outcome.action {
                 // EVAL, not EVALSHA: a restarted broker has forgotten every loaded script.
                 pipeline
                     .cmd("EVAL")
@@ -599,7 +610,13 @@ fn store(shared: &Shared, connection: Connection, outcomes: &Receiver<Outcome>) 
             }
             transport::ack(&mut pipeline, &outcome.tag);
         }
-        if let Err(error) = pipeline.exec(live) {
+        let written = match requeue_failed {
+            Some(error) => Err(error),
+            // Only requeues in the batch: nothing more to send (Redis refuses an empty one).
+            None if pipeline.cmd_iter().next().is_none() => Ok(()),
+            None => pipeline.exec(live),
+        };
+        if let Err(error) = written {
             connection = None;
             if give_up(shared, &batch, &error) {
                 return;

@@ -324,7 +324,10 @@ fn a_graceful_shutdown_finishes_what_runs_and_puts_back_what_waits() {
 #[test]
 fn a_worker_holds_no_more_messages_than_its_prefetch() {
     let redis = Redis::start();
-    let pool = ThreadPoolExecutor::builder().max_workers(1).build().unwrap();
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
     let (started, on_start) = mpsc::channel();
     let (release, released) = mpsc::channel::<()>();
     let worker = Worker::builder(&redis.url())
@@ -346,7 +349,10 @@ fn a_worker_holds_no_more_messages_than_its_prefetch() {
     assert_eq!(on_start.recv_timeout(WAIT).unwrap(), 0);
     let deadline = Instant::now() + WAIT;
     while worker.held() < 3 {
-        assert!(Instant::now() < deadline, "the worker never filled its prefetch");
+        assert!(
+            Instant::now() < deadline,
+            "the worker never filled its prefetch"
+        );
         std::thread::yield_now();
     }
     // Full: the consumer waits for an ack before it takes another.
@@ -369,4 +375,67 @@ fn a_worker_holds_no_more_messages_than_its_prefetch() {
         assert_eq!(*future.result_timeout(WAIT).unwrap(), i as i64);
     }
     drop(worker);
+}
+
+#[test]
+fn a_pool_shut_down_under_its_worker_loses_no_message() {
+    let redis = Redis::start();
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let (started, on_start) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let worker = Worker::builder(&redis.url())
+        .task("rust.gated", {
+            let released = Mutex::new(released);
+            move |(value,): (i64,)| {
+                started.send(value).unwrap();
+                released.lock().unwrap().recv().unwrap();
+                Ok::<_, RemoteException>(value)
+            }
+        })
+        .prefetch(3)
+        .start(pool.executor())
+        .unwrap();
+    let client = Client::connect(&redis.url()).unwrap();
+    let futures: Vec<_> = (0..5)
+        .map(|i| client.send_task::<i64>("rust.gated", (i,)).unwrap())
+        .collect();
+    let first = on_start.recv_timeout(WAIT).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while worker.held() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never filled its prefetch"
+        );
+        std::thread::yield_now();
+    }
+    // The two queued on the pool are cancelled by its shutdown: their messages go back.
+    pool.shutdown(false, true);
+    release.send(()).unwrap();
+    assert_eq!(
+        *futures[first as usize].result_timeout(WAIT).unwrap(),
+        first
+    );
+    // The worker puts back what the closed pool refuses and takes no more.
+    while worker.held() > 0 || queue_length(&redis, "celery") < 4 {
+        assert!(Instant::now() < deadline, "held {}", worker.held());
+        std::thread::yield_now();
+    }
+    let report = worker.shutdown();
+    assert_eq!((report.finished, report.requeued), (0, 0));
+    assert_eq!(queue_length(&redis, "celery"), 4);
+
+    let pool = ThreadPoolExecutor::new();
+    let other = Worker::builder(&redis.url())
+        .task("rust.gated", |(value,): (i64,)| {
+            Ok::<_, RemoteException>(value)
+        })
+        .start(pool.executor())
+        .unwrap();
+    for (i, future) in futures.iter().enumerate() {
+        assert_eq!(*future.result_timeout(WAIT).unwrap(), i as i64);
+    }
+    drop(other);
 }
