@@ -9,12 +9,17 @@
 //! Celery's one per task), and on every (re)connect, once subscribed, reads the keys of all
 //! pending tasks with `MGET`. A send registers its future before its `LPUSH`, so each result is
 //! either published after the subscription took effect (the listener hears it) or stored before
-//! the `MGET` (the listener reads it): none is missed. Every client on a broker hears every
-//! result published on it; results of tasks it did not send are dropped unread past the id.
+//! the `MGET` (the listener reads it): none is missed. A send under an id given by the caller
+//! ([`Signature::with_id`]) reads the key once after its push too: a result stored under that id
+//! before is its result (a worker does not store over a `SUCCESS`; ours publishes the stored
+//! one again, Python's does not). Every client on a broker hears every result published on
+//! it; results of tasks it did not send are dropped unread past the id.
 //!
 //! # When the broker goes away
 //!
-//! The listener reconnects with a growing pause. Past
+//! A connection that closes is noticed at once; one that goes silent (a broker that froze, a
+//! network that dropped it) is asked with a `PING` after a second without a message, which
+//! must answer within the connect timeout. The listener reconnects with a growing pause. Past
 //! [`ClientBuilder::reconnect_timeout`] without a broker, every pending future fails with
 //! [`CeleryError::Disconnected`]. A reconnect to a server whose `run_id` changed (the broker
 //! restarted) gives every pending future [`ClientBuilder::lost_after_restart`] to get its
@@ -22,7 +27,7 @@
 //! the queued messages, and a worker may still store the result of a task it was running.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -39,6 +44,8 @@ use crate::transport;
 
 /// The pause between the listener's checks of its stop flag and deadlines.
 const LISTEN_TICK: Duration = Duration::from_millis(200);
+/// How long the listener hears nothing before it asks the broker whether it is there.
+const HEALTH_CHECK: Duration = Duration::from_secs(1);
 /// How many pending results one `MGET` of a catch-up reads.
 const CATCH_UP_BATCH: usize = 1_000;
 
@@ -54,6 +61,8 @@ const CATCH_UP_BATCH: usize = 1_000;
 #[derive(Debug, Clone)]
 pub struct Signature {
     id: String,
+    /// The id was given ([`Signature::with_id`]): a result may be stored under it already.
+    id_given: bool,
     name: String,
     args: Result<Value, CeleryError>,
     kwargs: Result<Value, CeleryError>,
@@ -65,6 +74,7 @@ impl Signature {
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             id: uuid::Uuid::new_v4().to_string(),
+            id_given: false,
             name: name.into(),
             args: Ok(Value::Array(Vec::new())),
             kwargs: Ok(Value::Object(Default::default())),
@@ -114,6 +124,7 @@ impl Signature {
     /// The same call under a given id.
     pub fn with_id(mut self, id: impl Into<String>) -> Self {
         self.id = id.into();
+        self.id_given = true;
         self
     }
 
@@ -166,7 +177,10 @@ impl ClientBuilder {
     /// here), and the listener's thread.
     pub fn connect(self) -> Result<Client, CeleryError> {
         let redis = redis::Client::open(self.url.as_str()).map_err(CeleryError::broker)?;
-        let publisher = connect(&redis, self.connect_timeout).map_err(CeleryError::broker)?;
+        let mut publisher = connect(&redis, self.connect_timeout).map_err(CeleryError::broker)?;
+        // The server sends go to from now on: a restart before the listener's first session
+        // is a restart too.
+        let first_run_id = run_id(&mut publisher).map_err(CeleryError::broker)?;
         let origin = format!("gen{}@{}", std::process::id(), hostname());
         let shared = Arc::new(Shared {
             redis,
@@ -181,7 +195,7 @@ impl ClientBuilder {
             .name("celery-result-listener".to_owned())
             .spawn({
                 let shared = Arc::clone(&shared);
-                move || listen(&shared)
+                move || listen(&shared, first_run_id)
             })
             .map_err(CeleryError::broker)?;
         Ok(Client {
@@ -246,7 +260,9 @@ impl Client {
     /// The future completes with the task's value, or fails with
     /// [`Error::Exception`](betterconcurrent::Error::Exception) holding a [`CeleryError`]
     /// (the remote exception, an unknown task name, a revocation, a result that does not
-    /// decode as `T`, a lost broker). An `Err` here means nothing was sent.
+    /// decode as `T`, a lost broker). An `Err` means the message was not sent, except that a
+    /// broker which accepted the connection and then did not answer within the connect timeout
+    /// may still execute the push it was sent.
     ///
     /// A pool task that awaits the future suspends without holding its thread. The pool's
     /// stuck watcher cannot see the broker behind the future, so a pool whose only work is
@@ -270,11 +286,17 @@ impl Client {
         .encode();
         let future = Future::new();
         // Registered before the push, so the listener cannot miss the result (module docs).
-        self.shared
+        let token = self
+            .shared
             .register(call.id.clone(), Pending::new(&future, &call.id, &call.name));
         if let Err(error) = self.shared.publish(queue, &envelope) {
-            self.shared.lock_pending().remove(&call.id);
+            self.shared.unregister(&call.id, token);
             return Err(error);
+        }
+        if call.id_given {
+            // A result stored under this id before (an earlier send of it) is its result, as
+            // Celery's client reads it: a worker does not store over a `SUCCESS`.
+            self.read_stored(&call.id);
         }
         Ok(future)
     }
@@ -290,11 +312,7 @@ impl Client {
         self.shared
             .register(task_id.to_owned(), Pending::new(&future, task_id, ""));
         // The listener reads a stored result only on (re)connect; read it now.
-        match self.fetch_meta(task_id) {
-            Ok(Some(raw)) => self.shared.deliver(task_id, &raw),
-            Ok(None) => {}
-            Err(error) => self.shared.complete(task_id, &Completion::Failed(error)),
-        }
+        self.read_stored(task_id);
         future
     }
 
@@ -324,6 +342,15 @@ impl Client {
         self.shared.connected.load(Ordering::Acquire)
     }
 
+    /// Complete the futures of `task_id` from its stored result, if it has one.
+    fn read_stored(&self, task_id: &str) {
+        match self.fetch_meta(task_id) {
+            Ok(Some(raw)) => self.shared.deliver(task_id, &raw),
+            Ok(None) => {}
+            Err(error) => self.shared.complete(task_id, &Completion::Failed(error)),
+        }
+    }
+
     fn fetch_meta(&self, task_id: &str) -> Result<Option<Vec<u8>>, CeleryError> {
         self.shared.with_publisher(|connection| {
             redis::cmd("GET")
@@ -347,10 +374,16 @@ impl Drop for Listener {
             .get_mut()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
-        if let Some(thread) = thread {
-            // The listener catches nothing that could panic in user code; a panic would be
-            // our bug, and the pending futures are failed below either way.
-            let _ = thread.join();
+        match thread {
+            // The last handle dropped by a done callback, which runs on the listener itself:
+            // it stops after the callback returns.
+            Some(thread) if thread.thread().id() == std::thread::current().id() => {}
+            // User code on the listener (done callbacks) has its panics caught where it runs;
+            // a panic here would be our bug, and the pending futures are failed below anyway.
+            Some(thread) => {
+                let _ = thread.join();
+            }
+            None => {}
         }
         self.shared
             .fail_all(|task_id| CeleryError::Closed { task_id });
@@ -371,6 +404,8 @@ struct Shared {
 
 /// What the listener does with a task's result: complete the future it was sent for.
 struct Pending {
+    /// Told apart from other futures of the same id (a failed send removes its own only).
+    token: u64,
     complete: Box<dyn FnOnce(&Completion) + Send>,
     /// When it was registered (just before its send).
     sent: Instant,
@@ -390,7 +425,9 @@ impl Pending {
     {
         let future = future.clone();
         let (task_id, name) = (task_id.to_owned(), name.to_owned());
+        static NEXT_TOKEN: AtomicU64 = AtomicU64::new(0);
         Pending {
+            token: NEXT_TOKEN.fetch_add(1, Ordering::Relaxed),
             complete: Box::new(move |completion| {
                 let outcome = match completion {
                     Completion::Meta(meta) => match meta.clone().outcome::<T>(&task_id, &name) {
@@ -421,11 +458,25 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn register(&self, task_id: String, pending: Pending) {
+    /// Add a future waiting for `task_id`; returns its token, for [`unregister`](Self::unregister).
+    fn register(&self, task_id: String, pending: Pending) -> u64 {
+        let token = pending.token;
         self.lock_pending()
             .entry(task_id)
             .or_default()
             .push(pending);
+        token
+    }
+
+    /// Remove one future waiting for `task_id` (its send failed), leaving the others.
+    fn unregister(&self, task_id: &str, token: u64) {
+        let mut pending = self.lock_pending();
+        if let Some(waiting) = pending.get_mut(task_id) {
+            waiting.retain(|pending| pending.token != token);
+            if waiting.is_empty() {
+                pending.remove(task_id);
+            }
+        }
     }
 
     /// Complete every future waiting for `task_id` (none if it was not pending).
@@ -512,13 +563,15 @@ fn run_id(connection: &mut Connection) -> redis::RedisResult<String> {
 }
 
 /// The listener's thread: sessions until stopped, reconnecting between them (module docs).
-fn listen(shared: &Shared) {
-    let mut last_run_id = None;
+fn listen(shared: &Shared, first_run_id: String) {
+    let mut last_run_id = Some(first_run_id);
     let mut down_since: Option<Instant> = None;
     let mut pause = Duration::from_millis(50);
     while !shared.stop.load(Ordering::Acquire) {
         let result = session(shared, &mut last_run_id, &mut down_since);
-        shared.connected.store(false, Ordering::Release);
+        if shared.connected.swap(false, Ordering::AcqRel) {
+            pause = Duration::from_millis(50); // it was connected: reconnect soon
+        }
         if result.is_ok() {
             break;
         }
@@ -578,19 +631,35 @@ fn session(
         .values()
         .flatten()
         .any(|pending| pending.lost_at.is_some());
+    let mut next_lost_check = Instant::now();
+    let mut last_heard = Instant::now();
     loop {
         if shared.stop.load(Ordering::Acquire) {
             return Ok(());
         }
+        // Checked between messages too: a broker busy with other results never goes quiet.
+        if watch_lost && Instant::now() >= next_lost_check {
+            watch_lost = fail_lost(shared);
+            next_lost_check = Instant::now() + LISTEN_TICK;
+        }
         match pubsub.get_message() {
             Ok(message) => {
+                last_heard = Instant::now();
                 if let Some(task_id) = message.get_channel_name().strip_prefix(RESULT_KEY_PREFIX) {
                     shared.deliver(task_id, message.get_payload_bytes());
                 }
             }
             Err(error) if error.is_timeout() => {
-                if watch_lost {
-                    watch_lost = fail_lost(shared);
+                if last_heard.elapsed() >= HEALTH_CHECK {
+                    // A broker that froze, or a network that dropped it, closes nothing and
+                    // sends nothing: ask it, giving it as long as a command may take.
+                    pubsub.set_read_timeout(Some(timeout))?;
+                    if let Err(error) = pubsub.ping::<redis::Value>() {
+                        *down_since = Some(last_heard);
+                        return Err(error);
+                    }
+                    pubsub.set_read_timeout(Some(LISTEN_TICK))?;
+                    last_heard = Instant::now();
                 }
             }
             Err(error) => return Err(error),

@@ -49,6 +49,23 @@
 //! worker.shutdown();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Values on the wire
+//!
+//! Arguments and results are JSON (Celery's `json` serializer), read and written with
+//! `serde_json`: a Rust struct is a JSON object (a Python `dict`, its keys sorted), a
+//! tuple or `Vec` a list, `Option::None` `null`. Numbers are what `serde_json` holds: 64-bit
+//! integers and `f64` (written so they read back exactly); a Python `int` beyond 64 bits
+//! reaches Rust as an `f64` in a `serde_json::Value` and does not decode into an integer type
+//! (a `TypeError` for a task, [`CeleryError::BadResult`] for a result). JSON has no `NaN` or
+//! infinities: Rust writes them as `null`; Python writes `NaN`, which a Rust worker cannot
+//! read, so such a message fails under its id with kombu's `DecodeError`.
+//!
+//! # Where the futures complete
+//!
+//! A client's futures are completed on its listener thread, so their done callbacks run
+//! there: keep them short, and never wait in one for another remote result (the listener is
+//! what would complete it). Waiting threads and pool tasks that await are woken as usual.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;

@@ -97,21 +97,75 @@ pub(crate) struct Incoming {
     pub(crate) expires: Option<String>,
 }
 
-/// Why a received message cannot be run (it is dropped, as kombu drops an undecodable one).
-pub(crate) fn decode_task(raw: &[u8]) -> Result<Incoming, String> {
-    let envelope: Value = serde_json::from_slice(raw).map_err(|e| format!("not JSON: {e}"))?;
-    let text = |value: &Value, path: &str| -> Result<String, String> {
-        value
-            .pointer(path)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| format!("no string at {path}"))
-    };
-    let task_id = text(&envelope, "/headers/id")?;
-    let name = text(&envelope, "/headers/task")?;
-    let delivery_tag = text(&envelope, "/properties/delivery_tag")?;
-    let exchange = text(&envelope, "/properties/delivery_info/exchange").unwrap_or_default();
-    let routing_key = text(&envelope, "/properties/delivery_info/routing_key").unwrap_or_default();
+/// Why a received message cannot be run.
+#[derive(Debug)]
+pub(crate) enum Undecodable {
+    /// Not a Celery task message at all, or without an id, a name or a delivery tag: dropped,
+    /// as kombu drops what it cannot decode.
+    Envelope(String),
+    /// Its envelope reads (the message, with no arguments), its body does not (not JSON:
+    /// Python's `json` writes `NaN` and `Infinity`, which JSON does not have): it fails under
+    /// its id.
+    Body(Box<Incoming>, String),
+}
+
+/// Read a task message.
+pub(crate) fn decode_task(raw: &[u8]) -> Result<Incoming, Undecodable> {
+    let envelope: Value =
+        serde_json::from_slice(raw).map_err(|e| Undecodable::Envelope(format!("not JSON: {e}")))?;
+    let mut incoming = read_envelope(envelope).map_err(Undecodable::Envelope)?;
+    match read_body(&incoming.envelope) {
+        Ok((args, kwargs)) => {
+            incoming.args = args;
+            incoming.kwargs = kwargs;
+            Ok(incoming)
+        }
+        Err(reason) => Err(Undecodable::Body(Box::new(incoming), reason)),
+    }
+}
+
+/// The string at `path` in a message.
+fn text_at(value: &Value, path: &str) -> Result<String, String> {
+    value
+        .pointer(path)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no string at {path}"))
+}
+
+/// The headers and properties of a message (its arguments left empty).
+fn read_envelope(envelope: Value) -> Result<Incoming, String> {
+    let task_id = text_at(&envelope, "/headers/id")?;
+    let name = text_at(&envelope, "/headers/task")?;
+    let delivery_tag = text_at(&envelope, "/properties/delivery_tag")?;
+    let exchange = text_at(&envelope, "/properties/delivery_info/exchange").unwrap_or_default();
+    let routing_key =
+        text_at(&envelope, "/properties/delivery_info/routing_key").unwrap_or_default();
+    let headers = envelope.get("headers");
+    let ignore_result = headers
+        .and_then(|h| h.get("ignore_result"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let expires = headers
+        .and_then(|h| h.get("expires"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(Incoming {
+        envelope,
+        task_id,
+        name,
+        delivery_tag,
+        exchange,
+        routing_key,
+        args: Vec::new(),
+        kwargs: Map::new(),
+        ignore_result,
+        expires,
+    })
+}
+
+/// The positional and keyword arguments of a message's body.
+fn read_body(envelope: &Value) -> Result<(Vec<Value>, Map<String, Value>), String> {
     match envelope.get("content-type").and_then(Value::as_str) {
         Some("application/json") => {}
         other => {
@@ -120,7 +174,7 @@ pub(crate) fn decode_task(raw: &[u8]) -> Result<Incoming, String> {
             ))
         }
     }
-    let body = text(&envelope, "/body")?;
+    let body = text_at(envelope, "/body")?;
     let body = match envelope
         .pointer("/properties/body_encoding")
         .and_then(Value::as_str)
@@ -143,27 +197,7 @@ pub(crate) fn decode_task(raw: &[u8]) -> Result<Incoming, String> {
         }
         _ => return Err("body is not [args, kwargs, embed] (protocol 1 is not read)".to_owned()),
     };
-    let headers = envelope.get("headers");
-    let ignore_result = headers
-        .and_then(|h| h.get("ignore_result"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let expires = headers
-        .and_then(|h| h.get("expires"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    Ok(Incoming {
-        envelope,
-        task_id,
-        name,
-        delivery_tag,
-        exchange,
-        routing_key,
-        args,
-        kwargs,
-        ignore_result,
-        expires,
-    })
+    Ok((args, kwargs))
 }
 
 /// Whether an `expires` header (ISO 8601, always UTC offset in protocol 2) is in the past.

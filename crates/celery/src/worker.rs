@@ -51,13 +51,17 @@ const PREFETCH_MULTIPLIER: usize = 4;
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Stores a result unless a `SUCCESS` is stored already (Celery's `_store_result`), and
-/// publishes it on the key's channel. KEYS[1] the result key; ARGV[1] the meta; ARGV[2] the
-/// expiry in seconds (0: none).
+/// publishes what is stored on the key's channel (the stored `SUCCESS`, if so: a client that
+/// sent the same task id again hears it too). KEYS[1] the result key, whatever it holds;
+/// ARGV[1] the meta; ARGV[2] the expiry in seconds (0: none).
 const STORE_RESULT: &str = r"
-local old = redis.call('GET', KEYS[1])
-if old then
+local found, old = pcall(redis.call, 'GET', KEYS[1])
+if found and old then
   local ok, meta = pcall(cjson.decode, old)
-  if ok and type(meta) == 'table' and meta['status'] == 'SUCCESS' then return 0 end
+  if ok and type(meta) == 'table' and meta['status'] == 'SUCCESS' then
+    redis.call('PUBLISH', KEYS[1], old)
+    return 0
+  end
 end
 if tonumber(ARGV[2]) > 0 then
   redis.call('SETEX', KEYS[1], ARGV[2], ARGV[1])
@@ -96,9 +100,10 @@ impl std::fmt::Debug for WorkerBuilder {
 
 impl WorkerBuilder {
     /// Serve the task `name` with `function`, whose argument is read from the message's
-    /// positional arguments (a tuple for several: `(i64, i64)` reads `[2, 3]`; keyword
-    /// arguments are not read). Arguments that do not decode fail the task with Python's
-    /// `TypeError`; an `Err` fails it with the exception it converts to.
+    /// positional arguments (a tuple for several: `(i64, i64)` reads `[2, 3]`). Arguments that
+    /// do not decode, and any keyword argument, fail the task with Python's `TypeError` (use
+    /// [`task_with_kwargs`](Self::task_with_kwargs) for keyword arguments); an `Err` fails it
+    /// with the exception it converts to.
     ///
     /// ```
     /// use betterconcurrent_celery::{RemoteException, Worker};
@@ -120,7 +125,14 @@ impl WorkerBuilder {
         E: Into<RemoteException>,
         F: Fn(A) -> Result<R, E> + Send + Sync + 'static,
     {
-        self.task_with_kwargs(name, move |args, _kwargs| {
+        self.task_with_kwargs(name, move |args, kwargs| {
+            if let Some(keyword) = kwargs.keys().next() {
+                // Python would raise too: the function takes no keyword arguments.
+                return Err(RemoteException::new(
+                    "TypeError",
+                    format!("unexpected keyword argument {keyword:?}"),
+                ));
+            }
             let args = decode_args(args)?;
             let value = function(args).map_err(Into::into)?;
             serde_json::to_value(value)
@@ -273,7 +285,9 @@ impl std::fmt::Debug for Worker {
 /// What a worker's shutdown did with the messages it held.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownReport {
-    /// Messages that had started running: finished, their results stored, acked.
+    /// Messages whose tasks had started: they ran to the end, and their results were stored
+    /// and their messages acked, unless the broker could not be reached (then said on
+    /// standard error: the messages come back after the visibility timeout).
     pub finished: usize,
     /// Messages not started: put back at the head of their queue for another worker.
     pub requeued: usize,
@@ -322,6 +336,8 @@ impl Worker {
             .collect();
         let requeued = futures.iter().filter(|future| future.cancel()).count();
         let finished = futures.len() - requeued;
+        // Let the running ones finish, whether or not the broker is there to take their results.
+        betterconcurrent::block_until_done(&futures, None);
         // The storer ends once every held message is acked (or it gave up on the broker).
         if let Some(storer) = self.storer.take() {
             let _ = storer.join();
@@ -459,15 +475,17 @@ fn take(
     raw: &[u8],
     outcomes: &Sender<Outcome>,
 ) -> redis::RedisResult<Taken> {
-    let message = match protocol::decode_task(raw) {
-        Ok(message) => message,
-        Err(reason) => {
+    let (message, undecodable) = match protocol::decode_task(raw) {
+        Ok(message) => (message, None),
+        Err(protocol::Undecodable::Envelope(reason)) => {
             // No id to store a failure under: dropped, as kombu drops what it cannot decode.
             report(&format!(
                 "dropped a message that is not a Celery task: {reason}"
             ));
             return Ok(Taken::Running);
         }
+        // Its id is known: the sender hears why it does not run.
+        Err(protocol::Undecodable::Body(message, reason)) => (*message, Some(reason)),
     };
     if let Err(error) = transport::hold(connection, &message) {
         // Taken from the queue but not marked unacked: push it back so it is not lost.
@@ -509,6 +527,13 @@ fn take(
             });
         }
     };
+    if let Some(reason) = undecodable {
+        report(&format!("task {task_id}: {reason}"));
+        finish(Some(Err(
+            RemoteException::new("DecodeError", reason).with_module("kombu.exceptions")
+        )));
+        return Ok(Taken::Running);
+    }
     let Some(function) = shared.config.tasks.get(&name).cloned() else {
         report(&format!("task {task_id}: no task named {name:?} here"));
         finish(Some(Err(RemoteException::not_registered(&name))));
@@ -605,17 +630,33 @@ fn store(shared: &Shared, connection: Connection, outcomes: &Receiver<Outcome>) 
                     .arg(1)
                     .arg(protocol::result_key(&outcome.task_id))
                     .arg(meta)
-                    .arg(expires)
-                    .ignore();
+                    .arg(expires);
             }
             transport::ack(&mut pipeline, &outcome.tag);
         }
-        let written = match requeue_failed {
-            Some(error) => Err(error),
-            // Only requeues in the batch: nothing more to send (Redis refuses an empty one).
-            None if pipeline.cmd_iter().next().is_none() => Ok(()),
-            None => pipeline.exec(live),
-        };
+        // One result per store: a store the broker refuses (say, the key holds a list) is
+        // reported and not retried, so one bad key cannot hold up the worker; the batch is
+        // retried only when the connection failed.
+        let written: redis::RedisResult<Vec<redis::RedisResult<redis::Value>>> =
+            match requeue_failed {
+                Some(error) => Err(error),
+                // Only requeues in the batch: nothing more to send (Redis refuses an empty one).
+                None if pipeline.cmd_iter().next().is_none() => Ok(Vec::new()),
+                None => pipeline.ignore_errors().query(live),
+            };
+        if let Ok(results) = &written {
+            let stored = batch
+                .iter()
+                .filter(|outcome| matches!(outcome.action, Action::Store(Some(_))));
+            for (outcome, result) in stored.zip(results) {
+                if let Err(error) = result {
+                    report(&format!(
+                        "task {}: its result cannot be stored ({error}); its message is acked",
+                        outcome.task_id
+                    ));
+                }
+            }
+        }
         if let Err(error) = written {
             connection = None;
             if give_up(shared, &batch, &error) {
