@@ -3,6 +3,12 @@
 //! first, via `yield_until_done`, owned), share some children with a sibling that awaits them
 //! too, and sometimes cancel or abort a child before awaiting it. Every task must run at most
 //! once, every non-cancelled one exactly once, and the pool must settle.
+//!
+//! A node awaits a shared child only if that child was made after the node itself: every wait
+//! then points from an older task to a newer one, so the shapes have no wait-for cycle. (Before
+//! this rule a node could pop its own future from the shared list and await itself, a
+//! deadlock of the test's making that hung it about once in 200 runs; the pool's stuck
+//! report named the one-task cycle.)
 #![cfg(not(feature = "loom"))]
 
 mod common;
@@ -18,7 +24,8 @@ struct Ctx {
     runs: Vec<AtomicUsize>,
     next_id: AtomicUsize,
     cancelled: Mutex<Vec<usize>>,
-    shared: Mutex<Vec<Future<u64>>>,
+    /// Children shared between nodes: (the id of the task it completes, its future).
+    shared: Mutex<Vec<(usize, Future<u64>)>>,
 }
 
 /// A small xorshift for reproducible shapes.
@@ -29,10 +36,11 @@ fn rng(seed: &mut u64) -> u64 {
     *seed
 }
 
-fn node(executor: Executor, ctx: Arc<Ctx>, depth: u32, mut seed: u64) -> Future<u64> {
+/// An async node: its id (ids grow in the order tasks are made) and its future.
+fn node(executor: Executor, ctx: Arc<Ctx>, depth: u32, mut seed: u64) -> (usize, Future<u64>) {
     let id = ctx.next_id.fetch_add(1, Ordering::SeqCst);
     let spawner = executor.clone();
-    spawner
+    let future = spawner
         .submit_async(async move {
             ctx.runs[id].fetch_add(1, Ordering::SeqCst);
             if depth == 0 {
@@ -58,15 +66,16 @@ fn node(executor: Executor, ctx: Arc<Ctx>, depth: u32, mut seed: u64) -> Future<
                     ));
                 } else {
                     let child_seed = rng(&mut seed);
-                    let f = node(executor.clone(), ctx.clone(), depth - 1, child_seed);
-                    children.push((usize::MAX, f));
+                    let (nid, f) = node(executor.clone(), ctx.clone(), depth - 1, child_seed);
+                    children.push((nid, f));
                 }
             }
             // Sometimes cancel or abort the newest child before awaiting it.
             match rng(&mut seed) % 8 {
                 0 => {
                     let (cid, f) = children.last().unwrap();
-                    if f.cancel() && *cid != usize::MAX {
+                    // Cancelled before it started (a closure or a node): it never runs.
+                    if f.cancel() {
                         ctx.cancelled.lock().unwrap().push(*cid);
                     }
                 }
@@ -77,9 +86,16 @@ fn node(executor: Executor, ctx: Arc<Ctx>, depth: u32, mut seed: u64) -> Future<
             }
             // Share one child with the pool-wide list: later nodes await it too.
             if rng(&mut seed).is_multiple_of(4) {
-                ctx.shared.lock().unwrap().push(children[0].1.clone());
+                let (cid, f) = &children[0];
+                ctx.shared.lock().unwrap().push((*cid, f.clone()));
             }
-            let other = ctx.shared.lock().unwrap().pop();
+            let other = {
+                let mut shared = ctx.shared.lock().unwrap();
+                match shared.last() {
+                    Some((cid, _)) if *cid > id => shared.pop().map(|(_, f)| f),
+                    _ => None,
+                }
+            };
             let mut sum = 0;
             match rng(&mut seed) % 4 {
                 0 => {
@@ -113,7 +129,8 @@ fn node(executor: Executor, ctx: Arc<Ctx>, depth: u32, mut seed: u64) -> Future<
             }
             sum + 1
         })
-        .unwrap()
+        .unwrap();
+    (id, future)
 }
 
 #[test]
@@ -136,6 +153,7 @@ fn randomized_mixed_shapes_run_each_task_at_most_once_and_settle() {
                         7,
                         (round * 8 + i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                     )
+                    .1
                 })
                 .collect();
             for root in &roots {
