@@ -5,7 +5,7 @@
 mod common;
 
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use betterconcurrent::{Error, ThreadPoolExecutor};
@@ -25,19 +25,38 @@ fn queue_length(redis: &Redis, queue: &str) -> usize {
         .unwrap()
 }
 
-/// A task that tells `started` it runs, then waits for `release` (one per call).
-type Gate = (mpsc::Sender<()>, Arc<Mutex<mpsc::Receiver<()>>>);
+/// A worker on a one-thread pool whose `rust.gated` task sends its argument on `started` when
+/// it runs, then waits for one `release`; holding at most `prefetch` messages.
+struct Gated {
+    worker: Worker,
+    started: mpsc::Receiver<i64>,
+    release: mpsc::Sender<()>,
+    pool: ThreadPoolExecutor,
+}
 
-fn gated_worker(redis: &Redis, pool: &ThreadPoolExecutor, gate: Gate) -> Worker {
-    let (started, release) = gate;
-    Worker::builder(&redis.url())
+fn gated_worker(redis: &Redis, prefetch: usize) -> Gated {
+    let pool = ThreadPoolExecutor::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let (started, on_start) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let worker = Worker::builder(&redis.url())
         .task("rust.gated", move |(value,): (i64,)| {
-            started.send(()).unwrap();
-            release.lock().unwrap().recv().unwrap();
+            started.send(value).unwrap();
+            released.lock().unwrap().recv().unwrap();
             Ok::<_, RemoteException>(value)
         })
+        .prefetch(prefetch)
         .start(pool.executor())
-        .unwrap()
+        .unwrap();
+    Gated {
+        worker,
+        started: on_start,
+        release,
+        pool,
+    }
 }
 
 #[test]
@@ -101,13 +120,12 @@ fn a_broker_gone_for_longer_than_the_reconnect_timeout_fails_pending_futures() {
 #[test]
 fn after_a_broker_restart_a_running_task_still_completes_and_a_lost_one_fails() {
     let mut redis = Redis::start();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .unwrap();
-    let (started, on_start) = mpsc::channel();
-    let (release, released) = mpsc::channel();
-    let worker = gated_worker(&redis, &pool, (started, Arc::new(Mutex::new(released))));
+    let Gated {
+        worker,
+        started: on_start,
+        release,
+        pool: _pool,
+    } = gated_worker(&redis, 1);
     let client = Client::builder(&redis.url())
         .lost_after_restart(Duration::from_secs(2))
         .connect()
@@ -185,7 +203,7 @@ fn a_result_that_is_not_the_json_asked_for_is_a_typed_error() {
     let nowhere = client
         .send::<i64>(Signature::new("tasks.add").args((1, 2)).queue("nobody"))
         .unwrap();
-    let key = format!("celery-task-meta-{}", nowhere_id(&client, &nowhere, &redis));
+    let key = format!("celery-task-meta-{}", nowhere_id(&redis));
     let mut connection = redis.connection();
     redis::pipe()
         .cmd("SET")
@@ -205,7 +223,7 @@ fn a_result_that_is_not_the_json_asked_for_is_a_typed_error() {
 }
 
 /// The id of the one message on the queue `nobody`.
-fn nowhere_id(_client: &Client, _future: &betterconcurrent::Future<i64>, redis: &Redis) -> String {
+fn nowhere_id(redis: &Redis) -> String {
     let raw: String = redis::cmd("LINDEX")
         .arg("nobody")
         .arg(0)
@@ -260,24 +278,12 @@ fn a_result_that_expired_from_the_backend_is_a_typed_error() {
 #[test]
 fn a_graceful_shutdown_finishes_what_runs_and_puts_back_what_waits() {
     let redis = Redis::start();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .unwrap();
-    let (started, on_start) = mpsc::channel();
-    let (release, released) = mpsc::channel();
-    let worker = Worker::builder(&redis.url())
-        .task("rust.gated", {
-            let released = Mutex::new(released);
-            move |(value,): (i64,)| {
-                started.send(value).unwrap();
-                released.lock().unwrap().recv().unwrap();
-                Ok::<_, RemoteException>(value)
-            }
-        })
-        .prefetch(2)
-        .start(pool.executor())
-        .unwrap();
+    let Gated {
+        worker,
+        started: on_start,
+        release,
+        pool: _pool,
+    } = gated_worker(&redis, 2);
     let client = Client::connect(&redis.url()).unwrap();
     let first = client.send_task::<i64>("rust.gated", (1,)).unwrap();
     assert_eq!(on_start.recv_timeout(WAIT).unwrap(), 1);
@@ -324,24 +330,12 @@ fn a_graceful_shutdown_finishes_what_runs_and_puts_back_what_waits() {
 #[test]
 fn a_worker_holds_no_more_messages_than_its_prefetch() {
     let redis = Redis::start();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .unwrap();
-    let (started, on_start) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    let worker = Worker::builder(&redis.url())
-        .task("rust.gated", {
-            let released = Mutex::new(released);
-            move |(value,): (i64,)| {
-                started.send(value).unwrap();
-                released.lock().unwrap().recv().unwrap();
-                Ok::<_, RemoteException>(value)
-            }
-        })
-        .prefetch(3)
-        .start(pool.executor())
-        .unwrap();
+    let Gated {
+        worker,
+        started: on_start,
+        release,
+        pool: _pool,
+    } = gated_worker(&redis, 3);
     let client = Client::connect(&redis.url()).unwrap();
     let futures: Vec<_> = (0..10)
         .map(|i| client.send_task::<i64>("rust.gated", (i,)).unwrap())
@@ -380,24 +374,12 @@ fn a_worker_holds_no_more_messages_than_its_prefetch() {
 #[test]
 fn a_pool_shut_down_under_its_worker_loses_no_message() {
     let redis = Redis::start();
-    let pool = ThreadPoolExecutor::builder()
-        .max_workers(1)
-        .build()
-        .unwrap();
-    let (started, on_start) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    let worker = Worker::builder(&redis.url())
-        .task("rust.gated", {
-            let released = Mutex::new(released);
-            move |(value,): (i64,)| {
-                started.send(value).unwrap();
-                released.lock().unwrap().recv().unwrap();
-                Ok::<_, RemoteException>(value)
-            }
-        })
-        .prefetch(3)
-        .start(pool.executor())
-        .unwrap();
+    let Gated {
+        worker,
+        started: on_start,
+        release,
+        pool,
+    } = gated_worker(&redis, 3);
     let client = Client::connect(&redis.url()).unwrap();
     let futures: Vec<_> = (0..5)
         .map(|i| client.send_task::<i64>("rust.gated", (i,)).unwrap())
