@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use betterconcurrent::Future;
 use redis::Connection;
@@ -67,6 +67,7 @@ pub struct Signature {
     args: Result<Value, CeleryError>,
     kwargs: Result<Value, CeleryError>,
     queue: Option<String>,
+    eta: Option<SystemTime>,
 }
 
 impl Signature {
@@ -79,6 +80,7 @@ impl Signature {
             args: Ok(Value::Array(Vec::new())),
             kwargs: Ok(Value::Object(Default::default())),
             queue: None,
+            eta: None,
         }
     }
 
@@ -113,6 +115,19 @@ impl Signature {
     /// The queue to send to, instead of the client's default.
     pub fn queue(mut self, queue: impl Into<String>) -> Self {
         self.queue = Some(queue.into());
+        self
+    }
+
+    /// Run it no sooner than `delay` from now (Celery's `countdown`: the message carries the
+    /// time, and a worker takes it at once and runs it then, Rust or Python).
+    pub fn countdown(mut self, delay: Duration) -> Self {
+        self.eta = Some(SystemTime::now() + delay);
+        self
+    }
+
+    /// Run it no sooner than `time` (Celery's `eta`).
+    pub fn eta(mut self, time: SystemTime) -> Self {
+        self.eta = Some(time);
         self
     }
 
@@ -282,6 +297,7 @@ impl Client {
             kwargs: &kwargs,
             queue,
             origin: &self.shared.origin,
+            eta: call.eta,
         }
         .encode();
         let future = Future::new();

@@ -31,6 +31,8 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) kwargs: &'a Value,
     pub(crate) queue: &'a str,
     pub(crate) origin: &'a str,
+    /// Not to run before (`headers.eta`).
+    pub(crate) eta: Option<std::time::SystemTime>,
 }
 
 impl Outgoing<'_> {
@@ -49,7 +51,7 @@ impl Outgoing<'_> {
                 "task": self.name,
                 "id": self.task_id,
                 "shadow": null,
-                "eta": null,
+                "eta": self.eta.map(format_time),
                 "expires": null,
                 "group": null,
                 "group_index": null,
@@ -95,6 +97,8 @@ pub(crate) struct Incoming {
     pub(crate) ignore_result: bool,
     /// `headers.expires`, as Celery writes it (ISO 8601 with an offset).
     pub(crate) expires: Option<String>,
+    /// `headers.eta`: not to run before (a Python client's `countdown` or `eta`).
+    pub(crate) eta: Option<String>,
 }
 
 /// Why a received message cannot be run.
@@ -146,10 +150,13 @@ fn read_envelope(envelope: Value) -> Result<Incoming, String> {
         .and_then(|h| h.get("ignore_result"))
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let expires = headers
-        .and_then(|h| h.get("expires"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let time = |name: &str| {
+        headers
+            .and_then(|h| h.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let (expires, eta) = (time("expires"), time("eta"));
     Ok(Incoming {
         envelope,
         task_id,
@@ -161,6 +168,7 @@ fn read_envelope(envelope: Value) -> Result<Incoming, String> {
         kwargs: Map::new(),
         ignore_result,
         expires,
+        eta,
     })
 }
 
@@ -200,16 +208,31 @@ fn read_body(envelope: &Value) -> Result<(Vec<Value>, Map<String, Value>), Strin
     Ok((args, kwargs))
 }
 
-/// Whether an `expires` header (ISO 8601, always UTC offset in protocol 2) is in the past.
-/// An unreadable one is taken as not expired: running a task late is better than dropping it.
-pub(crate) fn expired(expires: &str, now: std::time::SystemTime) -> bool {
-    let normalized = match expires.strip_suffix("+00:00") {
+/// A time as Celery writes it: ISO 8601 in UTC with microseconds and `+00:00`.
+pub(crate) fn format_time(time: std::time::SystemTime) -> String {
+    let text = humantime::format_rfc3339_micros(time).to_string();
+    match text.strip_suffix('Z') {
+        Some(utc) => format!("{utc}+00:00"),
+        None => text,
+    }
+}
+
+/// A time header (`eta`, `expires`: ISO 8601, always with the UTC offset in protocol 2);
+/// `None` if unreadable.
+pub(crate) fn parse_time(text: &str) -> Option<std::time::SystemTime> {
+    let normalized = match text.strip_suffix("+00:00") {
         Some(utc) => format!("{utc}Z"),
-        None => expires.to_owned(),
+        None => text.to_owned(),
     };
     humantime::parse_rfc3339_weak(normalized.trim_end_matches('Z'))
         .or_else(|_| humantime::parse_rfc3339(&normalized))
-        .is_ok_and(|at| at < now)
+        .ok()
+}
+
+/// Whether an `expires` header is in the past. An unreadable one is taken as not expired:
+/// running a task late is better than dropping it.
+pub(crate) fn expired(expires: &str, now: std::time::SystemTime) -> bool {
+    parse_time(expires).is_some_and(|at| at < now)
 }
 
 /// A task's state in the result backend (Celery's `celery.states`). `PENDING` is never stored:
@@ -300,11 +323,7 @@ impl Meta {
 
 /// The meta a worker stores for a finished task, in Celery's key order.
 pub(crate) fn encode_meta(task_id: &str, outcome: &Result<Value, RemoteException>) -> String {
-    let date_done = humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string();
-    let date_done = match date_done.strip_suffix('Z') {
-        Some(utc) => format!("{utc}+00:00"),
-        None => date_done,
-    };
+    let date_done = format_time(std::time::SystemTime::now());
     let (status, result, traceback) = match outcome {
         Ok(value) => ("SUCCESS", value.clone(), Value::Null),
         Err(exception) => (
@@ -346,6 +365,7 @@ mod tests {
             kwargs: &kwargs,
             queue: "celery",
             origin: "gen1@host",
+            eta: None,
         }
         .encode();
         let incoming = decode_task(raw.as_bytes()).unwrap();

@@ -8,7 +8,9 @@
 //!   `restore_interval` it also puts back the messages any worker (of either language) left
 //!   unacked past the visibility timeout (`transport::restore_visible`).
 //! - The task runs on a pool thread. A panic in it is caught by the pool and stored as the
-//!   task's failure, like a returned error.
+//!   task's failure, like a returned error. A task with an ETA (a client's `countdown` or
+//!   `eta`) first sleeps on the pool as an async task, holding no thread and none of the
+//!   prefetch slots (Celery raises its prefetch for such tasks too).
 //! - Its future's done callback hands the outcome to the **storer**, which writes results
 //!   (`SETEX` + `PUBLISH` in one script that, like Celery, never overwrites a stored
 //!   `SUCCESS`) and only then acks (`ZREM` + `HDEL`), in one pipeline for all the outcomes that
@@ -18,13 +20,14 @@
 //! # Shutdown
 //!
 //! [`Worker::shutdown`] (or dropping the worker) stops taking messages, cancels the ones it
-//! holds that have not started and puts them back at the head of their queue, lets the running
+//! holds that have not started (or still wait for their ETA) and puts them back at the head of
+//! their queue, lets the running
 //! ones finish, stores and acks their outcomes, and returns what it did. A task that did not
 //! run for another reason (its pool shut down and cancelled it, or broke) is put back the same
 //! way, and a worker whose pool refuses a task puts that message back and takes no more.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -214,6 +217,7 @@ impl WorkerBuilder {
             executor,
             stop: AtomicBool::new(false),
             held: Mutex::new(HashMap::new()),
+            waiting_for_eta: AtomicUsize::new(0),
             released: Condvar::new(),
         });
         let consumer = spawn("celery-consumer", {
@@ -334,10 +338,17 @@ impl Worker {
             .values()
             .filter_map(|held| held.future.clone())
             .collect();
-        let requeued = futures.iter().filter(|future| future.cancel()).count();
-        let finished = futures.len() - requeued;
+        for future in &futures {
+            // A closure not started is cancelled; a task waiting for its ETA is aborted (a
+            // running closure cannot be, and an ETA task whose function runs keeps its value).
+            if !future.cancel() {
+                future.abort();
+            }
+        }
         // Let the running ones finish, whether or not the broker is there to take their results.
         betterconcurrent::block_until_done(&futures, None);
+        let requeued = futures.iter().filter(|future| future.cancelled()).count();
+        let finished = futures.len() - requeued;
         // The storer ends once every held message is acked (or it gave up on the broker).
         if let Some(storer) = self.storer.take() {
             let _ = storer.join();
@@ -382,6 +393,8 @@ struct Shared {
     stop: AtomicBool,
     /// The messages taken and not yet acked, by delivery tag.
     held: Mutex<HashMap<String, Held>>,
+    /// How many of them wait for their ETA (not counted against the prefetch).
+    waiting_for_eta: AtomicUsize,
     /// Signalled when a held message is acked (or the worker stops).
     released: Condvar,
 }
@@ -412,7 +425,14 @@ fn consume(shared: &Arc<Shared>, connection: Connection, outcomes: &Sender<Outco
     loop {
         {
             let mut held = shared.lock_held();
-            while held.len() >= shared.prefetch && !shared.stopping() {
+            while held.len()
+                - shared
+                    .waiting_for_eta
+                    .load(Ordering::Acquire)
+                    .min(held.len())
+                >= shared.prefetch
+                && !shared.stopping()
+            {
                 held = shared
                     .released
                     .wait(held)
@@ -457,6 +477,26 @@ fn consume(shared: &Arc<Shared>, connection: Connection, outcomes: &Sender<Outco
                 connection = None;
             }
         }
+    }
+}
+
+/// A held message whose task waits for its ETA: not counted against the prefetch until it
+/// wakes (or ends unrun: the slot goes with the task's body).
+struct EtaSlot(Arc<Shared>);
+
+impl EtaSlot {
+    fn take(shared: &Arc<Shared>) -> Self {
+        shared.waiting_for_eta.fetch_add(1, Ordering::AcqRel);
+        EtaSlot(Arc::clone(shared))
+    }
+}
+
+impl Drop for EtaSlot {
+    fn drop(&mut self) {
+        self.0.waiting_for_eta.fetch_sub(1, Ordering::AcqRel);
+        // Taken under the lock the consumer waits with, so its check cannot miss this.
+        drop(self.0.lock_held());
+        self.0.released.notify_all();
     }
 }
 
@@ -506,6 +546,7 @@ fn take(
         kwargs,
         ignore_result,
         expires,
+        eta,
         ..
     } = message;
     // `None`: the task did not run, and its message goes back on the queue.
@@ -543,7 +584,23 @@ fn take(
         finish(Some(Err(RemoteException::revoked())));
         return Ok(Taken::Running);
     }
-    match shared.executor.submit(move || function(args, kwargs)) {
+    let not_before = eta
+        .and_then(|eta| protocol::parse_time(&eta))
+        .and_then(|eta| eta.duration_since(SystemTime::now()).ok());
+    let submitted = match not_before {
+        None => shared.executor.submit(move || function(args, kwargs)),
+        // A task with an ETA sleeps on the pool without holding a thread, and without
+        // holding one of the prefetch slots meanwhile (Celery raises its prefetch for them).
+        Some(delay) => {
+            let slot = EtaSlot::take(shared);
+            shared.executor.submit_async(async move {
+                betterconcurrent::time::sleep(delay).await;
+                drop(slot);
+                function(args, kwargs)
+            })
+        }
+    };
+    match submitted {
         Ok(future) => {
             if let Some(held) = shared.lock_held().get_mut(&tag) {
                 held.future = Some(future.clone());
