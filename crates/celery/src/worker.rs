@@ -325,6 +325,8 @@ impl Worker {
 
     fn stop(&mut self) -> ShutdownReport {
         self.shared.stop.store(true, Ordering::Release);
+        // Through the lock the consumer checks the flag under, so its wait cannot miss this.
+        drop(self.shared.lock_held());
         self.shared.released.notify_all();
         if let Some(consumer) = self.consumer.take() {
             // The consumer runs no user code: a panic there is our bug; go on shutting down.
