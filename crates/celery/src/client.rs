@@ -40,7 +40,7 @@ use serde_json::Value;
 
 use crate::error::CeleryError;
 use crate::protocol::{self, Outgoing, Status, RESULT_KEY_PREFIX};
-use crate::transport;
+use crate::transport::{self, connect};
 
 /// The pause between the listener's checks of its stop flag and deadlines.
 const LISTEN_TICK: Duration = Duration::from_millis(200);
@@ -551,13 +551,6 @@ impl Shared {
             }
         }
     }
-}
-
-fn connect(redis: &redis::Client, timeout: Duration) -> redis::RedisResult<Connection> {
-    let connection = redis.get_connection_with_timeout(timeout)?;
-    connection.set_read_timeout(Some(timeout))?;
-    connection.set_write_timeout(Some(timeout))?;
-    Ok(connection)
 }
 
 fn hostname() -> String {

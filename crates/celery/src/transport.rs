@@ -43,6 +43,15 @@ fn now_seconds() -> f64 {
         .map_or(0.0, |since| since.as_secs_f64())
 }
 
+/// A connection to the broker whose connect, reads and writes each give up after `timeout`
+/// (a broker that stops answering is noticed instead of waited on forever).
+pub(crate) fn connect(redis: &redis::Client, timeout: Duration) -> RedisResult<Connection> {
+    let connection = redis.get_connection_with_timeout(timeout)?;
+    connection.set_read_timeout(Some(timeout))?;
+    connection.set_write_timeout(Some(timeout))?;
+    Ok(connection)
+}
+
 /// Send a task message (`LPUSH`: all or nothing).
 pub(crate) fn send(connection: &mut Connection, queue: &str, envelope: &str) -> RedisResult<()> {
     redis::cmd("LPUSH")

@@ -256,14 +256,7 @@ fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<
 }
 
 fn connect(redis: &redis::Client, timeout: Duration) -> Result<Connection, CeleryError> {
-    let connection = redis
-        .get_connection_with_timeout(timeout)
-        .map_err(CeleryError::broker)?;
-    connection
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| connection.set_write_timeout(Some(timeout)))
-        .map_err(CeleryError::broker)?;
-    Ok(connection)
+    transport::connect(redis, timeout).map_err(CeleryError::broker)
 }
 
 /// A Celery worker serving named Rust functions on a pool (see the module docs).
