@@ -57,6 +57,9 @@ pub fn settled_above(before: isize, limit: isize) -> isize {
         if held < limit || start.elapsed() > std::time::Duration::from_secs(10) {
             return held;
         }
+        // crossbeam-epoch (under the deques) frees what it deferred (old deque buffers, exited
+        // threads' records) only as pins advance its epoch: pin, as any later work would.
+        crossbeam_epoch::pin().flush();
         std::thread::yield_now();
     }
 }
